@@ -1,0 +1,1 @@
+//! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
