@@ -1,1 +1,3 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
+
+pub mod class;

@@ -1,0 +1,82 @@
+//! Error classes of one upstream exchange, and the soft-fail codes derived from them.
+//!
+//! Every failure a module meets is one of these classes; the breaker decides on the
+//! class, the run result shows the code. Codes are derived, never matched by substring.
+
+use serde::{Deserialize, Serialize};
+
+/// Why an upstream call did not produce usable data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// 402, or 401/403 naming a plan or feature, or a 2xx body with an error envelope
+    /// such as CoinGlass's `{"code":"401","msg":"Upgrade plan"}`.
+    Entitlement { status: u16 },
+    /// 401/403 without a plan message.
+    Auth { status: u16 },
+    /// 404 (after every URL shape was tried).
+    RouteMissing,
+    /// 429, or 503 with `Retry-After`. `retry_after_secs` is the server's wish, if it said one.
+    RateLimited { retry_after_secs: Option<u64> },
+    /// Other 5xx, timeouts, connection refused or reset.
+    Transient { kind: TransientKind },
+    /// Not JSON, or over the size cap.
+    BadPayload { kind: PayloadKind },
+}
+
+/// What kind of transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "status")]
+pub enum TransientKind {
+    /// A 5xx status (other than a 503 carrying `Retry-After`).
+    Status(u16),
+    /// The module's timeout elapsed.
+    Timeout,
+    /// The backend could not be reached (refused, DNS, connect timeout).
+    Connect,
+    /// The connection broke mid-response.
+    Reset,
+}
+
+/// Why a body was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadKind {
+    NotJson,
+    TooLarge,
+}
+
+impl ErrorClass {
+    /// Stable, bounded label for metrics (`sniper_upstream_requests_total{class}`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            ErrorClass::Entitlement { .. } => "entitlement",
+            ErrorClass::Auth { .. } => "auth",
+            ErrorClass::RouteMissing => "route_missing",
+            ErrorClass::RateLimited { .. } => "rate_limited",
+            ErrorClass::Transient { .. } => "transient",
+            ErrorClass::BadPayload { .. } => "bad_payload",
+        }
+    }
+
+    /// The soft-fail code shown in the run result, for the module with upper-case name `module_upper`
+    /// (e.g. `ETF`, `SPOT_OB`).
+    pub fn code(&self, module_upper: &str) -> String {
+        match self {
+            ErrorClass::Entitlement { .. } => format!("{module_upper}_PAYMENT_REQUIRED"),
+            ErrorClass::Auth { .. } => "UPSTREAM_AUTH".to_string(),
+            ErrorClass::RouteMissing => format!("{module_upper}_NOT_AVAILABLE"),
+            ErrorClass::RateLimited { .. } => "RATE_LIMITED".to_string(),
+            ErrorClass::Transient {
+                kind: TransientKind::Timeout,
+            } => "TIMEOUT".to_string(),
+            ErrorClass::Transient {
+                kind: TransientKind::Connect | TransientKind::Reset,
+            } => "UPSTREAM_UNREACHABLE".to_string(),
+            ErrorClass::Transient {
+                kind: TransientKind::Status(_),
+            } => "UPSTREAM_ERROR".to_string(),
+            ErrorClass::BadPayload { .. } => "BAD_PAYLOAD".to_string(),
+        }
+    }
+}
