@@ -1,3 +1,5 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 
 pub mod class;
+pub mod module_id;
+pub mod template;
