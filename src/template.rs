@@ -120,3 +120,67 @@ pub enum FillError {
     #[error("path placeholder `{0}` has no matching parameter")]
     DanglingPlaceholder(String),
 }
+
+impl RequestTemplate {
+    /// Fill the template from `inputs`. Pure.
+    pub fn fill(&self, inputs: &Inputs) -> Result<FilledRequest, FillError> {
+        let mut segments = Vec::new();
+        for seg in self.path.split('/').filter(|s| !s.is_empty()) {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let param = self
+                    .params
+                    .iter()
+                    .find(|p| p.name == name && p.location == Location::Path)
+                    .ok_or_else(|| FillError::DanglingPlaceholder(name.to_string()))?;
+                match value_for(param, inputs)? {
+                    Some(v) => segments.push(v),
+                    None => return Err(FillError::Unfillable(param.name.clone())),
+                }
+            } else {
+                segments.push(seg.to_string());
+            }
+        }
+        let mut query = Vec::new();
+        for p in self.params.iter().filter(|p| p.location == Location::Query) {
+            if let Some(v) = value_for(p, inputs)? {
+                query.push((p.name.clone(), v));
+            } else if p.required {
+                return Err(FillError::Unfillable(p.name.clone()));
+            }
+        }
+        Ok(FilledRequest { segments, query })
+    }
+}
+
+/// The value for one parameter, checked against its `enum`; `None` when sniper has nothing to send
+/// (optional parameters are then left to the backend's default).
+fn value_for(p: &Param, inputs: &Inputs) -> Result<Option<String>, FillError> {
+    let wanted: Vec<String> = match p.role {
+        Role::Symbol(form) => vec![match form {
+            SymbolForm::Base => inputs.base.clone(),
+            SymbolForm::Spot => inputs.spot.clone(),
+            SymbolForm::Perp => inputs.perp.clone(),
+        }],
+        Role::Exchange => inputs.exchange.iter().cloned().collect(),
+        Role::Timeframe => inputs.timeframes.clone(),
+        Role::Depth => inputs.depth.iter().map(u32::to_string).collect(),
+        Role::Days => inputs.days.iter().map(u32::to_string).collect(),
+        Role::Other => {
+            return Ok(if p.required { p.default.clone() } else { None });
+        }
+    };
+    if wanted.is_empty() {
+        return Ok(if p.required { p.default.clone() } else { None });
+    }
+    if p.allowed.is_empty() {
+        return Ok(wanted.into_iter().next());
+    }
+    match wanted.iter().find(|w| p.allowed.contains(w)) {
+        Some(v) => Ok(Some(v.clone())),
+        None => Err(FillError::NotAllowed {
+            name: p.name.clone(),
+            wanted,
+            allowed: p.allowed.clone(),
+        }),
+    }
+}
