@@ -1,5 +1,16 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
+//!
+//! See `ARCHITECTURE.md` for the map. Entry points: [`runner::Runner`] (one run),
+//! [`sandbox`] (the embedded fake backend), [`config::ConfigArgs`] (configuration).
 
 pub mod class;
+pub mod config;
+pub mod defaults;
+pub mod discovery;
 pub mod module_id;
+pub mod modules;
+pub mod runner;
+pub mod sandbox;
+pub mod symbol;
 pub mod template;
+pub mod upstream;
