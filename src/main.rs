@@ -45,6 +45,18 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Serve only the SANDBOX backend (fake data), e.g. for benchmarks or to poke at by hand.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen: std::net::SocketAddr,
+        /// Delay every module's answer by this many milliseconds.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        /// Answer ETF flows with 200 instead of 402.
+        #[arg(long)]
+        licensed: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +126,35 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             rt.block_on(demo(&mut cfg, interval, runs, json))
         }
+        Cmd::Sandbox {
+            listen,
+            delay_ms,
+            licensed,
+        } => rt.block_on(async move {
+            let sb = Sandbox::start(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            sb.state.set_licensed(licensed);
+            if delay_ms > 0 {
+                for m in sniper::module_id::ModuleId::ALL {
+                    sb.state.set_fault(
+                        m,
+                        sniper::sandbox::Fault {
+                            delay_ms: Some(delay_ms),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            eprintln!(
+                "sniper sandbox: SANDBOX backend (fake data) on {}",
+                sb.url()
+            );
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            Ok(ExitCode::SUCCESS)
+        }),
     }
 }
 
