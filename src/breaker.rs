@@ -264,11 +264,7 @@ pub struct BreakerView {
     pub reason: Option<OpenReason>,
     /// When it admits again (open: end of the open time; half-open with a probe out: when the
     /// probe slot expires).
-    #[serde(
-        with = "timestamp_serde::option",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub until: Option<Timestamp>,
     /// Failures (any class but route missing) since the last success.
     pub consecutive_failures: u32,
@@ -531,7 +527,6 @@ enum SnapshotPhase {
     Closed,
     Open {
         reason: OpenReason,
-        #[serde(with = "timestamp_serde")]
         until: Timestamp,
     },
     HalfOpen {
@@ -542,45 +537,6 @@ enum SnapshotPhase {
 /// `now + d`, saturating at the end of jiff's range instead of failing.
 fn add(now: Timestamp, d: Duration) -> Timestamp {
     now.saturating_add(d).unwrap_or(Timestamp::MAX)
-}
-
-/// Serde for `jiff::Timestamp` as an RFC 3339 string (`2025-01-01T10:00:00Z`), because the
-/// crate's jiff is built without its `serde` feature. Usable with `#[serde(with = …)]`.
-pub mod timestamp_serde {
-    use jiff::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serialize as RFC 3339.
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(ts)
-    }
-
-    /// Deserialize from RFC 3339.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-
-    /// The same for `Option<Timestamp>` (`null` for `None`).
-    pub mod option {
-        use jiff::Timestamp;
-        use serde::{Deserialize, Deserializer, Serializer};
-
-        /// Serialize as RFC 3339 or `null`.
-        pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-            match ts {
-                Some(ts) => s.collect_str(ts),
-                None => s.serialize_none(),
-            }
-        }
-
-        /// Deserialize from RFC 3339 or `null`.
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|s| s.parse().map_err(serde::de::Error::custom))
-                .transpose()
-        }
-    }
 }
 
 /// Breaker settings from flags / environment, for the lead to flatten into the CLI

@@ -29,6 +29,16 @@ pub fn classify_status(
     body: &[u8],
     now: Timestamp,
 ) -> Result<(), ErrorClass> {
+    classify_response(status, headers, body, now).map(|_| ())
+}
+
+/// [`classify_status`], handing back the parsed JSON on success so callers parse once.
+pub fn classify_response(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<Value, ErrorClass> {
     match status {
         200..=299 => classify_body(status, body),
         402 => Err(ErrorClass::Entitlement { status }),
@@ -126,11 +136,12 @@ pub fn mentions_plan(text: &str) -> bool {
 }
 
 /// A 2xx body: must be JSON, and must not be an error envelope.
-fn classify_body(status: u16, body: &[u8]) -> Result<(), ErrorClass> {
+fn classify_body(status: u16, body: &[u8]) -> Result<Value, ErrorClass> {
     let value: Value = serde_json::from_slice(body).map_err(|_| ErrorClass::BadPayload {
         kind: PayloadKind::NotJson,
     })?;
-    classify_envelope(status, &value)
+    classify_envelope(status, &value)?;
+    Ok(value)
 }
 
 /// Decide whether a parsed 2xx JSON body is an error envelope, and which class it is.
@@ -417,6 +428,21 @@ mod tests {
             classify_status(429, &h, b"", now()),
             rl(Some(9)),
             "an unparseable first header must not hide a good second one"
+        );
+    }
+
+    #[test]
+    fn classify_response_hands_back_the_parsed_body() {
+        let v = classify_response(200, &HeaderMap::new(), br#"{"data":[1]}"#, now()).unwrap();
+        assert_eq!(v, serde_json::json!({"data":[1]}));
+        assert_eq!(
+            classify_response(
+                200,
+                &HeaderMap::new(),
+                br#"{"code":"401","msg":"Upgrade plan"}"#,
+                now()
+            ),
+            ENT(401).map(|_| Value::Null)
         );
     }
 
