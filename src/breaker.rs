@@ -539,48 +539,6 @@ fn add(now: Timestamp, d: Duration) -> Timestamp {
     now.saturating_add(d).unwrap_or(Timestamp::MAX)
 }
 
-/// Breaker settings from flags / environment, for the lead to flatten into the CLI
-/// (`#[command(flatten)] breaker: BreakerArgs`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct BreakerArgs {
-    /// Seconds an entitlement failure (402 / plan message) keeps a module's circuit open.
-    #[arg(
-        long,
-        env = "SNIPER_BREAKER_ENTITLEMENT_OPEN_SECS",
-        default_value_t = 3600
-    )]
-    pub breaker_entitlement_open_secs: u64,
-    /// Cap, in seconds, on how long a rate limit (`Retry-After`) keeps a circuit open.
-    #[arg(
-        long,
-        env = "SNIPER_BREAKER_RATE_LIMIT_CAP_SECS",
-        default_value_t = 300
-    )]
-    pub breaker_rate_limit_cap_secs: u64,
-    /// Consecutive transient / bad-payload failures that open a circuit.
-    #[arg(long, env = "SNIPER_BREAKER_FAILURE_THRESHOLD", default_value_t = 5)]
-    pub breaker_failure_threshold: u32,
-    /// First open time, in seconds, of the doubling schedule.
-    #[arg(long, env = "SNIPER_BREAKER_BASE_OPEN_SECS", default_value_t = 30)]
-    pub breaker_base_open_secs: u64,
-    /// Maximum open time, in seconds, of the doubling schedule.
-    #[arg(long, env = "SNIPER_BREAKER_MAX_OPEN_SECS", default_value_t = 300)]
-    pub breaker_max_open_secs: u64,
-    /// Modules whose circuit is forced open (comma-separated: etf,heatmap,spot_ob,whale_alerts,bias).
-    #[arg(long, env = "SNIPER_BREAKER_FORCE_OPEN", value_delimiter = ',', value_parser = parse_module)]
-    pub breaker_force_open: Vec<ModuleId>,
-    /// Modules whose breaker is disabled (always allow, never trip).
-    #[arg(long, env = "SNIPER_BREAKER_DISABLE", value_delimiter = ',', value_parser = parse_module)]
-    pub breaker_disable: Vec<ModuleId>,
-}
-
-fn parse_module(s: &str) -> Result<ModuleId, String> {
-    ModuleId::parse(s.trim()).ok_or_else(|| {
-        let names: Vec<&str> = ModuleId::ALL.iter().map(|m| m.as_str()).collect();
-        format!("unknown module {s:?}; expected one of {}", names.join(", "))
-    })
-}
-
 /// Validated breaker settings: the shared config plus each module's mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakerSettings {
@@ -599,30 +557,6 @@ impl BreakerSettings {
     /// A fresh breaker for `module` in its configured mode.
     pub fn breaker(&self, module: ModuleId) -> Breaker {
         Breaker::with_mode(self.config, self.mode(module))
-    }
-}
-
-impl BreakerArgs {
-    /// Turn flags into validated settings.
-    pub fn settings(&self) -> Result<BreakerSettings, BreakerConfigError> {
-        let config = BreakerConfig {
-            entitlement_open: Duration::from_secs(self.breaker_entitlement_open_secs),
-            rate_limit_cap: Duration::from_secs(self.breaker_rate_limit_cap_secs),
-            failure_threshold: self.breaker_failure_threshold,
-            base_open: Duration::from_secs(self.breaker_base_open_secs),
-            max_open: Duration::from_secs(self.breaker_max_open_secs),
-        };
-        config.validate()?;
-        let mut modes = BTreeMap::new();
-        for m in &self.breaker_force_open {
-            modes.insert(*m, BreakerMode::ForcedOpen);
-        }
-        for m in &self.breaker_disable {
-            if modes.insert(*m, BreakerMode::Disabled) == Some(BreakerMode::ForcedOpen) {
-                return Err(BreakerConfigError::ForcedAndDisabled(*m));
-            }
-        }
-        Ok(BreakerSettings { config, modes })
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
+use crate::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
 use crate::module_id::ModuleId;
 
 /// A configuration value that cannot be used.
@@ -81,9 +82,27 @@ pub struct ConfigArgs {
     /// How long a run waits for discovery before using what it has (last good map or defaults).
     #[arg(long, env = "SNIPER_DISCOVERY_TIMEOUT", default_value = "1s")]
     pub discovery_timeout: String,
-    /// How long the ETF circuit stays open after a 402.
-    #[arg(long, env = "ETF_CIRCUIT_OPEN", default_value = "1h")]
-    pub etf_circuit_open: String,
+    /// How long a module's circuit stays open after an entitlement answer (402, "upgrade plan").
+    #[arg(long, env = "SNIPER_BREAKER_ENTITLEMENT_OPEN", default_value = "1h")]
+    pub breaker_entitlement_open: String,
+    /// Longest a rate-limited module waits (a longer Retry-After is capped to this).
+    #[arg(long, env = "SNIPER_BREAKER_RATE_LIMIT_CAP", default_value = "5m")]
+    pub breaker_rate_limit_cap: String,
+    /// Consecutive transient or bad-payload failures that open a circuit.
+    #[arg(long, env = "SNIPER_BREAKER_FAILURE_THRESHOLD", default_value = "5")]
+    pub breaker_failure_threshold: String,
+    /// First open time of the doubling schedule after transient failures.
+    #[arg(long, env = "SNIPER_BREAKER_BASE_OPEN", default_value = "30s")]
+    pub breaker_base_open: String,
+    /// Longest open time of the doubling schedule.
+    #[arg(long, env = "SNIPER_BREAKER_MAX_OPEN", default_value = "5m")]
+    pub breaker_max_open: String,
+    /// Modules whose circuit is forced open, comma separated (etf,heatmap,spot_ob,whale_alerts,bias).
+    #[arg(long, env = "SNIPER_BREAKER_FORCE_OPEN", default_value = "")]
+    pub breaker_force_open: String,
+    /// Modules whose breaker is disabled (always call, never trip), comma separated.
+    #[arg(long, env = "SNIPER_BREAKER_DISABLE", default_value = "")]
+    pub breaker_disable: String,
     /// Asset whose ETF flows are fetched (the design asks BTC).
     #[arg(long, env = "ETF_ASSET", default_value = "BTC")]
     pub etf_asset: String,
@@ -113,7 +132,7 @@ pub struct Config {
     pub max_body: usize,
     pub discovery_ttl: Duration,
     pub discovery_timeout: Duration,
-    pub etf_circuit_open: Duration,
+    pub breaker: BreakerSettings,
     pub etf_asset: String,
     pub heatmap_timeframe: String,
     pub spot_ob_exchange: String,
@@ -176,7 +195,7 @@ impl ConfigArgs {
         let discovery_ttl = parse_duration("SNIPER_DISCOVERY_TTL", &self.discovery_ttl)?;
         let discovery_timeout =
             parse_duration("SNIPER_DISCOVERY_TIMEOUT", &self.discovery_timeout)?;
-        let etf_circuit_open = parse_duration("ETF_CIRCUIT_OPEN", &self.etf_circuit_open)?;
+        let breaker = self.breaker_settings()?;
         let etf_asset = self.etf_asset.trim().to_ascii_uppercase();
         if etf_asset.is_empty()
             || etf_asset.len() > 16
@@ -223,7 +242,7 @@ impl ConfigArgs {
             max_body,
             discovery_ttl,
             discovery_timeout,
-            etf_circuit_open,
+            breaker,
             etf_asset,
             heatmap_timeframe,
             spot_ob_exchange,
@@ -231,6 +250,71 @@ impl ConfigArgs {
             sandbox: false,
         })
     }
+}
+
+impl ConfigArgs {
+    fn breaker_settings(&self) -> Result<BreakerSettings, ConfigError> {
+        let config = BreakerConfig {
+            entitlement_open: parse_duration(
+                "SNIPER_BREAKER_ENTITLEMENT_OPEN",
+                &self.breaker_entitlement_open,
+            )?,
+            rate_limit_cap: parse_duration(
+                "SNIPER_BREAKER_RATE_LIMIT_CAP",
+                &self.breaker_rate_limit_cap,
+            )?,
+            failure_threshold: parse_range(
+                "SNIPER_BREAKER_FAILURE_THRESHOLD",
+                &self.breaker_failure_threshold,
+                1,
+                1000,
+            )? as u32,
+            base_open: parse_duration("SNIPER_BREAKER_BASE_OPEN", &self.breaker_base_open)?,
+            max_open: parse_duration("SNIPER_BREAKER_MAX_OPEN", &self.breaker_max_open)?,
+        };
+        if config.base_open > config.max_open {
+            return Err(ConfigError::new(
+                "SNIPER_BREAKER_BASE_OPEN",
+                &self.breaker_base_open,
+                format!(
+                    "a duration no longer than SNIPER_BREAKER_MAX_OPEN ({})",
+                    self.breaker_max_open
+                ),
+            ));
+        }
+        let mut modes = std::collections::BTreeMap::new();
+        for m in parse_modules("SNIPER_BREAKER_FORCE_OPEN", &self.breaker_force_open)? {
+            modes.insert(m, BreakerMode::ForcedOpen);
+        }
+        for m in parse_modules("SNIPER_BREAKER_DISABLE", &self.breaker_disable)? {
+            if modes.insert(m, BreakerMode::Disabled).is_some() {
+                return Err(ConfigError::new(
+                    "SNIPER_BREAKER_DISABLE",
+                    &self.breaker_disable,
+                    format!("modules not also in SNIPER_BREAKER_FORCE_OPEN ({m} is in both)"),
+                ));
+            }
+        }
+        Ok(BreakerSettings { config, modes })
+    }
+}
+
+/// A comma-separated list of module names (empty allowed).
+pub fn parse_modules(var: &'static str, value: &str) -> Result<Vec<ModuleId>, ConfigError> {
+    let mut out = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match ModuleId::parse(&part.to_ascii_lowercase()) {
+            Some(m) => out.push(m),
+            None => {
+                return Err(ConfigError::new(
+                    var,
+                    value,
+                    "comma-separated module names from etf, heatmap, spot_ob, whale_alerts, bias",
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `on/off/true/false/1/0`, any case. Anything else is an error, never "on".

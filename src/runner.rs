@@ -1,13 +1,14 @@
 //! One run: discovery once, every enabled module concurrently under its own timeout, the whole run
 //! under a deadline, results folded into the design's `RunResult`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
 use crate::class::{ErrorClass, TransientKind};
 use crate::config::Config;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
@@ -30,6 +31,9 @@ pub struct ModuleResult {
     #[serde(flatten)]
     pub call: Call,
     pub latency_ms: u64,
+    /// The module's breaker after this call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<BreakerView>,
 }
 
 /// One error line of a run, for `errors`.
@@ -65,18 +69,12 @@ pub struct RunResult {
     pub sandbox: bool,
 }
 
-/// Simple per-module circuits (ETF's 402 rule).
-#[derive(Debug, Default)]
-struct Circuits {
-    open_until: HashMap<ModuleId, (jiff::Timestamp, String)>,
-}
-
 /// Everything a run needs, built once and shared by every run.
 pub struct Runner {
     cfg: Arc<Config>,
     upstream: Upstream,
     discovery: Arc<Discovery>,
-    circuits: Mutex<Circuits>,
+    breakers: Mutex<BTreeMap<ModuleId, Breaker>>,
     clock: Clock,
 }
 
@@ -98,10 +96,15 @@ impl Runner {
             },
         );
         Ok(Arc::new(Runner {
-            cfg: Arc::new(cfg),
             upstream,
             discovery,
-            circuits: Mutex::new(Circuits::default()),
+            breakers: Mutex::new(
+                ModuleId::ALL
+                    .into_iter()
+                    .map(|m| (m, cfg.breaker.breaker(m)))
+                    .collect(),
+            ),
+            cfg: Arc::new(cfg),
             clock,
         }))
     }
@@ -182,9 +185,11 @@ impl Runner {
         tokio::spawn(async move {
             let started = Instant::now();
             let call = me.module(m, &forms, &map, deadline).await;
+            let now = (me.clock)();
             ModuleResult {
                 call,
                 latency_ms: started.elapsed().as_millis() as u64,
+                breaker: Some(me.with_breaker(m, |b| b.view(now))),
             }
         })
     }
@@ -205,11 +210,16 @@ impl Runner {
             return plain(Outcome::Disabled);
         }
         let now = (self.clock)();
-        if let Some((until, why)) = self.circuit(m, now) {
+        let admission = self.with_breaker(m, |b| b.admit(now));
+        if let Admission::Reject { reason, until } = admission {
+            let detail = match until {
+                Some(u) => format!("circuit open until {u} ({})", reason.as_str()),
+                None => format!("circuit open ({})", reason.as_str()),
+            };
             return plain(Outcome::SoftFail {
                 code: format!("{}_CIRCUIT_OPEN", m.upper()),
                 class: None,
-                detail: format!("circuit open until {until} ({why})"),
+                detail,
             });
         }
         let inputs = modules::inputs(m, &self.cfg, forms);
@@ -219,7 +229,15 @@ impl Runner {
             .min(deadline.saturating_duration_since(Instant::now()));
         let call = match tokio::time::timeout(
             budget,
-            modules::call(m, &self.upstream, &self.discovery, map, &inputs, budget),
+            modules::call(
+                m,
+                &self.upstream,
+                &self.discovery,
+                map,
+                &inputs,
+                Instant::now() + budget,
+                &self.clock,
+            ),
         )
         .await
         {
@@ -236,36 +254,44 @@ impl Runner {
                 attempts: 1,
             },
         };
-        if let Outcome::SoftFail {
-            class: Some(ErrorClass::Entitlement { .. }),
-            ..
-        } = &call.outcome
-            && m == ModuleId::Etf
-        {
-            self.open_circuit(
-                m,
-                (self.clock)(),
-                self.cfg.etf_circuit_open,
-                "payment required",
-            );
+        let now = (self.clock)();
+        match &call.outcome {
+            Outcome::Ok { .. } => self.with_breaker(m, |b| b.on_success(now)),
+            Outcome::SoftFail {
+                class: Some(class), ..
+            } => self.with_breaker(m, |b| b.on_failure(class, now)),
+            _ => {}
         }
         call
     }
 
-    fn circuit(&self, m: ModuleId, now: jiff::Timestamp) -> Option<(jiff::Timestamp, String)> {
-        let c = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        c.open_until
-            .get(&m)
-            .filter(|(until, _)| now < *until)
-            .cloned()
+    fn with_breaker<T>(&self, m: ModuleId, f: impl FnOnce(&mut Breaker) -> T) -> T {
+        let mut b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        let breaker = b.entry(m).or_insert_with(|| self.cfg.breaker.breaker(m));
+        f(breaker)
     }
 
-    fn open_circuit(&self, m: ModuleId, now: jiff::Timestamp, d: Duration, why: &str) {
-        let until = now
-            .checked_add(jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::ZERO))
-            .unwrap_or(now);
-        let mut c = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        c.open_until.insert(m, (until, why.to_string()));
+    /// Every module's breaker as the run result and status page show it.
+    pub fn breaker_views(&self) -> BTreeMap<ModuleId, BreakerView> {
+        let now = (self.clock)();
+        let b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        b.iter().map(|(m, br)| (*m, br.view(now))).collect()
+    }
+
+    /// Snapshots of every breaker, for the store.
+    pub fn breaker_snapshots(&self) -> BTreeMap<ModuleId, BreakerSnapshot> {
+        let b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        b.iter().map(|(m, br)| (*m, br.snapshot())).collect()
+    }
+
+    /// Restore a saved breaker (its configured mode is kept from configuration).
+    pub fn restore_breaker(&self, m: ModuleId, snap: BreakerSnapshot) {
+        let mut br = Breaker::restore(self.cfg.breaker.config, snap);
+        br.set_mode(self.cfg.breaker.mode(m));
+        self.breakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(m, br);
     }
 
     fn fold(
@@ -328,6 +354,7 @@ async fn join(h: tokio::task::JoinHandle<ModuleResult>) -> ModuleResult {
                 attempts: 0,
             },
             latency_ms: 0,
+            breaker: None,
         },
     }
 }

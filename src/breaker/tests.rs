@@ -427,59 +427,6 @@ fn config_validation() {
     );
 }
 
-#[derive(clap::Parser, Debug)]
-struct Cli {
-    #[command(flatten)]
-    breaker: BreakerArgs,
-}
-
-#[test]
-fn args_to_settings() {
-    use clap::Parser;
-    let cli = Cli::try_parse_from([
-        "sniper",
-        "--breaker-force-open",
-        "etf,bias",
-        "--breaker-disable",
-        "heatmap",
-        "--breaker-failure-threshold",
-        "3",
-    ])
-    .unwrap();
-    let settings = cli.breaker.settings().unwrap();
-    assert_eq!(settings.config.failure_threshold, 3);
-    assert_eq!(settings.config.base_open, Duration::from_secs(30));
-    assert_eq!(settings.mode(ModuleId::Etf), BreakerMode::ForcedOpen);
-    assert_eq!(settings.mode(ModuleId::Bias), BreakerMode::ForcedOpen);
-    assert_eq!(settings.mode(ModuleId::Heatmap), BreakerMode::Disabled);
-    assert_eq!(settings.mode(ModuleId::SpotOb), BreakerMode::Normal);
-    assert_eq!(
-        settings.breaker(ModuleId::Etf).state(t(0)),
-        BreakerState::ForcedOpen
-    );
-
-    let err = Cli::try_parse_from(["sniper", "--breaker-disable", "etff"]).unwrap_err();
-    assert!(err.to_string().contains("unknown module \"etff\""), "{err}");
-
-    let both = Cli::try_parse_from([
-        "sniper",
-        "--breaker-force-open",
-        "etf",
-        "--breaker-disable",
-        "etf",
-    ])
-    .unwrap();
-    assert_eq!(
-        both.breaker.settings(),
-        Err(BreakerConfigError::ForcedAndDisabled(ModuleId::Etf))
-    );
-    let zero = Cli::try_parse_from(["sniper", "--breaker-max-open-secs", "0"]).unwrap();
-    assert_eq!(
-        zero.breaker.settings(),
-        Err(BreakerConfigError::ZeroDuration { field: "max_open" })
-    );
-}
-
 #[test]
 fn ten_minute_outage_replay() {
     let cfg = BreakerConfig::default();

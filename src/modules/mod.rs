@@ -9,16 +9,26 @@ pub mod whale_alerts;
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::class::{ErrorClass, PayloadKind};
+use crate::class::ErrorClass;
+use crate::classify::classify_response;
 use crate::config::Config;
 use crate::discovery::{Discovery, RouteMap};
 use crate::module_id::ModuleId;
+use crate::retry;
+use crate::runner::Clock;
 use crate::symbol::SymbolForms;
 use crate::template::{FillError, Inputs};
-use crate::upstream::{Response, Upstream};
+use crate::upstream::Upstream;
+
+/// Upper bound of the jittered wait before the one retry of a transient failure.
+const RETRY_BASE: Duration = Duration::from_millis(100);
+/// A retry is only made if at least this much of the module's time would remain for it.
+const MIN_RETRY_BUDGET: Duration = Duration::from_millis(200);
 
 /// What one module produced in one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,34 +77,6 @@ pub fn symbol_independent(m: ModuleId) -> bool {
     matches!(m, ModuleId::Etf | ModuleId::WhaleAlerts)
 }
 
-/// Classify a complete response (status and body). Ok carries the parsed JSON.
-pub fn classify(r: &Response) -> Result<Value, ErrorClass> {
-    match r.status {
-        200..=299 => serde_json::from_slice(&r.body).map_err(|_| ErrorClass::BadPayload {
-            kind: PayloadKind::NotJson,
-        }),
-        402 => Err(ErrorClass::Entitlement { status: 402 }),
-        401 | 403 => Err(ErrorClass::Auth { status: r.status }),
-        404 => Err(ErrorClass::RouteMissing),
-        429 => Err(ErrorClass::RateLimited {
-            retry_after_secs: retry_after(r),
-        }),
-        s => Err(ErrorClass::Transient {
-            kind: crate::class::TransientKind::Status(s),
-        }),
-    }
-}
-
-fn retry_after(r: &Response) -> Option<u64> {
-    r.headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// Call a module: try its candidates in order (next on 404 or when a template cannot be filled),
 /// stop at the first other answer. The caller bounds the time.
 pub async fn call(
@@ -103,7 +85,8 @@ pub async fn call(
     discovery: &Discovery,
     map: &RouteMap,
     inputs: &Inputs,
-    timeout: Duration,
+    deadline: Instant,
+    clock: &Clock,
 ) -> Call {
     let candidates = discovery.candidates(map, m);
     let mut attempts = 0;
@@ -130,10 +113,30 @@ pub async fn call(
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
         });
-        attempts += 1;
-        let result = match upstream.get(url, http::HeaderMap::new(), timeout).await {
-            Ok(resp) => classify(&resp),
-            Err(class) => Err(class),
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let result = match upstream
+                .get(url.clone(), http::HeaderMap::new(), remaining)
+                .await
+            {
+                Ok(r) => classify_response(r.status, &r.headers, &r.body, clock()),
+                Err(class) => Err(class),
+            };
+            match &result {
+                Err(class) if retry::should_retry(class, attempt) => {
+                    // Full jitter over the retry base, and only if the retry still fits.
+                    let wait = retry::full_jitter(RETRY_BASE, RETRY_BASE, 0, rand::random::<f64>());
+                    if Instant::now() + wait + MIN_RETRY_BUDGET >= deadline {
+                        break result;
+                    }
+                    tracing::debug!(module = %m, class = class.label(), "retrying once");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break result,
+            }
         };
         match result {
             Ok(data) => {
