@@ -29,7 +29,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let app = fixture::app(AsyncStore::new(Arc::new(store)), status);
     let (bound, server) = fixture::serve(app, addr).await?;
-    println!("listening on http://{bound}/ ({n} runs in {})", db.display());
+    println!(
+        "listening on http://{bound}/ ({n} runs in {})",
+        db.display()
+    );
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = server => {}

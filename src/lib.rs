@@ -2,6 +2,6 @@
 
 pub mod class;
 pub mod module_id;
-pub mod template;
 pub mod status;
 pub mod store;
+pub mod template;

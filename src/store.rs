@@ -225,8 +225,11 @@ pub trait StateStore: Send + Sync + 'static {
     /// Runs matching `q`, newest first.
     fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
     /// Replace the breaker snapshot of `module`.
-    fn save_breaker(&self, module: &str, snapshot_json: &serde_json::Value)
-    -> Result<(), StoreError>;
+    fn save_breaker(
+        &self,
+        module: &str,
+        snapshot_json: &serde_json::Value,
+    ) -> Result<(), StoreError>;
     /// Every saved breaker snapshot, ordered by module name.
     fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Replace the learned route of `module`.
@@ -291,7 +294,8 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL: readers never block the writer, and a kill -9 loses nothing committed.
         // An in-memory database answers "memory"; that is fine.
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         tracing::debug!(path, journal_mode = %mode, "opened state database");
         // NORMAL is durable across process crashes in WAL mode; only power loss can drop the
         // last commits, which for run history is an acceptable trade for not fsyncing every run.

@@ -121,7 +121,9 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
         [module("etf", "soft_fail", Some("ETF_PAYMENT_REQUIRED"), 15)]
     );
     // The v2 tables exist and work.
-    store.save_breaker("etf", &json!({"state": "open"})).unwrap();
+    store
+        .save_breaker("etf", &json!({"state": "open"}))
+        .unwrap();
     assert_eq!(store.breakers().unwrap().len(), 1);
     // And the module index v2 added is there.
     let conn = Connection::open(&path).unwrap();
@@ -291,7 +293,9 @@ fn breakers_and_routes_round_trip_and_replace() {
     let store = SqliteStore::open(":memory:").unwrap();
     assert!(store.breakers().unwrap().is_empty());
     let open = json!({"state": "open", "reason": "entitlement", "until": "2099-01-01T14:05:00Z"});
-    store.save_breaker("etf", &json!({"state": "closed"})).unwrap();
+    store
+        .save_breaker("etf", &json!({"state": "closed"}))
+        .unwrap();
     store.save_breaker("etf", &open).unwrap();
     store
         .save_breaker("bias", &json!({"state": "half_open"}))
@@ -348,13 +352,21 @@ fn prune_deletes_old_runs_and_their_module_rows_only() {
     let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
     let cutoff = ts("2030-06-01T00:00:00Z");
     store
-        .save_run(&run(cutoff - SignedDuration::from_secs(1), Outcome::Failure))
+        .save_run(&run(
+            cutoff - SignedDuration::from_secs(1),
+            Outcome::Failure,
+        ))
         .unwrap();
     store
-        .save_run(&run(cutoff - SignedDuration::from_hours(48), Outcome::Success))
+        .save_run(&run(
+            cutoff - SignedDuration::from_hours(48),
+            Outcome::Success,
+        ))
         .unwrap();
     let kept = store.save_run(&run(cutoff, Outcome::Partial)).unwrap();
-    store.save_breaker("etf", &json!({"state": "open"})).unwrap();
+    store
+        .save_breaker("etf", &json!({"state": "open"}))
+        .unwrap();
     assert_eq!(store.prune(cutoff).unwrap(), 2);
     let runs = store
         .runs(&RunQuery {

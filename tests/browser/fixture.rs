@@ -109,7 +109,12 @@ pub fn fill_store(store: &dyn StateStore, now: Timestamp, n: usize) -> usize {
             } else {
                 modules.push(module("spot_ob", "ok", None, 95 + (i as u64 * 5) % 40));
             }
-            modules.push(module("whale_alerts", "ok", None, 180 + (i as u64 * 11) % 70));
+            modules.push(module(
+                "whale_alerts",
+                "ok",
+                None,
+                180 + (i as u64 * 11) % 70,
+            ));
         }
         modules.push(module("bias", "disabled", None, 0));
         let outcome = if failure {
