@@ -84,6 +84,17 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error(
+        "cannot open state database {path:?}: {source} \
+         (set SNIPER_DB to a writable file path, or :memory: to keep no state)"
+    )]
+    Open {
+        /// The path that was tried.
+        path: String,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
     /// SQLite refused (I/O, corruption, lock timeout, constraint).
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -290,7 +301,10 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`] with explicit options. Pruning uses the system clock once, here.
     pub fn open_with(path: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path)?;
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_string(),
+            source,
+        })?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL: readers never block the writer, and a kill -9 loses nothing committed.
         // An in-memory database answers "memory"; that is fine.

@@ -138,6 +138,64 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
 }
 
 #[test]
+fn an_unopenable_path_names_the_path_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no/such/dir/sniper.db");
+    let err = SqliteStore::open(path.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no/such/dir/sniper.db") && msg.contains("SNIPER_DB"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_task_prunes_and_stops_on_shutdown() {
+    let sync = Arc::new(SqliteStore::open(":memory:").unwrap());
+    // Saved after open, so only the task can prune it.
+    sync.save_run(&run(
+        Timestamp::now() - SignedDuration::from_hours(8 * 24),
+        Outcome::Success,
+    ))
+    .unwrap();
+    let fresh = sync
+        .save_run(&run(Timestamp::now(), Outcome::Partial))
+        .unwrap();
+    let store = AsyncStore::new(sync.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sniper::store::retention_task(
+        store.clone(),
+        sniper::store::DEFAULT_RETENTION,
+        std::time::Duration::from_secs(3600),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // The first tick is immediate; wait (bounded) for its prune to land.
+    let mut ids = vec![];
+    for _ in 0..500 {
+        ids = store
+            .runs(RunQuery::default())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id.unwrap())
+            .collect();
+        if ids.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(ids, [fresh]);
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("retention task did not stop on shutdown")
+        .unwrap();
+}
+
+#[test]
 fn refuses_a_database_from_a_newer_build() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");
