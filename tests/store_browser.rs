@@ -30,6 +30,7 @@ fn chromium_available() -> bool {
 }
 
 async fn check(status: Option<serde_json::Value>, out: &Path) -> Output {
+    let broken = status.is_none();
     let now = Timestamp::now();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("b.db").to_str().unwrap()).unwrap();
@@ -42,6 +43,7 @@ async fn check(status: Option<serde_json::Value>, out: &Path) -> Output {
     let url = format!("http://{addr}/");
     let out = out.to_path_buf();
     let output = tokio::process::Command::new(script)
+        .env("CHECK_ATTEMPTS", if broken { "1" } else { "3" })
         .arg(&url)
         .arg(&out)
         .output()
@@ -94,4 +96,25 @@ async fn check_fails_when_the_status_api_fails() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("page shows an error"), "{stderr}");
     assert!(stderr.contains("HTTP 500"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_from_the_api_is_shown_as_text_not_markup() {
+    if !chromium_available() {
+        return;
+    }
+    let (_keep, out) = out_dir("escape");
+    let mut status = fixture::status_json(Timestamp::now());
+    let evil = "<img src=x id=injected onerror=alert(1)>";
+    status["modules"][1]["route"]["path"] = evil.into();
+    status["modules"][2]["breaker"]["reason"] = evil.into();
+    let o = check(Some(status), &out).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dom = std::fs::read_to_string(out.join("dom.html")).unwrap();
+    assert!(
+        !dom.contains("id=\"injected\""),
+        "markup from the API was parsed"
+    );
+    assert!(!dom.contains("<img"), "markup from the API was parsed");
+    assert!(dom.contains("&lt;img src=x id=injected"), "text not shown");
 }
