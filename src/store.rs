@@ -182,7 +182,6 @@ pub struct RunRecord {
     /// Row id; `None` before the record is saved.
     pub id: Option<i64>,
     /// When the run started.
-    #[serde(with = "ts_rfc3339")]
     pub at: Timestamp,
     /// How the run ended.
     pub outcome: Outcome,
@@ -756,21 +755,6 @@ pub fn run_history_cli(
         )?;
     }
     Ok(())
-}
-
-/// RFC 3339 (de)serialization of [`Timestamp`] (jiff's own serde support is not enabled here).
-mod ts_rfc3339 {
-    use jiff::Timestamp;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(t)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]
