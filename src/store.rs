@@ -15,6 +15,9 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+use crate::modules::Outcome as ModuleOutcome;
+use crate::runner::RunResult;
+
 /// Environment variable naming the database file (`:memory:` accepted).
 pub const DB_ENV: &str = "SNIPER_DB";
 /// Database file used when [`DB_ENV`] is unset.
@@ -201,6 +204,65 @@ pub struct RunRecord {
     pub payload_dropped: bool,
     /// The run went to the sandbox backend, not production.
     pub sandbox: bool,
+}
+
+impl RunRecord {
+    /// The history record of one runner result. The outcome is `failure` when no module
+    /// succeeded, `partial` when some module soft-failed or hit a hard error, else `success`.
+    /// With `keep_payload`, the whole result is kept as the payload (subject to the store's cap).
+    pub fn from_run_result(r: &RunResult, keep_payload: bool) -> Result<RunRecord, StoreError> {
+        let modules: Vec<ModuleRecord> = r
+            .context
+            .iter()
+            .map(|(m, res)| {
+                let (status, code) = match &res.call.outcome {
+                    ModuleOutcome::Ok { .. } => ("ok", None),
+                    ModuleOutcome::SoftFail { code, .. } => ("soft_fail", Some(code.clone())),
+                    ModuleOutcome::HardError { .. } => (
+                        "hard_error",
+                        r.errors
+                            .iter()
+                            .find(|e| e.module == *m)
+                            .map(|e| e.code.clone()),
+                    ),
+                    ModuleOutcome::Disabled => ("disabled", None),
+                };
+                ModuleRecord {
+                    module: m.as_str().to_string(),
+                    status: status.to_string(),
+                    code,
+                    latency_ms: res.latency_ms,
+                }
+            })
+            .collect();
+        let degraded = !r.soft_fails.is_empty()
+            || modules
+                .iter()
+                .any(|m| m.status == "soft_fail" || m.status == "hard_error");
+        let outcome = if !r.success {
+            Outcome::Failure
+        } else if degraded {
+            Outcome::Partial
+        } else {
+            Outcome::Success
+        };
+        Ok(RunRecord {
+            id: None,
+            at: r.timestamp,
+            outcome,
+            success: r.success,
+            duration_ms: r.duration_ms,
+            soft_fails: r.soft_fails.clone(),
+            modules,
+            payload: if keep_payload {
+                Some(serde_json::to_value(r)?)
+            } else {
+                None
+            },
+            payload_dropped: false,
+            sandbox: r.sandbox,
+        })
+    }
 }
 
 /// Which runs to return, newest first.

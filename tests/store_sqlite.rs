@@ -570,3 +570,108 @@ fn history_args_parse_and_validate_limit() {
     assert!(Cli::try_parse_from(["x", "--limit", "0"]).is_err());
     assert!(Cli::try_parse_from(["x", "--limit", "1001"]).is_err());
 }
+
+#[test]
+fn a_runner_result_becomes_a_history_record() {
+    use sniper::module_id::ModuleId;
+    use sniper::modules::{Call, Outcome as M};
+    use sniper::runner::{ModuleResult, RunError, RunResult, Symbols};
+    use std::collections::BTreeMap;
+
+    let call = |outcome: M, latency_ms| ModuleResult {
+        call: Call {
+            outcome,
+            request: None,
+            attempts: 1,
+        },
+        latency_ms,
+    };
+    let mut context = BTreeMap::new();
+    context.insert(
+        ModuleId::Etf,
+        call(
+            M::SoftFail {
+                code: "ETF_PAYMENT_REQUIRED".into(),
+                class: None,
+                detail: "402".into(),
+            },
+            30,
+        ),
+    );
+    context.insert(
+        ModuleId::Heatmap,
+        call(
+            M::Ok {
+                data: json!({"a": 1}),
+            },
+            200,
+        ),
+    );
+    context.insert(
+        ModuleId::SpotOb,
+        call(
+            M::HardError {
+                detail: "panic".into(),
+            },
+            5,
+        ),
+    );
+    context.insert(ModuleId::Bias, call(M::Disabled, 0));
+    let result = RunResult {
+        success: true,
+        soft_fails: vec!["ETF_PAYMENT_REQUIRED".into()],
+        used_modules: vec![ModuleId::Heatmap],
+        context,
+        errors: vec![RunError {
+            module: ModuleId::SpotOb,
+            code: "INTERNAL".into(),
+            detail: "panic".into(),
+        }],
+        symbols: Symbols {
+            input: "BTC".into(),
+            spot: "BTCUSDT".into(),
+            perp: "BTCUSDT".into(),
+        },
+        timestamp: ts("2030-01-01T00:00:00Z"),
+        duration_ms: 250,
+        sandbox: true,
+    };
+    let rec = RunRecord::from_run_result(&result, true).unwrap();
+    assert_eq!(rec.outcome, Outcome::Partial);
+    assert!(rec.success && rec.sandbox);
+    assert_eq!(rec.at, ts("2030-01-01T00:00:00Z"));
+    assert_eq!(
+        rec.modules,
+        [
+            module("etf", "soft_fail", Some("ETF_PAYMENT_REQUIRED"), 30),
+            module("heatmap", "ok", None, 200),
+            module("spot_ob", "hard_error", Some("INTERNAL"), 5),
+            module("bias", "disabled", None, 0),
+        ]
+    );
+    assert_eq!(
+        rec.payload.as_ref().unwrap()["softFails"],
+        json!(["ETF_PAYMENT_REQUIRED"])
+    );
+    assert_eq!(
+        RunRecord::from_run_result(
+            &RunResult {
+                success: false,
+                ..result.clone()
+            },
+            false
+        )
+        .unwrap()
+        .outcome,
+        Outcome::Failure
+    );
+    let clean = RunResult {
+        soft_fails: vec![],
+        errors: vec![],
+        context: BTreeMap::from([(ModuleId::Heatmap, call(M::Ok { data: json!(1) }, 9))]),
+        ..result
+    };
+    let rec = RunRecord::from_run_result(&clean, false).unwrap();
+    assert_eq!(rec.outcome, Outcome::Success);
+    assert_eq!(rec.payload, None);
+}
