@@ -14,6 +14,8 @@ pub mod modules;
 pub mod retry;
 pub mod runner;
 pub mod sandbox;
+pub mod status;
+pub mod store;
 pub mod symbol;
 pub mod template;
 pub mod upstream;
