@@ -1,6 +1,7 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 
 pub mod class;
+pub mod metrics;
 pub mod module_id;
 pub mod template;
 pub mod window;
