@@ -1,5 +1,6 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 
+pub mod alerts;
 pub mod class;
 pub mod metrics;
 pub mod module_id;
