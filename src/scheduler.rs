@@ -464,6 +464,22 @@ pub trait LoopHooks: Send + Sync {
 
 impl LoopHooks for () {}
 
+impl<H: LoopHooks + ?Sized> LoopHooks for Arc<H> {
+    fn window_changed(&self, in_window: bool, now: Timestamp) {
+        (**self).window_changed(in_window, now);
+    }
+    fn run_finished(
+        &self,
+        summary: &RunSummary,
+        duration: Duration,
+        prev_failures: u32,
+        new_failures: u32,
+        now: Timestamp,
+    ) {
+        (**self).run_finished(summary, duration, prev_failures, new_failures, now);
+    }
+}
+
 /// The production hooks: metrics for every run and window change, alerts per [`alert_for`]
 /// (delivered on a spawned task so a slow endpoint never delays a run).
 #[derive(Debug, Clone)]
