@@ -647,33 +647,36 @@ where
                     tracing::info!("{}", window.log_line(start));
                     ctx.hooks.window_changed(true, start);
                 }
-                let started = tokio::time::Instant::now();
-                let (summary, stopping) = {
-                    let _permit = status.run_lock().lock().await;
+                let (summary, stopping, duration) = {
+                    // Wait for a manual run (`POST /api/run`) to finish, unless asked to stop.
+                    let _permit = tokio::select! {
+                        permit = status.run_lock().lock() => permit,
+                        _ = shutdown_requested(&mut ctx.shutdown) => break,
+                    };
                     status.update(|s| {
                         s.in_window = true;
                         s.running = true;
                         s.heartbeat_due = ctx.clock.now();
                     });
+                    let started = tokio::time::Instant::now();
                     let fut = run();
                     tokio::pin!(fut);
                     tokio::select! {
-                        summary = &mut fut => (Some(summary), false),
+                        summary = &mut fut => (Some(summary), false, started.elapsed()),
                         _ = shutdown_requested(&mut ctx.shutdown) => {
                             match tokio::time::timeout(ctx.shutdown_grace, &mut fut).await {
-                                Ok(summary) => (Some(summary), true),
+                                Ok(summary) => (Some(summary), true, started.elapsed()),
                                 Err(_) => {
                                     tracing::warn!(
                                         grace_secs = ctx.shutdown_grace.as_secs_f64(),
                                         "run still in flight at shutdown; cancelled"
                                     );
-                                    (None, true)
+                                    (None, true, started.elapsed())
                                 }
                             }
                         }
                     }
                 };
-                let duration = started.elapsed();
                 let end = ctx.clock.now();
                 match summary {
                     Some(summary) => {
@@ -833,5 +836,26 @@ mod tests {
         assert!(!p.ok);
         assert!(p.reason.contains("stuck"), "{}", p.reason);
         assert!(status.readiness().ok);
+    }
+
+    proptest::proptest! {
+        /// Whatever the streak and the draw, the pause is within [0, min(cap, base·2^(n-1))], and
+        /// exactly the interval with no failure.
+        #[test]
+        fn delay_is_within_the_full_jitter_bounds(failures in 0u32..200, unit in proptest::num::f64::ANY) {
+            let w = ActiveWindow::always_open();
+            let mut s = sched();
+            let now = ts("2026-06-01T00:00:00Z");
+            for _ in 0..failures {
+                s.on_run_finished(now, false, 0.5, &w);
+            }
+            let d = s.delay(unit);
+            if failures == 0 {
+                proptest::prop_assert_eq!(d, DEFAULT_INTERVAL);
+            } else {
+                proptest::prop_assert!(d <= s.backoff_ceiling(failures));
+                proptest::prop_assert!(d <= DEFAULT_BACKOFF_CAP);
+            }
+        }
     }
 }

@@ -52,6 +52,7 @@ pub struct ActiveWindow {
     start: Time,
     end: Time,
     tz_name: String,
+    city: String,
 }
 
 /// How many local days around `now` are examined. A window lasts at most 24 h of wall-clock time
@@ -76,11 +77,13 @@ impl ActiveWindow {
             var: "ACTIVE_TRADING_END",
             value: end.to_string(),
         })?;
+        let tz_name = tz.trim().to_string();
         Ok(ActiveWindow {
             tz: zone,
             start: start_t,
             end: end_t,
-            tz_name: tz.trim().to_string(),
+            city: city_of(&tz_name),
+            tz_name,
         })
     }
 
@@ -91,6 +94,7 @@ impl ActiveWindow {
             start: Time::midnight(),
             end: Time::midnight(),
             tz_name: "UTC".to_string(),
+            city: "UTC".to_string(),
         }
     }
 
@@ -162,9 +166,8 @@ impl ActiveWindow {
 
     /// The zone's city, for logs: `Asia/Jakarta` → `Jakarta`, `America/New_York` → `New York`,
     /// `America/Argentina/Buenos_Aires` → `Buenos Aires`, `UTC` → `UTC`.
-    pub fn city(&self) -> String {
-        let last = self.tz_name.rsplit('/').next().unwrap_or(&self.tz_name);
-        last.replace('_', " ")
+    pub fn city(&self) -> &str {
+        &self.city
     }
 
     /// The design's line, logged on entering the window: `Active trading hours - Jakarta: 07:00`
@@ -227,6 +230,12 @@ impl ActiveWindow {
             }
         }
     }
+}
+
+/// The last segment of an IANA name, underscores as spaces.
+fn city_of(tz_name: &str) -> String {
+    let last = tz_name.rsplit('/').next().unwrap_or(tz_name);
+    last.replace('_', " ")
 }
 
 /// Parses a strict 24-hour `HH:MM` (one-digit hours allowed: `7:00`).
@@ -473,5 +482,40 @@ mod tests {
         let ok = ActiveWindow::parse(" UTC ", "7:05", "23:59").unwrap();
         assert_eq!(ok.start(), jiff::civil::time(7, 5, 0, 0));
         assert_eq!(ok.tz_name(), "UTC");
+    }
+
+    proptest::proptest! {
+        /// For any instant of 2026-2027 and a few windows (crossing midnight, DST zones, skipped and
+        /// repeated hours): the next opening is open, the next closing is closed, and an open
+        /// instant's interval contains its own closing's predecessor.
+        #[test]
+        fn opening_and_closing_agree_with_contains(secs in 1_767_225_600i64..1_830_297_600, which in 0usize..6) {
+            let specs = [
+                ("Asia/Jakarta", "07:00", "23:30"),
+                ("America/New_York", "02:30", "10:00"),
+                ("America/New_York", "22:00", "01:30"),
+                ("Europe/London", "00:30", "01:15"),
+                ("Australia/Lord_Howe", "01:45", "02:15"),
+                ("Pacific/Apia", "23:00", "23:00"),
+            ];
+            let (tz, a, b) = specs[which];
+            let w = ActiveWindow::parse(tz, a, b).unwrap();
+            let now = Timestamp::from_second(secs).unwrap();
+            let open = w.next_opening(now);
+            proptest::prop_assert!(open >= now);
+            proptest::prop_assert!(w.contains(open));
+            proptest::prop_assert_eq!(open == now, w.contains(now));
+            match w.next_closing(now) {
+                None => proptest::prop_assert!(w.is_always_open()),
+                Some(close) => {
+                    proptest::prop_assert!(close >= now);
+                    proptest::prop_assert!(!w.contains(close));
+                    if close > now {
+                        let before = close - jiff::SignedDuration::from_secs(1);
+                        proptest::prop_assert!(before < now || w.contains(before));
+                    }
+                }
+            }
+        }
     }
 }
