@@ -141,6 +141,17 @@ pub struct Config {
     pub sandbox: bool,
 }
 
+impl Config {
+    /// The active trading window.
+    pub fn window(&self) -> Result<crate::window::ActiveWindow, crate::window::WindowError> {
+        crate::window::ActiveWindow::parse(
+            &self.trading_timezone,
+            &self.active_start.strftime("%H:%M").to_string(),
+            &self.active_end.strftime("%H:%M").to_string(),
+        )
+    }
+}
+
 /// Which modules are enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {

@@ -241,6 +241,16 @@ impl Discovery {
         out
     }
 
+    /// The route a module would use now: its learned shape, else the spec's choice, else the
+    /// design's default. For the status page and `/api/modules`.
+    pub fn current_route(&self, m: ModuleId) -> RequestTemplate {
+        let map = self.lock().map.clone();
+        self.candidates(&map, m)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| defaults::default_candidates(m).remove(0))
+    }
+
     /// Remember the shape that answered for a module (until the spec changes).
     pub fn learn(&self, map: &RouteMap, m: ModuleId, t: &RequestTemplate) {
         let mut c = self.lock();

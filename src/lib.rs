@@ -16,6 +16,7 @@ pub mod modules;
 pub mod retry;
 pub mod runner;
 pub mod sandbox;
+pub mod server;
 pub mod scheduler;
 pub mod status;
 pub mod store;

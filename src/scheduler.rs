@@ -83,13 +83,13 @@ pub enum SchedulerConfigError {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
     /// Pause between runs (seconds, or 5s / 1m).
-    #[arg(long, env = "SNIPER_INTERVAL", default_value = "5")]
+    #[arg(long, env = "SNIPER_INTERVAL", default_value = "5s")]
     pub interval: String,
     /// First backoff ceiling after a hard failure.
-    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value = "5")]
+    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value = "5s")]
     pub backoff_base: String,
     /// Largest backoff ceiling.
-    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value = "60")]
+    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value = "60s")]
     pub backoff_cap: String,
     /// `/ready` fails after this many consecutive hard failures.
     #[arg(long, env = "SNIPER_NOT_READY_AFTER", default_value_t = DEFAULT_NOT_READY_AFTER)]
