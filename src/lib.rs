@@ -3,3 +3,5 @@
 pub mod class;
 pub mod module_id;
 pub mod template;
+pub mod matcher;
+pub mod openapi;
