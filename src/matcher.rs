@@ -248,7 +248,7 @@ fn want(m: ModuleId) -> Want {
     match m {
         ModuleId::Etf => Want {
             concepts: &[&["etf", "etfs"], &["flow", "flows", "netflow", "netflows"]],
-            bonus: &["history", "advanced"],
+            bonus: &["history"],
             design: &[("etf", "flows")],
             needs_symbol: false,
             prefers_symbol: true,
@@ -475,7 +475,9 @@ fn score(
             missing.push(group[0]);
         }
     }
-    if hits == 0 {
+    // Only operations naming the module's primary concept are candidates at all; the rest would
+    // only clutter the report.
+    if hits == 0 || missing.first() == w.concepts.first().and_then(|g| g.first()) {
         return None;
     }
     for k in w.bonus {
