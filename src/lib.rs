@@ -1,7 +1,7 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 
 pub mod class;
-pub mod module_id;
-pub mod template;
 pub mod matcher;
+pub mod module_id;
 pub mod openapi;
+pub mod template;

@@ -63,10 +63,11 @@ impl MatchPrefs {
 
     /// The module's preferences (the defaults when the map lacks it).
     pub fn module(&self, m: ModuleId) -> ModulePrefs {
-        self.modules
-            .get(&m)
-            .cloned()
-            .unwrap_or_else(|| default_module_prefs().remove(&m).unwrap_or_else(plain_prefs))
+        self.modules.get(&m).cloned().unwrap_or_else(|| {
+            default_module_prefs()
+                .remove(&m)
+                .unwrap_or_else(plain_prefs)
+        })
     }
 
     /// The values the module sends, in the form [`RequestTemplate::fill`] takes.
@@ -426,7 +427,10 @@ fn words(s: &str) -> Vec<String> {
     if !cur.is_empty() {
         out.push(cur);
     }
-    let joined: Vec<String> = out.windows(2).map(|p| format!("{}{}", p[0], p[1])).collect();
+    let joined: Vec<String> = out
+        .windows(2)
+        .map(|p| format!("{}{}", p[0], p[1]))
+        .collect();
     out.extend(joined);
     out
 }
@@ -495,7 +499,9 @@ fn score(
             && lower_path[i + a.len()..].contains(b)
         {
             score += W_DESIGN_REGEX;
-            reasons.push(format!("matches the design's /{a}.*{b}/ (+{W_DESIGN_REGEX})"));
+            reasons.push(format!(
+                "matches the design's /{a}.*{b}/ (+{W_DESIGN_REGEX})"
+            ));
             break;
         }
     }
@@ -594,9 +600,14 @@ fn score(
         None => {}
     }
     for rk in w.useful_roles {
-        if let Some(p) = template.params.iter().find(|p| role_kind(p.role) == Some(*rk)) {
+        if let Some(p) = template
+            .params
+            .iter()
+            .find(|p| role_kind(p.role) == Some(*rk))
+        {
             score += W_USEFUL_PARAM;
-            reasons.push(format!("takes {rk:?} as `{}` (+{W_USEFUL_PARAM})", p.name).to_lowercase());
+            reasons
+                .push(format!("takes {rk:?} as `{}` (+{W_USEFUL_PARAM})", p.name).to_lowercase());
         }
     }
     let example = match template.fill(inputs) {
@@ -687,8 +698,8 @@ pub fn role_for(p: &SpecParam, fallback_form: SymbolForm) -> Role {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     match n.as_str() {
-        "symbol" | "asset" | "coin" | "ticker" | "instid" | "pair" | "market" | "sym"
-        | "token" | "underlying" | "instrument" | "currency" | "basecoin" | "coinsymbol" => {
+        "symbol" | "asset" | "coin" | "ticker" | "instid" | "pair" | "market" | "sym" | "token"
+        | "underlying" | "instrument" | "currency" | "basecoin" | "coinsymbol" => {
             Role::Symbol(symbol_form(p, fallback_form))
         }
         "exchange" | "ex" | "venue" | "exchangename" => Role::Exchange,
@@ -775,7 +786,11 @@ pub fn render_report(r: &DiscoveryReport) -> String {
         s,
         "spec: {:?}, prefix: {}",
         r.version,
-        if r.prefix.is_empty() { "(none)" } else { &r.prefix }
+        if r.prefix.is_empty() {
+            "(none)"
+        } else {
+            &r.prefix
+        }
     );
     for m in &r.modules {
         let _ = writeln!(s, "\n== {} ==", m.module);
@@ -909,14 +924,23 @@ mod tests {
         let mut p = sp("symbol");
         p.description = Some("Trading pair symbol (default SOL-USDT-SWAP)".into());
         assert_eq!(symbol_form(&p, SymbolForm::Base), SymbolForm::Perp);
-        assert_eq!(symbol_form(&sp("instId"), SymbolForm::Base), SymbolForm::Perp);
-        assert_eq!(symbol_form(&sp("symbol"), SymbolForm::Spot), SymbolForm::Spot);
+        assert_eq!(
+            symbol_form(&sp("instId"), SymbolForm::Base),
+            SymbolForm::Perp
+        );
+        assert_eq!(
+            symbol_form(&sp("symbol"), SymbolForm::Spot),
+            SymbolForm::Spot
+        );
     }
 
     #[test]
     fn roles_by_name() {
         assert_eq!(role_for(&sp("tf"), SymbolForm::Base), Role::Timeframe);
-        assert_eq!(role_for(&sp("inst_id"), SymbolForm::Base), Role::Symbol(SymbolForm::Perp));
+        assert_eq!(
+            role_for(&sp("inst_id"), SymbolForm::Base),
+            Role::Symbol(SymbolForm::Perp)
+        );
         assert_eq!(role_for(&sp("limit"), SymbolForm::Base), Role::Depth);
         assert_eq!(role_for(&sp("venue"), SymbolForm::Base), Role::Exchange);
         assert_eq!(role_for(&sp("symbols"), SymbolForm::Base), Role::Other);

@@ -162,7 +162,8 @@ pub fn parse_spec(bytes: &[u8], limits: &SpecLimits) -> Result<Spec, SpecError> 
         });
     }
     check_depth(bytes, limits.max_depth)?;
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| SpecError::NotJson(e.to_string()))?;
+    let doc: Value =
+        serde_json::from_slice(bytes).map_err(|e| SpecError::NotJson(e.to_string()))?;
     let root = doc.as_object().ok_or(SpecError::NotAnObject)?;
     let mut p = Parser {
         root: &doc,
@@ -269,7 +270,9 @@ pub fn hostile_path(key: &str) -> Option<&'static str> {
     }
     let decoded = percent_decode_str(key).decode_utf8_lossy();
     // Decode twice so that `%252e%252e` is caught as well.
-    let twice = percent_decode_str(&decoded).decode_utf8_lossy().into_owned();
+    let twice = percent_decode_str(&decoded)
+        .decode_utf8_lossy()
+        .into_owned();
     for s in [key, decoded.as_ref(), twice.as_str()] {
         if s.split('/').any(|seg| seg == ".." || seg == ".") || s.contains("..") {
             return Some("contains `..` (path traversal)");
@@ -539,11 +542,9 @@ impl<'a> Parser<'a> {
             }
             match src.get("examples") {
                 Some(Value::Array(a)) => examples.extend(a.iter().filter_map(scalar)),
-                Some(Value::Object(m)) => examples.extend(
-                    m.values()
-                        .filter_map(|e| e.get("value"))
-                        .filter_map(scalar),
-                ),
+                Some(Value::Object(m)) => {
+                    examples.extend(m.values().filter_map(|e| e.get("value")).filter_map(scalar))
+                }
                 _ => {}
             }
         }
@@ -644,7 +645,10 @@ mod tests {
 
     #[test]
     fn depth_scan_ignores_brackets_inside_strings() {
-        let doc = format!(r#"{{"openapi":"3.0.0","x":"{}","paths":{{}}}}"#, "[".repeat(500));
+        let doc = format!(
+            r#"{{"openapi":"3.0.0","x":"{}","paths":{{}}}}"#,
+            "[".repeat(500)
+        );
         assert!(parse_spec(doc.as_bytes(), &SpecLimits::default()).is_ok());
     }
 

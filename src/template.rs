@@ -111,7 +111,9 @@ pub struct FilledRequest {
 pub enum FillError {
     #[error("required parameter `{0}` has no value sniper can supply")]
     Unfillable(String),
-    #[error("no allowed value for parameter `{name}` (wanted one of {wanted:?}, backend allows {allowed:?})")]
+    #[error(
+        "no allowed value for parameter `{name}` (wanted one of {wanted:?}, backend allows {allowed:?})"
+    )]
     NotAllowed {
         name: String,
         wanted: Vec<String>,
@@ -121,7 +123,9 @@ pub enum FillError {
     DanglingPlaceholder(String),
     /// No wanted value matches the parameter's `pattern` (only raised for patterns the small
     /// matcher in [`pattern_allows`] can evaluate; others never reject).
-    #[error("no value for parameter `{name}` matches its pattern `{pattern}` (wanted one of {wanted:?})")]
+    #[error(
+        "no value for parameter `{name}` matches its pattern `{pattern}` (wanted one of {wanted:?})"
+    )]
     PatternMismatch {
         name: String,
         wanted: Vec<String>,
@@ -564,7 +568,9 @@ fn char_matches(atom: &Atom, c: char) -> bool {
     match atom {
         Atom::Lit(l) => *l == c,
         Atom::Any => c != '\n',
-        Atom::Class(ranges, negated) => ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated,
+        Atom::Class(ranges, negated) => {
+            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+        }
         Atom::Group(_) => false,
     }
 }
@@ -610,12 +616,18 @@ mod tests {
     #[test]
     fn pattern_classes_and_quantifiers() {
         assert_eq!(pattern_allows("^[A-Z0-9]{2,10}$", "SOL"), Some(true));
-        assert_eq!(pattern_allows("^[A-Z0-9]{2,10}$", "SOL-USDT-SWAP"), Some(false));
+        assert_eq!(
+            pattern_allows("^[A-Z0-9]{2,10}$", "SOL-USDT-SWAP"),
+            Some(false)
+        );
         assert_eq!(pattern_allows("^[A-Z0-9]{2,10}$", "S"), Some(false));
         assert_eq!(pattern_allows("^[A-Za-z0-9+/]+=*$", "eyJ=="), Some(true));
         assert_eq!(pattern_allows(r"^\d+[mhd]$", "15m"), Some(true));
         assert_eq!(pattern_allows(r"^\d+[mhd]$", "m"), Some(false));
-        assert_eq!(pattern_allows("^[A-Z]+-USDT-SWAP$", "SOL-USDT-SWAP"), Some(true));
+        assert_eq!(
+            pattern_allows("^[A-Z]+-USDT-SWAP$", "SOL-USDT-SWAP"),
+            Some(true)
+        );
         assert_eq!(pattern_allows("^[^-]+$", "SOL-USDT"), Some(false));
         assert_eq!(pattern_allows("^a?b*$", ""), Some(true));
         assert_eq!(pattern_allows("^(a*)*$", &"a".repeat(200)), Some(true));
@@ -637,7 +649,12 @@ mod tests {
             method: "GET".into(),
             path: "/hm/{symbol}".into(),
             params: vec![
-                param("symbol", Location::Path, Role::Symbol(SymbolForm::Base), true),
+                param(
+                    "symbol",
+                    Location::Path,
+                    Role::Symbol(SymbolForm::Base),
+                    true,
+                ),
                 tf,
             ],
             source: Source::Spec,
@@ -674,10 +691,20 @@ mod tests {
             method: "GET".into(),
             path: "/ob".into(),
             params: vec![
-                param("symbol", Location::Query, Role::Symbol(SymbolForm::Spot), true),
+                param(
+                    "symbol",
+                    Location::Query,
+                    Role::Symbol(SymbolForm::Spot),
+                    true,
+                ),
                 param("depth", Location::Query, Role::Depth, false),
                 param("limit", Location::Query, Role::Depth, false),
-                param("asset", Location::Query, Role::Symbol(SymbolForm::Base), false),
+                param(
+                    "asset",
+                    Location::Query,
+                    Role::Symbol(SymbolForm::Base),
+                    false,
+                ),
                 tf,
             ],
             source: Source::Spec,
@@ -695,7 +722,12 @@ mod tests {
 
     #[test]
     fn fill_enum_rejects_symbol() {
-        let mut s = param("symbol", Location::Query, Role::Symbol(SymbolForm::Perp), false);
+        let mut s = param(
+            "symbol",
+            Location::Query,
+            Role::Symbol(SymbolForm::Perp),
+            false,
+        );
         s.allowed = vec!["BTC-USDT-SWAP".into()];
         let t = RequestTemplate {
             method: "GET".into(),

@@ -13,7 +13,10 @@ fn fixture_dir() -> std::path::PathBuf {
     // /work, next to /work/shared. CI clones main with shared/ beside it.
     let candidates = [
         std::path::PathBuf::from(DIR),
-        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/openapi")),
+        std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/openapi"
+        )),
     ];
     candidates
         .iter()
@@ -47,7 +50,10 @@ fn query<'a>(f: &'a FilledRequest, name: &str) -> Option<&'a str> {
 /// No filled request may carry a literal `{placeholder}` (the design's bug).
 fn no_literal_placeholders(f: &FilledRequest) {
     for s in &f.segments {
-        assert!(!s.contains('{') && !s.contains('}'), "literal placeholder in {s}");
+        assert!(
+            !s.contains('{') && !s.contains('}'),
+            "literal placeholder in {s}"
+        );
     }
 }
 
@@ -80,7 +86,11 @@ fn generated_spec_whale_and_etf() {
     let (path, f) = filled(&r, ModuleId::WhaleAlerts);
     assert_eq!(path, "/advanced/whale/alerts");
     let t = r.chosen(ModuleId::WhaleAlerts).unwrap();
-    assert!(t.params.iter().any(|p| p.name == "exchange" && p.role == Role::Exchange));
+    assert!(
+        t.params
+            .iter()
+            .any(|p| p.name == "exchange" && p.role == Role::Exchange)
+    );
     // No exchange preference: the backend's default (hyperliquid) is left alone.
     assert!(f.query.is_empty());
 
@@ -143,13 +153,19 @@ fn generated_spec_spot_orderbook_is_real_route() {
     assert!(all.contains("binance"), "{all}");
     assert!(all.contains("50"), "{all}");
     let rep = r.module(ModuleId::SpotOb).unwrap();
-    for decoy in ["/advanced/spot/orderbook-test", "/advanced/spot/orderbook-async"] {
+    for decoy in [
+        "/advanced/spot/orderbook-test",
+        "/advanced/spot/orderbook-async",
+    ] {
         let c = rep
             .alternatives
             .iter()
             .find(|c| c.template.path == decoy)
             .unwrap_or_else(|| panic!("{decoy} not among alternatives"));
-        assert!(c.lost_because.as_deref().unwrap().contains("decoy"), "{c:?}");
+        assert!(
+            c.lost_because.as_deref().unwrap().contains("decoy"),
+            "{c:?}"
+        );
     }
 }
 
@@ -163,7 +179,10 @@ fn generated_spec_bias_takes_symbol_not_multi() {
 
 #[test]
 fn hand_written_specs_ignore_production_servers_and_use_py_paths() {
-    for name in ["rcz87-openapi-spec.json", "rcz87-openapi-compact-large.json"] {
+    for name in [
+        "rcz87-openapi-spec.json",
+        "rcz87-openapi-compact-large.json",
+    ] {
         let (spec, r) = load(name);
         assert!(spec.prefix.is_empty(), "{name}");
         assert!(
@@ -175,13 +194,22 @@ fn hand_written_specs_ignore_production_servers_and_use_py_paths() {
         );
         let (path, f) = filled(&r, ModuleId::Heatmap);
         assert_eq!(path, "/py/advanced/liquidation/heatmap/{symbol}");
-        assert_eq!(f.segments, ["py", "advanced", "liquidation", "heatmap", "SOL"]);
+        assert_eq!(
+            f.segments,
+            ["py", "advanced", "liquidation", "heatmap", "SOL"]
+        );
         let t = r.chosen(ModuleId::SpotOb).unwrap();
         assert_eq!(t.path, "/py/advanced/spot/orderbook/{symbol}");
         // "e.g., BTC, ETH, SOL" in the description: the base form.
-        let sym = t.params.iter().find(|p| p.location == Location::Path).unwrap();
+        let sym = t
+            .params
+            .iter()
+            .find(|p| p.location == Location::Path)
+            .unwrap();
         assert_eq!(sym.role, Role::Symbol(SymbolForm::Base));
-        let f = t.fill(&MatchPrefs::default().inputs_for(ModuleId::SpotOb)).unwrap();
+        let f = t
+            .fill(&MatchPrefs::default().inputs_for(ModuleId::SpotOb))
+            .unwrap();
         assert_eq!(query(&f, "depth"), Some("50"));
         // GET /health's summary claims ETF flows; a health route is not a data source.
         assert!(r.chosen(ModuleId::Etf).is_none(), "{name}");
@@ -211,7 +239,12 @@ fn gpt_actions_spec_bias_only() {
     let (path, f) = filled(&r, ModuleId::Bias);
     assert_eq!(path, "/gpts/institutional/bias");
     assert_eq!(query(&f, "symbol"), Some("SOL"));
-    for m in [ModuleId::Etf, ModuleId::Heatmap, ModuleId::SpotOb, ModuleId::WhaleAlerts] {
+    for m in [
+        ModuleId::Etf,
+        ModuleId::Heatmap,
+        ModuleId::SpotOb,
+        ModuleId::WhaleAlerts,
+    ] {
         assert!(r.chosen(m).is_none(), "{m}");
     }
     // The POST whale route is listed and lost.

@@ -23,7 +23,10 @@ fn the_size_cap_is_the_callers() {
         max_bytes: 10,
         ..SpecLimits::default()
     };
-    assert!(matches!(parse_spec(doc, &tight), Err(SpecError::TooLarge { .. })));
+    assert!(matches!(
+        parse_spec(doc, &tight),
+        Err(SpecError::TooLarge { .. })
+    ));
     assert!(parse_spec(doc, &SpecLimits::default()).is_ok());
 }
 
@@ -55,7 +58,10 @@ fn depth_beyond_serde_limit_errors_rather_than_overflows() {
         max_depth: usize::MAX,
         ..SpecLimits::default()
     };
-    assert!(matches!(parse_spec(doc.as_bytes(), &loose), Err(SpecError::NotJson(_))));
+    assert!(matches!(
+        parse_spec(doc.as_bytes(), &loose),
+        Err(SpecError::NotJson(_))
+    ));
 }
 
 #[test]
@@ -74,23 +80,35 @@ fn depth_at_the_cap_is_accepted() {
         "[".repeat(inner + 1),
         "]".repeat(inner + 1)
     );
-    assert!(matches!(parse_spec(doc.as_bytes(), &limits), Err(SpecError::TooDeep { .. })));
+    assert!(matches!(
+        parse_spec(doc.as_bytes(), &limits),
+        Err(SpecError::TooDeep { .. })
+    ));
 }
 
 #[test]
 fn garbage_html_and_non_objects() {
     let l = SpecLimits::default();
     assert!(matches!(parse_spec(b"", &l), Err(SpecError::NotJson(_))));
-    assert!(matches!(parse_spec(b"{\"openapi\": ", &l), Err(SpecError::NotJson(_))));
+    assert!(matches!(
+        parse_spec(b"{\"openapi\": ", &l),
+        Err(SpecError::NotJson(_))
+    ));
     assert!(matches!(
         parse_spec(b"<!doctype html><html><body>Swagger UI</body></html>", &l),
         Err(SpecError::NotJson(_))
     ));
-    assert!(matches!(parse_spec(&[0xff, 0xfe, 0x00], &l), Err(SpecError::NotJson(_))));
+    assert!(matches!(
+        parse_spec(&[0xff, 0xfe, 0x00], &l),
+        Err(SpecError::NotJson(_))
+    ));
     assert_eq!(parse_spec(b"[1,2,3]", &l), Err(SpecError::NotAnObject));
     assert_eq!(parse_spec(b"\"openapi\"", &l), Err(SpecError::NotAnObject));
     assert_eq!(parse_spec(b"null", &l), Err(SpecError::NotAnObject));
-    assert_eq!(parse_spec(br#"{"detail":"Not Found"}"#, &l), Err(SpecError::NotOpenApi));
+    assert_eq!(
+        parse_spec(br#"{"detail":"Not Found"}"#, &l),
+        Err(SpecError::NotOpenApi)
+    );
 }
 
 #[test]

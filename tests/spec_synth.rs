@@ -16,7 +16,9 @@ fn report(doc: &Value) -> DiscoveryReport {
 }
 
 fn send(r: &DiscoveryReport, m: ModuleId) -> (String, FilledRequest) {
-    let t = r.chosen(m).unwrap_or_else(|| panic!("{m}: nothing chosen: {r:#?}"));
+    let t = r
+        .chosen(m)
+        .unwrap_or_else(|| panic!("{m}: nothing chosen: {r:#?}"));
     (
         t.path.clone(),
         t.fill(&MatchPrefs::default().inputs_for(m)).unwrap(),
@@ -62,7 +64,10 @@ fn renamed_routes_with_path_params_and_decoys() {
     let r = report(&doc);
     let (path, f) = send(&r, ModuleId::SpotOb);
     assert_eq!(path, "/api/v2/orderbook/spot/{exchange}/{symbol}");
-    assert_eq!(f.segments, ["api", "v2", "orderbook", "spot", "binance", "SOLUSDT"]);
+    assert_eq!(
+        f.segments,
+        ["api", "v2", "orderbook", "spot", "binance", "SOLUSDT"]
+    );
     assert_eq!(f.query, q(&[("limit", "50")]));
     let alts = &r.module(ModuleId::SpotOb).unwrap().alternatives;
     assert_eq!(alts.len(), 4, "{alts:#?}");
@@ -100,7 +105,14 @@ fn renamed_params_are_sent_under_the_specs_names() {
     assert_eq!(f.query, q(&[("coin", "SOL"), ("interval", "1h")]));
     // instId is OKX's perpetual id: the swap form.
     let (_, f) = send(&r, ModuleId::SpotOb);
-    assert_eq!(f.query, q(&[("instId", "SOL-USDT-SWAP"), ("venue", "binance"), ("size", "50")]));
+    assert_eq!(
+        f.query,
+        q(&[
+            ("instId", "SOL-USDT-SWAP"),
+            ("venue", "binance"),
+            ("size", "50")
+        ])
+    );
     let (path, f) = send(&r, ModuleId::WhaleAlerts);
     assert_eq!(path, "/signals/whales/alerts");
     assert!(f.query.is_empty());
@@ -117,7 +129,11 @@ fn relative_server_prefix_is_honoured_absolute_is_not() {
     });
     let spec = parse(&doc);
     assert_eq!(spec.prefix, "/py");
-    assert!(spec.ignored.iter().any(|i| i.what.contains("prod.example.com")));
+    assert!(
+        spec.ignored
+            .iter()
+            .any(|i| i.what.contains("prod.example.com"))
+    );
     assert!(spec.ignored.iter().any(|i| i.what.contains("/other")));
     let r = match_all(&spec, &MatchPrefs::default());
     let (path, f) = send(&r, ModuleId::WhaleAlerts);
@@ -205,7 +221,10 @@ fn components_refs_path_item_refs_and_path_level_merge() {
     let r = match_all(&spec, &MatchPrefs::default());
     let (_, f) = send(&r, ModuleId::Heatmap);
     // examples say SOL-USDT-SWAP: the perp form.
-    assert_eq!(f.query, q(&[("symbol", "SOL-USDT-SWAP"), ("timeframe", "1h")]));
+    assert_eq!(
+        f.query,
+        q(&[("symbol", "SOL-USDT-SWAP"), ("timeframe", "1h")])
+    );
 }
 
 #[test]
@@ -231,7 +250,11 @@ fn ref_cycles_are_bounded_and_reported() {
     assert_eq!(spec.operations.len(), 1);
     assert!(spec.operations[0].params.is_empty());
     let whys: Vec<&str> = spec.ignored.iter().map(|i| i.why.as_str()).collect();
-    assert_eq!(whys.iter().filter(|w| w.contains("cyclic")).count(), 3, "{whys:?}");
+    assert_eq!(
+        whys.iter().filter(|w| w.contains("cyclic")).count(),
+        3,
+        "{whys:?}"
+    );
     assert!(whys.iter().any(|w| w.contains("dangling")));
     assert!(whys.iter().any(|w| w.contains("external")));
     assert!(report(&doc).chosen(ModuleId::WhaleAlerts).is_some());
@@ -266,7 +289,10 @@ fn junk_is_skipped_not_fatal() {
 
 #[test]
 fn missing_or_wrong_paths_yields_empty_spec() {
-    for doc in [json!({"openapi": "3.0.0"}), json!({"openapi": "3.0.0", "paths": [1, 2]})] {
+    for doc in [
+        json!({"openapi": "3.0.0"}),
+        json!({"openapi": "3.0.0", "paths": [1, 2]}),
+    ] {
         let spec = parse(&doc);
         assert!(spec.operations.is_empty());
         assert_eq!(spec.ignored.len(), 1);
@@ -289,21 +315,40 @@ fn hostile_path_keys_are_ignored_and_reported() {
     ];
     let mut paths = serde_json::Map::new();
     for h in hostile {
-        paths.insert(h.into(), get(json!([p("symbol", "query", true, json!({"type": "string"}))])));
+        paths.insert(
+            h.into(),
+            get(json!([p(
+                "symbol",
+                "query",
+                true,
+                json!({"type": "string"})
+            )])),
+        );
     }
     paths.insert(
         "/safe/liq/heatmap".into(),
-        get(json!([p("symbol", "query", true, json!({"type": "string"}))])),
+        get(json!([p(
+            "symbol",
+            "query",
+            true,
+            json!({"type": "string"})
+        )])),
     );
     let doc = json!({"openapi": "3.0.0", "paths": paths});
     let spec = parse(&doc);
     assert_eq!(spec.operations.len(), 1);
     assert_eq!(spec.ignored.len(), hostile.len(), "{:?}", spec.ignored);
     for h in hostile {
-        assert!(spec.ignored.iter().any(|i| i.what == format!("path {h}")), "{h}");
+        assert!(
+            spec.ignored.iter().any(|i| i.what == format!("path {h}")),
+            "{h}"
+        );
     }
     let r = match_all(&spec, &MatchPrefs::default());
-    assert_eq!(r.chosen(ModuleId::Heatmap).unwrap().path, "/safe/liq/heatmap");
+    assert_eq!(
+        r.chosen(ModuleId::Heatmap).unwrap().path,
+        "/safe/liq/heatmap"
+    );
 }
 
 #[test]
@@ -356,7 +401,11 @@ fn non_get_only_routes_choose_nothing() {
     let w = r.module(ModuleId::WhaleAlerts).unwrap();
     assert!(w.chosen.is_none());
     assert_eq!(w.alternatives.len(), 2);
-    assert!(w.alternatives.iter().all(|a| a.lost_because.as_deref().unwrap().contains("GET")));
+    assert!(
+        w.alternatives
+            .iter()
+            .all(|a| a.lost_because.as_deref().unwrap().contains("GET"))
+    );
 }
 
 #[test]
