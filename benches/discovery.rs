@@ -24,6 +24,10 @@ fn bench(c: &mut Criterion) {
     let bytes = fixture();
     let limits = SpecLimits::default();
     let prefs = MatchPrefs::default();
+    // Baseline measured in the same run: serde_json building the tree, nothing else.
+    c.bench_function("serde_json_value_only", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&bytes)))
+    });
     c.bench_function("parse_compact_large", |b| {
         b.iter(|| parse_spec(black_box(&bytes), &limits))
     });

@@ -417,3 +417,29 @@ fn path_params_are_always_required() {
     assert_eq!(spec.operations[0].params[0].location, ParamLocation::Path);
     assert!(spec.operations[0].params[0].required);
 }
+
+#[test]
+fn required_request_body_disqualifies_even_with_content_pruned() {
+    let doc = json!({
+        "openapi": "3.0.0",
+        "components": {"requestBodies": {"B": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}}},
+        "paths": {
+            "/whale/alerts": {"get": {"requestBody": {"$ref": "#/components/requestBodies/B"}}},
+            "/whales/alerts/feed": {"get": {"requestBody": {"required": false, "content": {}}}}
+        }
+    });
+    let spec = parse(&doc);
+    let with_body = spec
+        .operations
+        .iter()
+        .find(|o| o.path == "/whale/alerts")
+        .unwrap();
+    assert!(with_body.body_required);
+    let r = match_all(&spec, &MatchPrefs::default());
+    assert_eq!(
+        r.chosen(ModuleId::WhaleAlerts).unwrap().path,
+        "/whales/alerts/feed"
+    );
+    let lost = &r.module(ModuleId::WhaleAlerts).unwrap().alternatives[0];
+    assert!(lost.lost_because.as_deref().unwrap().contains("body"));
+}
