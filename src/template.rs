@@ -6,6 +6,7 @@
 //! module's inputs into a path and query pairs, or says why it cannot.
 
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +259,9 @@ fn value_for(p: &Param, inputs: &Inputs) -> Result<Option<String>, FillError> {
 const MAX_PATTERN_LEN: usize = 256;
 /// Deepest group nesting the matcher parses.
 const MAX_GROUP_DEPTH: usize = 8;
+/// Most atom steps one check may take; a pattern needing more is "cannot evaluate". Real patterns
+/// on short values take a few hundred.
+const MAX_PATTERN_STEPS: usize = 200_000;
 /// Longest value the matcher checks (sniper's values are short symbols and timeframes).
 const MAX_VALUE_LEN: usize = 256;
 
@@ -295,11 +299,15 @@ pub fn pattern_allows(pattern: &str, value: &str) -> Option<bool> {
     } else {
         (0..=n).collect()
     };
+    let budget = Cell::new(MAX_PATTERN_STEPS);
     let mut ends = vec![false; n + 1];
     for s in starts {
-        for e in alts_ends(&alts, &input, s) {
+        for e in alts_ends(&alts, &input, s, &budget) {
             ends[e] = true;
         }
+    }
+    if budget.get() == 0 {
+        return None;
     }
     Some(if anchored_end {
         ends[n]
@@ -500,13 +508,18 @@ fn escape_atom(e: char) -> Option<Atom> {
 }
 
 /// All end positions reachable by any alternative starting at `start`.
-fn alts_ends(alts: &[Vec<Piece>], input: &[char], start: usize) -> Vec<usize> {
+fn alts_ends(
+    alts: &[Vec<Piece>],
+    input: &[char],
+    start: usize,
+    budget: &Cell<usize>,
+) -> Vec<usize> {
     let mut out = vec![false; input.len() + 1];
     for seq in alts {
         let mut cur = vec![false; input.len() + 1];
         cur[start] = true;
         for piece in seq {
-            cur = piece_ends(piece, input, &cur);
+            cur = piece_ends(piece, input, &cur, budget);
             if !cur.iter().any(|b| *b) {
                 break;
             }
@@ -522,7 +535,7 @@ fn alts_ends(alts: &[Vec<Piece>], input: &[char], start: usize) -> Vec<usize> {
         .collect()
 }
 
-fn piece_ends(piece: &Piece, input: &[char], from: &[bool]) -> Vec<bool> {
+fn piece_ends(piece: &Piece, input: &[char], from: &[bool], budget: &Cell<usize>) -> Vec<bool> {
     let n = input.len();
     let mut result = vec![false; n + 1];
     let mut cur = from.to_vec();
@@ -534,7 +547,7 @@ fn piece_ends(piece: &Piece, input: &[char], from: &[bool]) -> Vec<bool> {
     for rep in 1..=rounds {
         let mut next = vec![false; n + 1];
         for (p, _) in cur.iter().enumerate().filter(|(_, b)| **b) {
-            for e in atom_ends(&piece.atom, input, p) {
+            for e in atom_ends(&piece.atom, input, p, budget) {
                 next[e] = true;
             }
         }
@@ -554,9 +567,14 @@ fn piece_ends(piece: &Piece, input: &[char], from: &[bool]) -> Vec<bool> {
     result
 }
 
-fn atom_ends(atom: &Atom, input: &[char], p: usize) -> Vec<usize> {
+fn atom_ends(atom: &Atom, input: &[char], p: usize, budget: &Cell<usize>) -> Vec<usize> {
+    // Nested counted groups multiply work; past the budget the answer is "cannot evaluate".
+    if budget.get() == 0 {
+        return Vec::new();
+    }
+    budget.set(budget.get() - 1);
     match atom {
-        Atom::Group(alts) => alts_ends(alts, input, p),
+        Atom::Group(alts) => alts_ends(alts, input, p, budget),
         single => match input.get(p) {
             Some(c) if char_matches(single, *c) => vec![p + 1],
             _ => Vec::new(),
@@ -631,6 +649,17 @@ mod tests {
         assert_eq!(pattern_allows("^[^-]+$", "SOL-USDT"), Some(false));
         assert_eq!(pattern_allows("^a?b*$", ""), Some(true));
         assert_eq!(pattern_allows("^(a*)*$", &"a".repeat(200)), Some(true));
+        assert_eq!(
+            pattern_allows("^[^-]+-USDT-SWAP$", "SOL-USDT-SWAP"),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn pattern_too_costly_is_none() {
+        // Nested counted groups: exponential work without the step budget.
+        let evil = "^(((a{1,1000}){1,1000}){1,1000})$";
+        assert_eq!(pattern_allows(evil, &"a".repeat(200)), None);
     }
 
     #[test]

@@ -443,3 +443,21 @@ fn required_request_body_disqualifies_even_with_content_pruned() {
     let lost = &r.module(ModuleId::WhaleAlerts).unwrap().alternatives[0];
     assert!(lost.lost_because.as_deref().unwrap().contains("body"));
 }
+
+#[test]
+fn async_variant_loses_to_plain_but_is_used_alone() {
+    let sym = || json!([p("symbol", "query", true, json!({"type": "string"}))]);
+    let both = json!({"openapi": "3.0.0", "paths": {
+        "/spot/orderbook-async": get(sym()),
+        "/spot/orderbook": get(sym()),
+    }});
+    assert_eq!(
+        report(&both).chosen(ModuleId::SpotOb).unwrap().path,
+        "/spot/orderbook"
+    );
+    let alone = json!({"openapi": "3.0.0", "paths": {"/spot/orderbook-async": get(sym())}});
+    assert_eq!(
+        report(&alone).chosen(ModuleId::SpotOb).unwrap().path,
+        "/spot/orderbook-async"
+    );
+}
