@@ -145,20 +145,33 @@ impl RequestTemplate {
         let mut filled_roles: Vec<RoleKey> = Vec::new();
         let mut segments = Vec::new();
         for seg in self.path.split('/').filter(|s| !s.is_empty()) {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            // Placeholders may fill a whole segment (`{symbol}`) or part of one (`{symbol}.json`).
+            let mut out = String::new();
+            let mut rest = seg;
+            while let Some(open) = rest.find('{') {
+                out.push_str(&rest[..open]);
+                let after = &rest[open + 1..];
+                let close = after
+                    .find('}')
+                    .ok_or_else(|| FillError::DanglingPlaceholder(seg.to_string()))?;
+                let name = &after[..close];
                 let param = self
                     .params
                     .iter()
                     .find(|p| p.name == name && p.location == Location::Path)
                     .ok_or_else(|| FillError::DanglingPlaceholder(name.to_string()))?;
                 match value_for(param, inputs)? {
-                    Some(v) => segments.push(v),
+                    Some(v) => out.push_str(&v),
                     None => return Err(FillError::Unfillable(param.name.clone())),
                 }
                 filled_roles.push(role_key(param.role));
-            } else {
-                segments.push(seg.to_string());
+                rest = &after[close + 1..];
             }
+            if rest.contains('}') {
+                return Err(FillError::DanglingPlaceholder(seg.to_string()));
+            }
+            out.push_str(rest);
+            segments.push(out);
         }
         let mut query = Vec::new();
         for p in self.params.iter().filter(|p| p.location == Location::Query) {
@@ -747,6 +760,35 @@ mod tests {
                 ("timeframe".to_string(), "1H".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn fill_partial_segment_placeholders_and_stray_braces() {
+        let mk = |path: &str| RequestTemplate {
+            method: "GET".into(),
+            path: path.into(),
+            params: vec![
+                param(
+                    "symbol",
+                    Location::Path,
+                    Role::Symbol(SymbolForm::Spot),
+                    true,
+                ),
+                param("exchange", Location::Path, Role::Exchange, true),
+            ],
+            source: Source::Spec,
+        };
+        let f = mk("/ob/{exchange}-{symbol}.json").fill(&inputs()).unwrap();
+        assert_eq!(f.segments, vec!["ob", "binance-SOLUSDT.json"]);
+        for bad in ["/ob/{symbol", "/ob/symbol}", "/ob/{nope}"] {
+            assert!(
+                matches!(
+                    mk(bad).fill(&inputs()),
+                    Err(FillError::DanglingPlaceholder(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
