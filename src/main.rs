@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use sniper::config::{Config, ConfigArgs, ConfigError};
 use sniper::metrics::Metrics;
+use sniper::runner::{RunResult, Runner, system_clock};
+use sniper::sandbox::Sandbox;
 use sniper::server::{
     App, SHUTDOWN_WAIT, api_router, bind, metrics_router, serve_until, spawn_loop, termination,
 };
 use sniper::window::ActiveWindow;
-use sniper::runner::{RunResult, Runner, system_clock};
-use sniper::sandbox::Sandbox;
 
 /// sniper: market signals from a CoinGlass-style backend, gathered concurrently, degraded gracefully.
 ///
@@ -60,6 +60,23 @@ enum Cmd {
         /// Print JSON lines instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Show what discovery chose on PY_BASE_URL's /openapi.json: per module the operation, its
+    /// request template, its score, and the alternatives with why each lost.
+    Discover {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run history from the store (SNIPER_DB, default ./sniper.db).
+    History {
+        #[command(flatten)]
+        args: sniper::store::HistoryArgs,
+        /// SQLite file.
+        #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
+        db: String,
     },
     /// Serve only the SANDBOX backend (fake data), e.g. for benchmarks or to poke at by hand.
     Sandbox {
@@ -168,6 +185,45 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             ))
         }
+        Cmd::Discover { cfg, json } => {
+            let cfg = match config_or_exit(&cfg) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            rt.block_on(async move {
+                let runner = Runner::new(cfg, system_clock())?;
+                let map = runner.discovery().routes().await;
+                let report = runner.discovery().report();
+                let mut out = std::io::stdout().lock();
+                use std::io::Write;
+                if json {
+                    let v = serde_json::json!({
+                        "from_spec": map.from_spec,
+                        "note": map.note,
+                        "report": report.as_deref(),
+                        "routes": sniper::module_id::ModuleId::ALL.iter().map(|m| (m.as_str(), runner.discovery().current_route(*m))).collect::<std::collections::BTreeMap<_, _>>(),
+                    });
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                } else {
+                    match (&report, map.from_spec) {
+                        (Some(r), true) => write!(out, "{}", sniper::matcher::render_report(r))?,
+                        _ => writeln!(
+                            out,
+                            "no usable spec ({}); modules use the design's default paths and URL shapes",
+                            map.note.as_deref().unwrap_or("unknown reason")
+                        )?,
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Cmd::History { args, db } => {
+            let store = sniper::store::SqliteStore::open(&db)
+                .with_context(|| format!("opening SNIPER_DB={db}"))?;
+            let mut out = std::io::stdout().lock();
+            sniper::store::run_history_cli(&store, &args, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Sandbox {
             listen,
             delay_ms,
@@ -225,7 +281,11 @@ async fn daemon_main(
         Ok(a) => a,
         Err(e) => return bad_config(e),
     };
-    let metrics_listen = match daemon.metrics_listen.as_deref().map(|v| parse_addr("SNIPER_METRICS_LISTEN", v)) {
+    let metrics_listen = match daemon
+        .metrics_listen
+        .as_deref()
+        .map(|v| parse_addr("SNIPER_METRICS_LISTEN", v))
+    {
         Some(Err(e)) => return bad_config(e),
         Some(Ok(a)) => Some(a),
         None => None,
@@ -239,7 +299,10 @@ async fn daemon_main(
         Err(e) => return bad_config(e),
     };
     let (window, demo_json) = match mode {
-        DaemonMode::Demo { respect_window, json } => {
+        DaemonMode::Demo {
+            respect_window,
+            json,
+        } => {
             let w = if respect_window {
                 cfg.window().map_err(|e| anyhow::anyhow!(e))?
             } else {
@@ -250,7 +313,11 @@ async fn daemon_main(
         DaemonMode::Serve => (cfg.window().map_err(|e| anyhow::anyhow!(e))?, None),
     };
     let db_path = daemon.db.clone().unwrap_or_else(|| {
-        if demo_json.is_some() { ":memory:".into() } else { sniper::store::DEFAULT_DB_PATH.into() }
+        if demo_json.is_some() {
+            ":memory:".into()
+        } else {
+            sniper::store::DEFAULT_DB_PATH.into()
+        }
     });
     let store = {
         let p = db_path.clone();
@@ -272,17 +339,30 @@ async fn daemon_main(
     }
     let metrics = Metrics::new();
     let runner = Runner::with_metrics(cfg.clone(), system_clock(), metrics.clone())?;
-    let app = App::new(runner, &sched, metrics.clone(), Some(store.clone()), window.clone()).await;
+    let app = App::new(
+        runner,
+        &sched,
+        metrics.clone(),
+        Some(store.clone()),
+        window.clone(),
+    )
+    .await;
     if let Some(json) = demo_json {
         app.set_on_run(Box::new(move |results| {
             let _ = print_results(results, json);
         }));
     }
 
-    let listener = bind(listen).await.with_context(|| format!("binding SNIPER_LISTEN={listen}"))?;
+    let listener = bind(listen)
+        .await
+        .with_context(|| format!("binding SNIPER_LISTEN={listen}"))?;
     let local = listener.local_addr()?;
     let metrics_listener = match metrics_listen {
-        Some(a) => Some(bind(a).await.with_context(|| format!("binding SNIPER_METRICS_LISTEN={a}"))?),
+        Some(a) => Some(
+            bind(a)
+                .await
+                .with_context(|| format!("binding SNIPER_METRICS_LISTEN={a}"))?,
+        ),
         None => None,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -291,7 +371,11 @@ async fn daemon_main(
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(serve_until(listener, router, rx.clone())));
     if let Some(l) = metrics_listener {
-        tasks.push(tokio::spawn(serve_until(l, metrics_router(app.clone()), rx.clone())));
+        tasks.push(tokio::spawn(serve_until(
+            l,
+            metrics_router(app.clone()),
+            rx.clone(),
+        )));
     }
     {
         let mut rx = rx.clone();
@@ -323,7 +407,11 @@ async fn daemon_main(
         ),
         None => eprintln!(
             "sniper serve: listening on http://{local}/ (status page, /api, /health, /ready{}), backend {}",
-            if metrics_listen.is_some() { "" } else { ", /metrics" },
+            if metrics_listen.is_some() {
+                ""
+            } else {
+                ", /metrics"
+            },
             cfg.base_url
         ),
     }

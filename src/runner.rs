@@ -15,6 +15,7 @@ use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
 use crate::metrics::{BreakerState as MetricState, Metrics};
 use crate::module_id::ModuleId;
 use crate::modules::{self, Call, Outcome};
+use crate::openapi::SpecLimits;
 use crate::symbol::{self, SymbolForms};
 use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
 
@@ -112,6 +113,11 @@ impl Runner {
             DiscoveryConfig {
                 ttl: cfg.discovery_ttl,
                 timeout: cfg.discovery_timeout,
+                limits: SpecLimits {
+                    max_bytes: cfg.max_body,
+                    ..SpecLimits::default()
+                },
+                prefs: crate::discovery::prefs_from_config(&cfg),
             },
         );
         Ok(Arc::new(Runner {

@@ -126,7 +126,12 @@ impl App {
                 }
             }
         }
-        if let Some(f) = self.on_run.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(f) = self
+            .on_run
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             f(&results);
         }
         *self.latest.write().unwrap_or_else(|e| e.into_inner()) = results.clone();

@@ -108,10 +108,16 @@ fn start_daemon(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Child, S
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let url = loop {
-        let line = lines.next().expect("daemon exited before printing its address").unwrap();
+        let line = lines
+            .next()
+            .expect("daemon exited before printing its address")
+            .unwrap();
         if let Some(i) = line.find("http://127.0.0.1:") {
             let rest = &line[i..];
-            let end = rest.find('/').map(|_| rest[7..].find('/').unwrap() + 7).unwrap();
+            let end = rest
+                .find('/')
+                .map(|_| rest[7..].find('/').unwrap() + 7)
+                .unwrap();
             break rest[..end].to_string();
         }
     };
@@ -120,7 +126,10 @@ fn start_daemon(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Child, S
 }
 
 fn get(url: &str) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let client = reqwest::Client::new();
         match client.get(url).send().await {

@@ -585,6 +585,7 @@ fn a_runner_result_becomes_a_history_record() {
             attempts: 1,
         },
         latency_ms,
+        breaker: None,
     };
     let mut context = BTreeMap::new();
     context.insert(
