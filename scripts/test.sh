@@ -12,11 +12,12 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-cargo test --all-targets --locked
+SNIPER_REQUIRE_BROWSER=1 cargo test --all-targets --locked
 cargo test --doc --locked
 if [ -f deploy/prometheus/sniper-rules.yml ]; then
   promtool check rules deploy/prometheus/sniper-rules.yml
 fi
+export SNIPER_REQUIRE_BROWSER=1
 if [ -x tests/browser/demo.sh ]; then
   tests/browser/demo.sh
 fi
