@@ -3,3 +3,4 @@
 pub mod class;
 pub mod module_id;
 pub mod template;
+pub mod symbol;
