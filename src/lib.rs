@@ -2,5 +2,5 @@
 
 pub mod class;
 pub mod module_id;
-pub mod template;
 pub mod symbol;
+pub mod template;

@@ -6,18 +6,55 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use sniper::symbol::{Asset, Instrument, Kind, Margin, Market, SymbolError, Venue, parse};
 
-const QUOTES: &[&str] = &["USDT", "USDC", "USD", "BTC", "ETH", "EUR", "FDUSD", "DAI", "TRY", "BNB"];
+const QUOTES: &[&str] = &[
+    "USDT", "USDC", "USD", "BTC", "ETH", "EUR", "FDUSD", "DAI", "TRY", "BNB",
+];
 
 /// Every quote code the parser knows, to keep generated bases from ending in one.
 const KNOWN: &[&str] = &[
-    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "JPY", "TRY", "BRL", "AUD", "CAD", "CHF",
-    "BTC", "XBT", "ETH", "BNB",
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "JPY", "TRY", "BRL",
+    "AUD", "CAD", "CHF", "BTC", "XBT", "ETH", "BNB",
 ];
 
 const REAL_BASES: &[&str] = &[
-    "BTC", "ETH", "SOL", "1000PEPE", "DOGE", "XRP", "ADA", "LTC", "TRX", "SUSHI", "ZRX", "FTM", "ATOM", "AVAX",
-    "LINK", "DOT", "ARB", "OP", "1000SHIB", "WIF", "BONK", "TON", "NEAR", "APT", "SUI", "INJ", "TIA", "SEI",
-    "PEPE", "FET", "UNI", "AAVE", "MKR", "WBTC", "STETH", "W", "1000000MOG", "BNB",
+    "BTC",
+    "ETH",
+    "SOL",
+    "1000PEPE",
+    "DOGE",
+    "XRP",
+    "ADA",
+    "LTC",
+    "TRX",
+    "SUSHI",
+    "ZRX",
+    "FTM",
+    "ATOM",
+    "AVAX",
+    "LINK",
+    "DOT",
+    "ARB",
+    "OP",
+    "1000SHIB",
+    "WIF",
+    "BONK",
+    "TON",
+    "NEAR",
+    "APT",
+    "SUI",
+    "INJ",
+    "TIA",
+    "SEI",
+    "PEPE",
+    "FET",
+    "UNI",
+    "AAVE",
+    "MKR",
+    "WBTC",
+    "STETH",
+    "W",
+    "1000000MOG",
+    "BNB",
 ];
 
 /// A random code a glued id can carry without becoming ambiguous: it must not end in a known quote
@@ -116,9 +153,16 @@ fn every_venue_supports_something_and_refuses_something() {
     let spot = parse("SOL/USDC", None, None).unwrap();
     let odd = parse("BTC/USD:BTC-250327", None, None).unwrap();
     for venue in Venue::ALL {
-        assert!(spot.format(venue).is_ok(), "{venue} should list SOL/USDC spot");
-        if venue != Venue::Ccxt && venue != Venue::Okx && venue != Venue::Binance && venue != Venue::Deribit
-            && venue != Venue::Kraken && venue != Venue::Gate
+        assert!(
+            spot.format(venue).is_ok(),
+            "{venue} should list SOL/USDC spot"
+        );
+        if venue != Venue::Ccxt
+            && venue != Venue::Okx
+            && venue != Venue::Binance
+            && venue != Venue::Deribit
+            && venue != Venue::Kraken
+            && venue != Venue::Gate
         {
             assert!(odd.format(venue).is_err(), "{venue} should refuse {odd}");
         }

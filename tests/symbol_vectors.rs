@@ -33,17 +33,28 @@ fn every_ccxt_row_round_trips() {
         let is_option = symbol.ends_with("-C") || symbol.ends_with("-P");
         if is_option {
             assert!(
-                matches!(parse(id, Some(venue), None), Err(SymbolError::Option { .. })),
+                matches!(
+                    parse(id, Some(venue), None),
+                    Err(SymbolError::Option { .. })
+                ),
                 "{venue} {id} should be refused as an option"
             );
-            assert!(matches!(parse(symbol, None, None), Err(SymbolError::Option { .. })), "{symbol}");
+            assert!(
+                matches!(parse(symbol, None, None), Err(SymbolError::Option { .. })),
+                "{symbol}"
+            );
             continue;
         }
         let market = market_of_unified(symbol);
         let unified = parse(symbol, None, None).unwrap_or_else(|e| panic!("{symbol}: {e}"));
-        let native = parse(id, Some(venue), Some(market)).unwrap_or_else(|e| panic!("{venue} {id}: {e}"));
+        let native =
+            parse(id, Some(venue), Some(market)).unwrap_or_else(|e| panic!("{venue} {id}: {e}"));
         assert_eq!(native, unified, "{venue} {id} vs {symbol}");
-        assert_eq!(unified.format(venue).unwrap(), id, "format {symbol} for {venue}");
+        assert_eq!(
+            unified.format(venue).unwrap(),
+            id,
+            "format {symbol} for {venue}"
+        );
         assert_eq!(unified.format(Venue::Ccxt).unwrap(), symbol);
         assert_eq!(unified.market(), market);
         checked += 1;

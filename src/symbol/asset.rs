@@ -57,16 +57,18 @@ impl Asset {
             len: bytes.len() as u8,
             buf,
         };
-        for (alias, canonical) in ALIASES {
-            if asset.as_str() == *alias {
-                return Ok(Asset::from_static(canonical));
+        if asset.len == 3 {
+            for (alias, canonical) in ALIASES {
+                if asset.as_str() == *alias {
+                    return Ok(Asset::from_static(canonical));
+                }
             }
         }
         Ok(asset)
     }
 
     /// Builds an asset from a code known to be valid (tables in this module).
-    fn from_static(code: &str) -> Asset {
+    pub(crate) fn from_static(code: &str) -> Asset {
         let mut buf = [0u8; MAX_ASSET_LEN];
         let n = code.len().min(MAX_ASSET_LEN);
         buf[..n].copy_from_slice(&code.as_bytes()[..n]);
@@ -163,14 +165,20 @@ const fn q(code: &'static str, quote_only: bool, min_base: usize) -> Quote {
 pub fn split_glued(s: &str) -> Option<(&str, &str)> {
     let mut first: Option<(&str, &str)> = None;
     let mut known: Option<(&str, &str)> = None;
+    let last = *s.as_bytes().last()?;
     for quote in QUOTES {
+        // One byte compare rules out most quotes before any string compare.
+        if quote.code.as_bytes()[quote.code.len() - 1] != last {
+            continue;
+        }
         let Some(base) = s.strip_suffix(quote.code) else {
             continue;
         };
         if base.len() < quote.min_base {
             continue;
         }
-        if QUOTES.iter().any(|k| k.code == base) && known.is_none_or(|(b, _)| base.len() > b.len()) {
+        if QUOTES.iter().any(|k| k.code == base) && known.is_none_or(|(b, _)| base.len() > b.len())
+        {
             known = Some((base, quote.code));
         }
         if first.is_none() {
@@ -194,6 +202,9 @@ pub fn split_kraken_legacy(s: &str) -> Option<(&str, &str)> {
     }
     let base = &s[1..4];
     let quote = &s[5..8];
-    let known_quote = matches!(quote, "USD" | "EUR" | "GBP" | "JPY" | "CAD" | "CHF" | "AUD" | "XBT" | "ETH");
+    let known_quote = matches!(
+        quote,
+        "USD" | "EUR" | "GBP" | "JPY" | "CAD" | "CHF" | "AUD" | "XBT" | "ETH"
+    );
     (known_quote && base.bytes().all(|c| c.is_ascii_uppercase())).then_some((base, quote))
 }

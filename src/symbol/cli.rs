@@ -53,7 +53,8 @@ pub fn run_symbol_cli(args: &SymbolArgs, out: &mut dyn Write) -> Result<(), Symb
                 Err(e) => report.unsupported.insert(venue.as_str(), e.to_string()),
             };
         }
-        serde_json::to_writer_pretty(&mut *out, &report).map_err(|e| SymbolError::Output(e.to_string()))?;
+        serde_json::to_writer_pretty(&mut *out, &report)
+            .map_err(|e| SymbolError::Output(e.to_string()))?;
         writeln!(out).map_err(io)?;
     } else {
         let id = instrument.format(args.venue.unwrap_or(Venue::Ccxt))?;

@@ -16,8 +16,9 @@ fn digits(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.bytes()
-        .try_fold(0u32, |acc, b| acc.checked_mul(10)?.checked_add(u32::from(b - b'0')))
+    s.bytes().try_fold(0u32, |acc, b| {
+        acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
 }
 
 fn make(year: u32, month: u32, day: u32, text: &str) -> Result<Date, SymbolError> {
@@ -31,7 +32,8 @@ fn make(year: u32, month: u32, day: u32, text: &str) -> Result<Date, SymbolError
     if !(2000..=2099).contains(&year) {
         return Err(invalid("the year is outside 2000-2099"));
     }
-    Date::new(year as i16, month as i8, day as i8).map_err(|_| invalid("that day does not exist in that month"))
+    Date::new(year as i16, month as i8, day as i8)
+        .map_err(|_| invalid("that day does not exist in that month"))
 }
 
 /// `250328` → 2025-03-28. `None` when `s` is not six digits; an error when it is but names no real day.
@@ -145,7 +147,10 @@ mod tests {
         assert_eq!(parse_yyyymmdd("20250328").unwrap().unwrap(), d);
         assert_eq!(parse_ddmmmyy("28MAR25").unwrap().unwrap(), d);
         assert_eq!(parse_month_code("H25").unwrap().unwrap(), d);
-        assert_eq!(parse_ddmmmyy("7MAR25").unwrap().unwrap(), Date::new(2025, 3, 7).unwrap());
+        assert_eq!(
+            parse_ddmmmyy("7MAR25").unwrap().unwrap(),
+            Date::new(2025, 3, 7).unwrap()
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ fn push_glued(out: &mut String, venue: Venue, base: &str, quote: &str) -> Result
     out.push_str(quote);
     match split_glued(&out[start..]) {
         Some((b, q)) if b == base && q == quote => Ok(()),
-        _ => Err(unsupported(venue, "this pair as a glued code (it would read back as another pair)")),
+        _ => Err(unsupported(
+            venue,
+            "this pair as a glued code (it would read back as another pair)",
+        )),
     }
 }
 
@@ -102,7 +105,10 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
                     margin: Margin::Inverse,
                     expiry,
                 } => push_month_code(&mut out, expiry).ok_or_else(|| {
-                    unsupported(venue, "inverse futures expiring on any day but the last Friday of a month")
+                    unsupported(
+                        venue,
+                        "inverse futures expiring on any day but the last Friday of a month",
+                    )
                 })?,
             }
         }
@@ -110,7 +116,10 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
         (Venue::Deribit, kind) => {
             let inverse = i.margin() == Some(Margin::Inverse);
             if inverse && split_glued(base).is_some() {
-                return Err(unsupported(venue, "this coin as an inverse contract (its name reads as a pair)"));
+                return Err(unsupported(
+                    venue,
+                    "this coin as an inverse contract (its name reads as a pair)",
+                ));
             }
             out.push_str(base);
             if !inverse {
@@ -179,12 +188,17 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
         }
         (Venue::Kucoin, Kind::Perpetual { .. }) => {
             if !matches!(quote, "USDT" | "USDC" | "USD") {
-                return Err(unsupported(venue, "perpetuals quoted in anything but USDT, USDC or USD"));
+                return Err(unsupported(
+                    venue,
+                    "perpetuals quoted in anything but USDT, USDC or USD",
+                ));
             }
             push_glued(&mut out, venue, i.base_asset().kucoin_futures_code(), quote)?;
             out.push('M');
         }
-        (Venue::Kucoin, Kind::Future { .. }) => return Err(unsupported(venue, "dated futures in sniper")),
+        (Venue::Kucoin, Kind::Future { .. }) => {
+            return Err(unsupported(venue, "dated futures in sniper"));
+        }
 
         (Venue::Gate, kind) => {
             out.push_str(base);
@@ -209,7 +223,10 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
                     margin: Margin::Linear,
                 } => {
                     if split_glued(base).is_some() || is_quote_only(base) {
-                        return Err(unsupported(venue, "this coin as a perpetual (its name reads as a pair)"));
+                        return Err(unsupported(
+                            venue,
+                            "this coin as a perpetual (its name reads as a pair)",
+                        ));
                     }
                     out.push_str(base);
                 }

@@ -90,7 +90,12 @@ impl Venue {
     pub(crate) fn usd_means_inverse(self) -> bool {
         matches!(
             self,
-            Venue::Okx | Venue::Binance | Venue::Bybit | Venue::Deribit | Venue::Kucoin | Venue::Gate
+            Venue::Okx
+                | Venue::Binance
+                | Venue::Bybit
+                | Venue::Deribit
+                | Venue::Kucoin
+                | Venue::Gate
         )
     }
 
@@ -127,9 +132,7 @@ impl FromStr for Venue {
             "hyperliquid" => Venue::Hyperliquid,
             "ccxt" => Venue::Ccxt,
             _ => {
-                return Err(SymbolError::UnknownVenue {
-                    name: s.to_owned(),
-                });
+                return Err(SymbolError::UnknownVenue { name: s.to_owned() });
             }
         };
         Ok(venue)
@@ -351,9 +354,13 @@ pub enum SymbolError {
     Empty,
     #[error("symbol is {len} characters long; the longest accepted is {max}")]
     TooLong { len: usize, max: usize },
-    #[error("'{ch}' at position {pos} is not allowed in a symbol (letters, digits and / - _ : only)")]
+    #[error(
+        "'{ch}' at position {pos} is not allowed in a symbol (letters, digits and / - _ : only)"
+    )]
     IllegalChar { ch: char, pos: usize },
-    #[error("{asset} is a quote currency, not a coin: name the coin, e.g. SOL{asset} or SOL/{asset}")]
+    #[error(
+        "{asset} is a quote currency, not a coin: name the coin, e.g. SOL{asset} or SOL/{asset}"
+    )]
     OnlyQuote { asset: String },
     #[error("base and quote are both {asset}: a market needs two different assets")]
     SameBaseQuote { asset: String },
@@ -367,7 +374,9 @@ pub enum SymbolError {
     UnknownMarket { name: String },
     #[error("expiry '{text}' is not a real date: {reason}")]
     InvalidExpiry { text: String, reason: &'static str },
-    #[error("'{input}' names no expiry: a dated future needs one, e.g. BTC-USD-250328 or BTC/USD:BTC-250328")]
+    #[error(
+        "'{input}' names no expiry: a dated future needs one, e.g. BTC-USD-250328 or BTC/USD:BTC-250328"
+    )]
     MissingExpiry { input: String },
     #[error("'{input}' is a {found} market, but {wanted} was asked for")]
     MarketMismatch {
@@ -395,7 +404,9 @@ pub fn normalize_spot(input: &str) -> Result<String, SymbolError> {
 
 /// The design's `normalizeSymbol(s, 'derivatives')`: `SOL` → `SOL-USDT-SWAP`.
 pub fn normalize_perp(input: &str) -> Result<String, SymbolError> {
-    parse(input, None, None)?.perp_on(Venue::Okx).format(Venue::Okx)
+    parse(input, None, None)?
+        .perp_on(Venue::Okx)
+        .format(Venue::Okx)
 }
 
 /// The three forms the runner sends to modules, from one user input.

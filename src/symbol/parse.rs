@@ -33,7 +33,11 @@ struct Read {
 /// Hyperliquid, USD on Coinbase and Kraken, USDT elsewhere) and whether a USD pair asked as a perp
 /// is inverse. `market` decides what a plain pair is (spot when `None`) and must agree with a
 /// string that names its own kind.
-pub fn parse(input: &str, venue: Option<Venue>, market: Option<Market>) -> Result<Instrument, SymbolError> {
+pub fn parse(
+    input: &str,
+    venue: Option<Venue>,
+    market: Option<Market>,
+) -> Result<Instrument, SymbolError> {
     let mut buf = [0u8; MAX_INPUT];
     let s = normalise(input, &mut buf)?;
     let read = read(s)?;
@@ -66,11 +70,16 @@ fn normalise<'b>(input: &str, buf: &'b mut [u8; MAX_INPUT]) -> Result<&'b str, S
     })
 }
 
-fn resolve(read: Read, s: &str, venue: Option<Venue>, market: Option<Market>) -> Result<Instrument, SymbolError> {
+fn resolve(
+    read: Read,
+    s: &str,
+    venue: Option<Venue>,
+    market: Option<Market>,
+) -> Result<Instrument, SymbolError> {
     let bare = read.quote.is_none();
     let quote = match read.quote {
         Some(q) => q,
-        None => Asset::new(venue.map_or(super::DEFAULT_QUOTE, Venue::default_quote))?,
+        None => Asset::from_static(venue.map_or(super::DEFAULT_QUOTE, Venue::default_quote)),
     };
     let kind = match read.shape {
         Shape::Kind(kind) => {
@@ -98,10 +107,18 @@ fn resolve(read: Read, s: &str, venue: Option<Venue>, market: Option<Market>) ->
                 Market::Perp => {
                     let inverse = venue.is_some_and(Venue::usd_means_inverse) && quote.is_usd();
                     Kind::Perpetual {
-                        margin: if inverse { Margin::Inverse } else { Margin::Linear },
+                        margin: if inverse {
+                            Margin::Inverse
+                        } else {
+                            Margin::Linear
+                        },
                     }
                 }
-                Market::Future => return Err(SymbolError::MissingExpiry { input: s.to_owned() }),
+                Market::Future => {
+                    return Err(SymbolError::MissingExpiry {
+                        input: s.to_owned(),
+                    });
+                }
             }
         }
     };
@@ -117,11 +134,15 @@ fn market_of(kind: Kind) -> Market {
 }
 
 fn malformed(s: &str) -> SymbolError {
-    SymbolError::Malformed { input: s.to_owned() }
+    SymbolError::Malformed {
+        input: s.to_owned(),
+    }
 }
 
 fn option(s: &str) -> SymbolError {
-    SymbolError::Option { input: s.to_owned() }
+    SymbolError::Option {
+        input: s.to_owned(),
+    }
 }
 
 /// A code with no separators.
@@ -131,7 +152,11 @@ fn word(s: &str) -> bool {
 
 /// On venue ids, a USD quote means an inverse contract and a stablecoin quote a linear one.
 fn usd_rule(quote: Asset) -> Margin {
-    if quote.is_usd() { Margin::Inverse } else { Margin::Linear }
+    if quote.is_usd() {
+        Margin::Inverse
+    } else {
+        Margin::Linear
+    }
 }
 
 fn pair(base: &str, quote: &str) -> Result<Read, SymbolError> {
@@ -153,7 +178,12 @@ fn perp(base: &str, quote: &str, margin: Option<Margin>) -> Result<Read, SymbolE
     })
 }
 
-fn future(base: &str, quote: &str, margin: Option<Margin>, expiry: Date) -> Result<Read, SymbolError> {
+fn future(
+    base: &str,
+    quote: &str,
+    margin: Option<Margin>,
+    expiry: Date,
+) -> Result<Read, SymbolError> {
     let quote = Asset::new(quote)?;
     Ok(Read {
         base: Asset::new(base)?,
@@ -171,6 +201,10 @@ fn glued<'a>(s: &'a str, whole: &str) -> Result<(&'a str, &'a str), SymbolError>
 }
 
 fn read(s: &str) -> Result<Read, SymbolError> {
+    // Fast path: most input is one word (`SOL`, `SOLUSDT`, `XBTUSDTM`).
+    if s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return read_word(s);
+    }
     if let Some((base, rest)) = s.split_once('/') {
         return read_unified(s, base, rest);
     }
@@ -194,7 +228,11 @@ fn read(s: &str) -> Result<Read, SymbolError> {
         return future(b, q, Some(margin), expiry);
     }
     if let Some((a, b)) = s.split_once(':') {
-        return if word(a) && word(b) { pair(a, b) } else { Err(malformed(s)) };
+        return if word(a) && word(b) {
+            pair(a, b)
+        } else {
+            Err(malformed(s))
+        };
     }
     // Deribit: BTC-PERPETUAL (inverse, USD) and BTC_USDC-PERPETUAL (linear).
     if let Some(head) = s.strip_suffix("-PERPETUAL") {
@@ -226,7 +264,11 @@ fn read_unified(s: &str, base: &str, rest: &str) -> Result<Read, SymbolError> {
         return Err(malformed(s));
     }
     let Some((quote, tail)) = rest.split_once(':') else {
-        return if word(rest) { pair(base, rest) } else { Err(malformed(s)) };
+        return if word(rest) {
+            pair(base, rest)
+        } else {
+            Err(malformed(s))
+        };
     };
     if !word(quote) {
         return Err(malformed(s));
@@ -370,7 +412,9 @@ fn read_word(s: &str) -> Result<Read, SymbolError> {
         return perp(b, q, None);
     }
     if is_quote_only(s) {
-        return Err(SymbolError::OnlyQuote { asset: s.to_owned() });
+        return Err(SymbolError::OnlyQuote {
+            asset: s.to_owned(),
+        });
     }
     if let Some((b, q)) = split_glued(s) {
         return pair(b, q);
