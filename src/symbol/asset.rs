@@ -208,3 +208,27 @@ pub fn split_kraken_legacy(s: &str) -> Option<(&str, &str)> {
     );
     (known_quote && base.bytes().all(|c| c.is_ascii_uppercase())).then_some((base, quote))
 }
+
+/// Kraken's four-letter legacy code for the assets listed before its 2017 naming change
+/// (`BTC` → `XXBT`, `USD` → `ZUSD`). Kraken's REST id for a pair of two such assets is the two
+/// codes glued (`XXBTZUSD`, `XETHXXBT`); every other pair uses its short name (`XBTUSDT`).
+pub fn kraken_legacy_code(asset: &str) -> Option<&'static str> {
+    Some(match asset {
+        "BTC" => "XXBT",
+        "ETH" => "XETH",
+        "LTC" => "XLTC",
+        "XRP" => "XXRP",
+        "XLM" => "XXLM",
+        "ETC" => "XETC",
+        "XMR" => "XXMR",
+        "ZEC" => "XZEC",
+        "MLN" => "XMLN",
+        "REP" => "XREP",
+        "USD" => "ZUSD",
+        "EUR" => "ZEUR",
+        "GBP" => "ZGBP",
+        "JPY" => "ZJPY",
+        "CAD" => "ZCAD",
+        _ => return None,
+    })
+}

@@ -1,6 +1,6 @@
 //! Writing an [`Instrument`] as each venue's native id, refusing what the venue does not list.
 
-use super::asset::{is_quote_only, split_glued};
+use super::asset::{is_quote_only, kraken_legacy_code, split_glued, split_kraken_legacy};
 use super::expiry::{push_ddmmmyy, push_month_code, push_yymmdd, push_yyyymmdd};
 use super::{Instrument, Kind, Margin, SymbolError, Venue};
 
@@ -154,8 +154,22 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
                     ..
                 } => out.push_str("FI_"),
             }
+            if let (Kind::Spot, Some(lb), Some(lq)) =
+                (kind, kraken_legacy_code(base), kraken_legacy_code(quote))
+                && lb.starts_with('X')
+            {
+                out.push_str(lb);
+                out.push_str(lq);
+                return Ok(out);
+            }
             let (b, q) = (i.base_asset(), i.quote_asset());
             push_glued(&mut out, venue, b.kraken_code(), q.kraken_code())?;
+            if split_kraken_legacy(&out).is_some() {
+                return Err(unsupported(
+                    venue,
+                    "this pair (its code reads as a different legacy pair)",
+                ));
+            }
             if let Some(expiry) = i.expiry() {
                 out.push('_');
                 push_yymmdd(&mut out, expiry);

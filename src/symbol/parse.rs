@@ -40,7 +40,7 @@ pub fn parse(
 ) -> Result<Instrument, SymbolError> {
     let mut buf = [0u8; MAX_INPUT];
     let s = normalise(input, &mut buf)?;
-    let read = read(s)?;
+    let read = read(s, venue)?;
     resolve(read, s, venue, market)
 }
 
@@ -200,7 +200,7 @@ fn glued<'a>(s: &'a str, whole: &str) -> Result<(&'a str, &'a str), SymbolError>
     split_glued(s).ok_or_else(|| malformed(whole))
 }
 
-fn read(s: &str) -> Result<Read, SymbolError> {
+fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
     // Fast path: most input is one word (`SOL`, `SOLUSDT`, `XBTUSDTM`).
     if s.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return read_word(s);
@@ -209,23 +209,12 @@ fn read(s: &str) -> Result<Read, SymbolError> {
         return read_unified(s, base, rest);
     }
     // Kraken Futures: PF_ linear perp, PI_ inverse perp, FF_ linear future, FI_ inverse future.
-    if let Some(prefix) = s.get(..3)
-        && matches!(prefix, "PF_" | "PI_" | "FF_" | "FI_")
+    // Skipped when another venue is named (`PF_USDT` is a spot pair on Gate), and a string that
+    // does not complete the pattern is read as anything else would be.
+    if matches!(venue, None | Some(Venue::Kraken))
+        && let Some(read) = read_kraken_futures(s)
     {
-        let rest = &s[3..];
-        let margin = if prefix.as_bytes()[1] == b'I' {
-            Margin::Inverse
-        } else {
-            Margin::Linear
-        };
-        if prefix.starts_with('P') {
-            let (b, q) = glued(rest, s)?;
-            return perp(b, q, Some(margin));
-        }
-        let (code, date) = rest.split_once('_').ok_or_else(|| malformed(s))?;
-        let expiry = parse_yymmdd(date).ok_or_else(|| malformed(s))??;
-        let (b, q) = glued(code, s)?;
-        return future(b, q, Some(margin), expiry);
+        return read;
     }
     if let Some((a, b)) = s.split_once(':') {
         return if word(a) && word(b) {
@@ -256,6 +245,27 @@ fn read(s: &str) -> Result<Read, SymbolError> {
         return perp(b, q, None);
     }
     read_tokens(s)
+}
+
+fn read_kraken_futures(s: &str) -> Option<Result<Read, SymbolError>> {
+    let prefix = s.get(..3)?;
+    if !matches!(prefix, "PF_" | "PI_" | "FF_" | "FI_") {
+        return None;
+    }
+    let rest = &s[3..];
+    let margin = if prefix.as_bytes()[1] == b'I' {
+        Margin::Inverse
+    } else {
+        Margin::Linear
+    };
+    if prefix.starts_with('P') {
+        let (b, q) = split_glued(rest)?;
+        return Some(perp(b, q, Some(margin)));
+    }
+    let (code, date) = rest.split_once('_')?;
+    let expiry = parse_yymmdd(date)?;
+    let (b, q) = split_glued(code)?;
+    Some(expiry.and_then(|expiry| future(b, q, Some(margin), expiry)))
 }
 
 /// `BASE/QUOTE`, `BASE/QUOTE:SETTLE`, `BASE/QUOTE:SETTLE-YYMMDD` (and options, refused).
@@ -407,7 +417,6 @@ fn read_word(s: &str) -> Result<Read, SymbolError> {
     if let Some(code) = s.strip_suffix('M')
         && let Some((b, q)) = split_glued(code)
         && matches!(q, "USDT" | "USDC" | "USD")
-        && b.len() >= 2
     {
         return perp(b, q, None);
     }
