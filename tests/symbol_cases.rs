@@ -3,7 +3,7 @@
 use jiff::civil::date;
 use sniper::symbol::{
     Instrument, Kind, Margin, Market, SymbolArgs, SymbolError, SymbolForms, Venue, forms,
-    normalize_perp, normalize_spot, parse, run_symbol_cli,
+    forms_list, normalize_perp, normalize_spot, parse, run_symbol_cli,
 };
 
 fn ccxt(input: &str, venue: Option<Venue>, market: Option<Market>) -> String {
@@ -360,4 +360,16 @@ fn cli_args_parse_with_clap() {
     assert_eq!(cmd.args.market, Some(Market::Perp));
     assert!(cmd.args.json);
     assert!(Cmd::try_parse_from(["symbol", "BTC", "--venue", "nope"]).is_err());
+}
+
+#[test]
+fn symbol_lists_keep_order_drop_duplicates_and_report_typos() {
+    let list = forms_list("SOL, btc,ETH,SOLUSDT").unwrap();
+    let spots: Vec<_> = list.iter().map(|f| f.spot.as_str()).collect();
+    assert_eq!(spots, ["SOLUSDT", "BTCUSDT", "ETHUSDT"]);
+    assert_eq!(forms_list("SOL,,BTC"), Err(SymbolError::Empty));
+    assert!(matches!(
+        forms_list("SOL,US DT"),
+        Err(SymbolError::IllegalChar { .. })
+    ));
 }

@@ -211,7 +211,10 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
             out.push('M');
         }
         (Venue::Kucoin, Kind::Future { .. }) => {
-            return Err(unsupported(venue, "dated futures in sniper"));
+            return Err(unsupported(
+                venue,
+                "dated futures under a name sniper knows (its delivery codes are not mapped)",
+            ));
         }
 
         (Venue::Gate, kind) => {

@@ -430,3 +430,17 @@ pub fn forms(input: &str) -> Result<SymbolForms, SymbolError> {
         perp: instrument.perp_on(Venue::Okx).format(Venue::Okx)?,
     })
 }
+
+/// Reads a comma-separated list (`--symbol SOL,BTC,ETH`, `SNIPER_SYMBOLS`) into the forms of each
+/// symbol, in order and without duplicates. The first refused entry fails the whole list, so a typo
+/// is reported instead of silently dropped.
+pub fn forms_list(input: &str) -> Result<Vec<SymbolForms>, SymbolError> {
+    let mut out: Vec<SymbolForms> = Vec::new();
+    for entry in input.split(',') {
+        let f = forms(entry)?;
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
