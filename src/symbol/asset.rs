@@ -35,22 +35,17 @@ impl Asset {
             });
         }
         let mut buf = [0u8; MAX_ASSET_LEN];
-        let mut all_digits = true;
-        for (slot, &b) in buf.iter_mut().zip(bytes) {
-            let up = b.to_ascii_uppercase();
-            if !up.is_ascii_uppercase() && !up.is_ascii_digit() {
-                return Err(SymbolError::InvalidAsset {
-                    asset: code.to_owned(),
-                    reason: "an asset code holds only letters and digits",
-                });
-            }
-            all_digits &= up.is_ascii_digit();
-            *slot = up;
+        buf[..bytes.len()].copy_from_slice(bytes);
+        let (mut alnum, mut all_digits) = (true, true);
+        for b in &mut buf[..bytes.len()] {
+            *b = b.to_ascii_uppercase();
+            alnum &= b.is_ascii_alphanumeric();
+            all_digits &= b.is_ascii_digit();
         }
-        if all_digits {
+        if !alnum {
             return Err(SymbolError::InvalidAsset {
                 asset: code.to_owned(),
-                reason: "an asset code cannot be only digits",
+                reason: "an asset code holds only letters and digits",
             });
         }
         let asset = Asset {
@@ -59,7 +54,7 @@ impl Asset {
         };
         if asset.len == 3 {
             for (alias, canonical) in ALIASES {
-                if asset.as_str() == *alias {
+                if asset.as_bytes() == alias.as_bytes() {
                     return Ok(Asset::from_static(canonical));
                 }
             }
@@ -73,6 +68,10 @@ impl Asset {
         let n = code.len().min(MAX_ASSET_LEN);
         buf[..n].copy_from_slice(&code.as_bytes()[..n]);
         Asset { len: n as u8, buf }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
     }
 
     /// The code, e.g. `"BTC"`.
@@ -100,7 +99,7 @@ impl Asset {
 
     /// True for `USD` itself (the quote of inverse contracts on most venues).
     pub fn is_usd(&self) -> bool {
-        self.as_str() == "USD"
+        self.as_bytes() == b"USD"
     }
 }
 
@@ -163,9 +162,9 @@ const fn q(code: &'static str, quote_only: bool, min_base: usize) -> Quote {
 /// The longest suffix wins (`BTCFDUSD` → `BTC/FDUSD`), except that a split whose base is itself a
 /// known code is preferred (the longest such base: `USDTUSD` → `USDT/USD`, not `USD/TUSD`).
 pub fn split_glued(s: &str) -> Option<(&str, &str)> {
-    let mut first: Option<(&str, &str)> = None;
-    let mut known: Option<(&str, &str)> = None;
     let last = *s.as_bytes().last()?;
+    let mut first: Option<(&str, &str)> = None;
+    let mut ambiguous = false;
     for quote in QUOTES {
         // One byte compare rules out most quotes before any string compare.
         if quote.code.as_bytes()[quote.code.len() - 1] != last {
@@ -177,12 +176,24 @@ pub fn split_glued(s: &str) -> Option<(&str, &str)> {
         if base.len() < quote.min_base {
             continue;
         }
-        if QUOTES.iter().any(|k| k.code == base) && known.is_none_or(|(b, _)| base.len() > b.len())
+        if first.is_some() {
+            ambiguous = true;
+            break;
+        }
+        first = Some((base, quote.code));
+    }
+    if !ambiguous {
+        return first;
+    }
+    // Two quotes fit (`USDTUSD`: `TUSD` and `USD`): prefer the longest base that is itself a known code.
+    let mut known: Option<(&str, &str)> = None;
+    for quote in QUOTES {
+        if let Some(base) = s.strip_suffix(quote.code)
+            && base.len() >= quote.min_base
+            && QUOTES.iter().any(|k| k.code == base)
+            && known.is_none_or(|(b, _)| base.len() > b.len())
         {
             known = Some((base, quote.code));
-        }
-        if first.is_none() {
-            first = Some((base, quote.code));
         }
     }
     known.or(first)

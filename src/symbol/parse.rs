@@ -50,24 +50,34 @@ fn normalise<'b>(input: &str, buf: &'b mut [u8; MAX_INPUT]) -> Result<&'b str, S
     if trimmed.is_empty() {
         return Err(SymbolError::Empty);
     }
-    let mut len = 0;
-    for (pos, ch) in trimmed.chars().enumerate() {
-        if !(ch.is_ascii_alphanumeric() || matches!(ch, '/' | '-' | '_' | ':')) {
+    if trimmed.len() > MAX_INPUT {
+        // Report a bad character first: it is the more useful message.
+        if let Some((pos, ch)) = trimmed.chars().enumerate().find(|(_, c)| !allowed(*c)) {
             return Err(SymbolError::IllegalChar { ch, pos: pos + 1 });
         }
-        if len == MAX_INPUT {
-            return Err(SymbolError::TooLong {
-                len: trimmed.chars().count(),
-                max: MAX_INPUT,
-            });
+        return Err(SymbolError::TooLong {
+            len: trimmed.chars().count(),
+            max: MAX_INPUT,
+        });
+    }
+    let len = trimmed.len();
+    for (i, &b) in trimmed.as_bytes().iter().enumerate() {
+        if !allowed(char::from(b)) {
+            // Slow path, errors only: name the character and its position in characters.
+            let pos = trimmed[..i].chars().count();
+            let ch = trimmed[i..].chars().next().unwrap_or('?');
+            return Err(SymbolError::IllegalChar { ch, pos: pos + 1 });
         }
-        buf[len] = ch.to_ascii_uppercase() as u8;
-        len += 1;
+        buf[i] = b.to_ascii_uppercase();
     }
     // Only ASCII was written above.
     std::str::from_utf8(&buf[..len]).map_err(|_| SymbolError::Malformed {
         input: input.to_owned(),
     })
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | ':')
 }
 
 fn resolve(
@@ -201,11 +211,20 @@ fn glued<'a>(s: &'a str, whole: &str) -> Result<(&'a str, &'a str), SymbolError>
 }
 
 fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
-    // Fast path: most input is one word (`SOL`, `SOLUSDT`, `XBTUSDTM`).
-    if s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    // One pass to learn which separators occur; most input is one word (`SOL`, `SOLUSDT`).
+    let (mut slash, mut colon, mut dash) = (false, false, false);
+    for b in s.bytes() {
+        match b {
+            b'/' => slash = true,
+            b':' => colon = true,
+            b'-' | b'_' => dash = true,
+            _ => {}
+        }
+    }
+    if !(slash || colon || dash) {
         return read_word(s);
     }
-    if let Some((base, rest)) = s.split_once('/') {
+    if slash && let Some((base, rest)) = s.split_once('/') {
         return read_unified(s, base, rest);
     }
     // Kraken Futures: PF_ linear perp, PI_ inverse perp, FF_ linear future, FI_ inverse future.
@@ -216,7 +235,7 @@ fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
     {
         return read;
     }
-    if let Some((a, b)) = s.split_once(':') {
+    if colon && let Some((a, b)) = s.split_once(':') {
         return if word(a) && word(b) {
             pair(a, b)
         } else {
