@@ -235,6 +235,15 @@ fn other_rejections_name_the_problem() {
         parse("BTC--USDT", None, None),
         Err(SymbolError::Malformed { .. })
     ));
+    for bad in ["1000", "1000/USDT", "ABCDEFGHIJKLMNOPUSDT"] {
+        assert!(
+            matches!(
+                parse(bad, None, None),
+                Err(SymbolError::InvalidAsset { .. })
+            ),
+            "{bad}"
+        );
+    }
     assert!(matches!(
         parse(&"A".repeat(49), None, None),
         Err(SymbolError::TooLong { len: 49, .. })

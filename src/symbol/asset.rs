@@ -48,6 +48,12 @@ impl Asset {
                 reason: "an asset code holds only letters and digits",
             });
         }
+        if all_digits {
+            return Err(SymbolError::InvalidAsset {
+                asset: code.to_owned(),
+                reason: "an asset code cannot be only digits",
+            });
+        }
         let asset = Asset {
             len: bytes.len() as u8,
             buf,
