@@ -58,9 +58,11 @@ impl Asset {
             len: bytes.len() as u8,
             buf,
         };
-        if asset.len == 3 {
+        if asset.len == 3 && asset.buf[0] == b'X' {
+            // Only X-prefixed three-letter codes can be aliases; everything else skips the table.
+            let head = [asset.buf[0], asset.buf[1], asset.buf[2]];
             for (alias, canonical) in ALIASES {
-                if asset.as_bytes() == alias.as_bytes() {
+                if alias.as_bytes() == head {
                     return Ok(Asset::from_static(canonical));
                 }
             }
@@ -74,10 +76,6 @@ impl Asset {
         let n = code.len().min(MAX_ASSET_LEN);
         buf[..n].copy_from_slice(&code.as_bytes()[..n]);
         Asset { len: n as u8, buf }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len as usize]
     }
 
     /// The code, e.g. `"BTC"`.
@@ -105,7 +103,7 @@ impl Asset {
 
     /// True for `USD` itself (the quote of inverse contracts on most venues).
     pub fn is_usd(&self) -> bool {
-        self.as_bytes() == b"USD"
+        self.len == 3 && self.buf[..3] == *b"USD"
     }
 }
 
