@@ -20,7 +20,8 @@ pub enum ErrorClass {
     RateLimited { retry_after_secs: Option<u64> },
     /// Other 5xx, timeouts, connection refused or reset.
     Transient { kind: TransientKind },
-    /// Not JSON, or over the size cap.
+    /// Not JSON, over the size cap, a 2xx error envelope that names no better class, or a
+    /// request the backend refused (400, 422, …): answered, but no usable data.
     BadPayload { kind: PayloadKind },
 }
 
@@ -42,8 +43,16 @@ pub enum TransientKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadKind {
+    /// The body is not JSON.
     NotJson,
+    /// The body is over the size cap.
     TooLarge,
+    /// A 2xx JSON error envelope (`{"code":"40001",…}`, `{"success":false}`) with no plan,
+    /// auth, rate-limit or 5xx meaning.
+    ErrorEnvelope,
+    /// A non-2xx answer that refuses the request itself (400, 409, 422, unexpected 3xx…):
+    /// sending it again cannot help.
+    Rejected,
 }
 
 impl ErrorClass {

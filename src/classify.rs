@@ -1,0 +1,458 @@
+//! Turns one upstream HTTP answer (status, headers, body) into `Ok` or an [`ErrorClass`].
+//!
+//! Pure: no IO and no clock reads — `now` is passed in so an HTTP-date `Retry-After` can be
+//! turned into seconds deterministically. Transport failures (timeouts, refused or reset
+//! connections) and the body size cap are classified by the HTTP client, not here.
+//!
+//! Rules, in order:
+//! - 402 → entitlement.
+//! - 401/403 → entitlement if the body speaks of a plan (see [`mentions_plan`]), else auth.
+//! - 404, 405, 410 → route missing (the route is gone or changed shape: discovery's job).
+//! - 429 → rate limited; 503 carrying a `Retry-After` header → rate limited (an unparseable
+//!   header still says "back off", so it becomes rate limited without a duration).
+//! - 408, 425 and every other 5xx → transient.
+//! - any other non-2xx (400, 409, 422, unexpected 1xx/3xx, …) → bad payload, kind `rejected`:
+//!   the backend refused this request and sending it again cannot help.
+//! - 2xx: not JSON → bad payload `not_json`; a JSON error envelope → see [`classify_envelope`];
+//!   anything else → ok.
+
+use crate::class::{ErrorClass, PayloadKind, TransientKind};
+use http::HeaderMap;
+use http::header::RETRY_AFTER;
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// Classify one complete upstream answer. `Ok(())` means the body is usable data.
+pub fn classify_status(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<(), ErrorClass> {
+    classify_response(status, headers, body, now).map(|_| ())
+}
+
+/// [`classify_status`], handing back the parsed JSON on success so callers parse once.
+pub fn classify_response(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<Value, ErrorClass> {
+    match status {
+        200..=299 => classify_body(status, body),
+        402 => Err(ErrorClass::Entitlement { status }),
+        401 | 403 => {
+            if mentions_plan(&String::from_utf8_lossy(body)) {
+                Err(ErrorClass::Entitlement { status })
+            } else {
+                Err(ErrorClass::Auth { status })
+            }
+        }
+        404 | 405 | 410 => Err(ErrorClass::RouteMissing),
+        429 => Err(ErrorClass::RateLimited {
+            retry_after_secs: retry_after(headers, now),
+        }),
+        503 if headers.contains_key(RETRY_AFTER) => Err(ErrorClass::RateLimited {
+            retry_after_secs: retry_after(headers, now),
+        }),
+        408 | 425 | 500..=599 => Err(ErrorClass::Transient {
+            kind: TransientKind::Status(status),
+        }),
+        _ => Err(ErrorClass::BadPayload {
+            kind: PayloadKind::Rejected,
+        }),
+    }
+}
+
+/// The first parseable `Retry-After` value of `headers`, in whole seconds from `now`.
+fn retry_after(headers: &HeaderMap, now: Timestamp) -> Option<u64> {
+    headers
+        .get_all(RETRY_AFTER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| parse_retry_after(v, now))
+}
+
+/// Parse one `Retry-After` value (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date in any of
+/// the three formats recipients must accept (IMF-fixdate, RFC 850, asctime).
+///
+/// A date is turned into seconds from `now`, rounded up so the wait is never shorter than the
+/// server asked; a date in the past gives 0. Huge delta-seconds saturate at `u64::MAX`.
+/// Returns `None` when the value is neither.
+pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<u64> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: only overflow can fail, and a longer wait than u64 seconds is "forever".
+        return Some(value.parse::<u64>().unwrap_or(u64::MAX));
+    }
+    let date = parse_http_date(value)?;
+    let wait = now.duration_until(date);
+    if wait.is_negative() || wait.is_zero() {
+        return Some(0);
+    }
+    let secs = u64::try_from(wait.as_secs()).unwrap_or(u64::MAX);
+    Some(if wait.subsec_nanos() > 0 {
+        secs.saturating_add(1)
+    } else {
+        secs
+    })
+}
+
+/// An HTTP-date as a timestamp. IMF-fixdate goes through jiff's RFC 2822 parser; the two
+/// obsolete forms through `strptime` patterns (always GMT by definition).
+fn parse_http_date(value: &str) -> Option<Timestamp> {
+    static RFC2822: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
+    if let Ok(ts) = RFC2822.parse_timestamp(value) {
+        return Some(ts);
+    }
+    // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; asctime: "Sun Nov  6 08:49:37 1994".
+    // asctime pads single-digit days with a space; collapse runs of spaces first.
+    let collapsed = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"]
+        .iter()
+        .find_map(|fmt| jiff::civil::DateTime::strptime(fmt, &collapsed).ok())
+        .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+}
+
+/// Does this text speak of a plan, tier or subscription (an entitlement problem rather than
+/// bad credentials)? Matches whole words case-insensitively, so "explanation" is not "plan".
+///
+/// Words: plan(s), upgrade…, subscri…, feature(s), tier(s), premium, entitle….
+pub fn mentions_plan(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .any(|w| {
+            matches!(
+                w.as_str(),
+                "plan" | "plans" | "tier" | "tiers" | "feature" | "features" | "premium"
+            ) || w.starts_with("upgrad")
+                || w.starts_with("subscri")
+                || w.starts_with("entitle")
+        })
+}
+
+/// A 2xx body: must be JSON, and must not be an error envelope.
+fn classify_body(status: u16, body: &[u8]) -> Result<Value, ErrorClass> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| ErrorClass::BadPayload {
+        kind: PayloadKind::NotJson,
+    })?;
+    classify_envelope(status, &value)?;
+    Ok(value)
+}
+
+/// Decide whether a parsed 2xx JSON body is an error envelope, and which class it is.
+///
+/// An object is an error envelope when it has `"success": false`, or a `code` field that is
+/// not a success code. Success codes: `0`, `200`…`299` (number or numeric string, as CoinGlass
+/// sends `"0"`), or the strings `ok`/`success`; a `null` code is ignored. Everything else —
+/// arrays, objects without those fields — is data.
+///
+/// An error envelope is classified by its message first, then by its code:
+/// - message (`msg`, `message`, `error`, `detail`, `reason`) speaks of a plan → entitlement;
+/// - code 402 → entitlement; 401/403 → auth; 429 → rate limited (no duration);
+///   5xx → transient with that status;
+/// - any other code (e.g. CoinGlass's `40001` "invalid parameter") → bad payload, kind
+///   `error_envelope`: the backend answered but gave no data, and repeating the call will
+///   not change that. It counts toward the breaker's failure threshold and is never retried.
+///
+/// The `status` carried by entitlement/auth is the envelope code when it is a valid HTTP
+/// status (100…599), otherwise the real HTTP status — the envelope code is what explains it.
+pub fn classify_envelope(status: u16, value: &Value) -> Result<(), ErrorClass> {
+    let Some(obj) = value.as_object() else {
+        return Ok(());
+    };
+    let success_false = obj.get("success") == Some(&Value::Bool(false));
+    let code = obj.get("code").filter(|c| !c.is_null());
+    let code_is_error = code.is_some_and(|c| !is_success_code(c));
+    if !success_false && !code_is_error {
+        return Ok(());
+    }
+    let numeric = code.and_then(numeric_code);
+    let http_like = numeric
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| (100..=599).contains(n));
+    let shown = http_like.unwrap_or(status);
+
+    let message_mentions_plan = ["msg", "message", "error", "detail", "reason"]
+        .iter()
+        .filter_map(|k| obj.get(*k))
+        .any(|v| mentions_plan(&value_text(v)));
+    if message_mentions_plan {
+        return Err(ErrorClass::Entitlement { status: shown });
+    }
+    Err(match http_like {
+        Some(402) => ErrorClass::Entitlement { status: 402 },
+        Some(s @ (401 | 403)) => ErrorClass::Auth { status: s },
+        Some(429) => ErrorClass::RateLimited {
+            retry_after_secs: None,
+        },
+        Some(s @ 500..=599) => ErrorClass::Transient {
+            kind: TransientKind::Status(s),
+        },
+        _ => ErrorClass::BadPayload {
+            kind: PayloadKind::ErrorEnvelope,
+        },
+    })
+}
+
+/// The text of a message field: strings as-is, anything else (nested objects) as JSON.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A code as an integer, when it is a JSON integer or a numeric string.
+fn numeric_code(code: &Value) -> Option<i64> {
+    match code {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+}
+
+/// Is this envelope `code` a success code (see [`classify_envelope`])?
+fn is_success_code(code: &Value) -> bool {
+    if let Some(n) = numeric_code(code) {
+        return n == 0 || (200..=299).contains(&n);
+    }
+    match code {
+        Value::String(s) => {
+            let s = s.trim();
+            s.eq_ignore_ascii_case("ok") || s.eq_ignore_ascii_case("success")
+        }
+        Value::Bool(b) => *b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn now() -> Timestamp {
+        // 1994-11-06T08:49:30Z — seven seconds before the RFC's example date.
+        "1994-11-06T08:49:30Z".parse().unwrap()
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn c(status: u16, hdrs: &[(&str, &str)], body: &str) -> Result<(), ErrorClass> {
+        classify_status(status, &headers(hdrs), body.as_bytes(), now())
+    }
+
+    const ENT: fn(u16) -> Result<(), ErrorClass> = |status| Err(ErrorClass::Entitlement { status });
+    const AUTH: fn(u16) -> Result<(), ErrorClass> = |status| Err(ErrorClass::Auth { status });
+    fn rl(secs: Option<u64>) -> Result<(), ErrorClass> {
+        Err(ErrorClass::RateLimited {
+            retry_after_secs: secs,
+        })
+    }
+    fn tr(status: u16) -> Result<(), ErrorClass> {
+        Err(ErrorClass::Transient {
+            kind: TransientKind::Status(status),
+        })
+    }
+    fn bad(kind: PayloadKind) -> Result<(), ErrorClass> {
+        Err(ErrorClass::BadPayload { kind })
+    }
+
+    /// (status, headers, body, expected class)
+    type Case = (
+        u16,
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+        Result<(), ErrorClass>,
+    );
+
+    #[test]
+    fn status_table() {
+        let cases: Vec<Case> = vec![
+            (200, vec![], r#"{"data":[1,2]}"#, Ok(())),
+            (200, vec![], r#"[1,2,3]"#, Ok(())),
+            (
+                201,
+                vec![],
+                r#"{"code":"0","msg":"success","data":[]}"#,
+                Ok(()),
+            ),
+            (200, vec![], r#"{"code":0,"data":{}}"#, Ok(())),
+            (200, vec![], r#"{"code":200,"data":{}}"#, Ok(())),
+            (200, vec![], r#"{"code":"OK","data":{}}"#, Ok(())),
+            (200, vec![], r#"{"code":null,"data":{}}"#, Ok(())),
+            (200, vec![], r#"{"success":true,"data":{}}"#, Ok(())),
+            (200, vec![], "<html>oops</html>", bad(PayloadKind::NotJson)),
+            (200, vec![], "", bad(PayloadKind::NotJson)),
+            (204, vec![], "", bad(PayloadKind::NotJson)),
+            (402, vec![], "", ENT(402)),
+            (402, vec![], r#"{"detail":"nope"}"#, ENT(402)),
+            (401, vec![], r#"{"detail":"Upgrade your plan"}"#, ENT(401)),
+            (403, vec![], "This feature requires the Pro tier", ENT(403)),
+            (403, vec![], r#"{"msg":"subscription expired"}"#, ENT(403)),
+            (401, vec![], r#"{"detail":"Invalid API key"}"#, AUTH(401)),
+            (403, vec![], "", AUTH(403)),
+            (403, vec![], "explanation: forbidden", AUTH(403)),
+            (
+                404,
+                vec![],
+                r#"{"detail":"Not Found"}"#,
+                Err(ErrorClass::RouteMissing),
+            ),
+            (405, vec![], "", Err(ErrorClass::RouteMissing)),
+            (410, vec![], "", Err(ErrorClass::RouteMissing)),
+            (429, vec![], "", rl(None)),
+            (429, vec![("retry-after", "2")], "", rl(Some(2))),
+            (429, vec![("retry-after", "soon")], "", rl(None)),
+            (
+                429,
+                vec![("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")],
+                "",
+                rl(Some(7)),
+            ),
+            (503, vec![("retry-after", "120")], "", rl(Some(120))),
+            (503, vec![("retry-after", "garbage")], "", rl(None)),
+            (503, vec![], "", tr(503)),
+            (500, vec![], "", tr(500)),
+            (502, vec![], "bad gateway", tr(502)),
+            (504, vec![], "", tr(504)),
+            (408, vec![], "", tr(408)),
+            (400, vec![], "", bad(PayloadKind::Rejected)),
+            (422, vec![], r#"{"detail":[]}"#, bad(PayloadKind::Rejected)),
+            (302, vec![], "", bad(PayloadKind::Rejected)),
+        ];
+        for (status, hdrs, body, want) in cases {
+            assert_eq!(
+                c(status, &hdrs, body),
+                want,
+                "status {status} body {body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_table() {
+        let cases: Vec<(&str, Result<(), ErrorClass>)> = vec![
+            (r#"{"code":"401","msg":"Upgrade plan"}"#, ENT(401)),
+            (r#"{"code":"40001","msg":"Upgrade plan"}"#, ENT(200)),
+            (r#"{"code":"401","msg":"API key missing"}"#, AUTH(401)),
+            (r#"{"code":403,"msg":"forbidden"}"#, AUTH(403)),
+            (r#"{"code":"402"}"#, ENT(402)),
+            (r#"{"code":"429","msg":"Too many requests"}"#, rl(None)),
+            (r#"{"code":"500","msg":"internal"}"#, tr(500)),
+            (
+                r#"{"code":"40001","msg":"invalid symbol"}"#,
+                bad(PayloadKind::ErrorEnvelope),
+            ),
+            (r#"{"code":"E_SOMETHING"}"#, bad(PayloadKind::ErrorEnvelope)),
+            (
+                r#"{"success":false,"message":"This endpoint requires a higher tier"}"#,
+                ENT(200),
+            ),
+            (r#"{"success":false}"#, bad(PayloadKind::ErrorEnvelope)),
+            (
+                r#"{"success":false,"code":"0"}"#,
+                bad(PayloadKind::ErrorEnvelope),
+            ),
+            (
+                r#"{"success":false,"error":{"message":"upgrade required"}}"#,
+                ENT(200),
+            ),
+            // Plan words in the data of a successful envelope are data, not an error.
+            (
+                r#"{"code":"0","data":{"plan":"free","msg":"upgrade"}}"#,
+                Ok(()),
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(c(200, &[], body), want, "body {body}");
+        }
+    }
+
+    #[test]
+    fn retry_after_formats() {
+        let n = now();
+        assert_eq!(parse_retry_after("0", n), Some(0));
+        assert_eq!(parse_retry_after(" 30 ", n), Some(30));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", n),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_retry_after("-5", n), None);
+        assert_eq!(parse_retry_after("1.5", n), None);
+        assert_eq!(parse_retry_after("", n), None);
+        // The three HTTP-date forms of RFC 9110, all 7 s after `now`.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", n),
+            Some(7)
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", n),
+            Some(7)
+        );
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", n), Some(7));
+        // Past dates mean "now".
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", n),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn retry_after_date_rounds_up_partial_seconds() {
+        let n: Timestamp = "1994-11-06T08:49:35.250Z".parse().unwrap();
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", n),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn first_parseable_retry_after_wins() {
+        let h = headers(&[("retry-after", "bogus"), ("retry-after", "9")]);
+        assert_eq!(
+            classify_status(429, &h, b"", now()),
+            rl(Some(9)),
+            "an unparseable first header must not hide a good second one"
+        );
+    }
+
+    #[test]
+    fn classify_response_hands_back_the_parsed_body() {
+        let v = classify_response(200, &HeaderMap::new(), br#"{"data":[1]}"#, now()).unwrap();
+        assert_eq!(v, serde_json::json!({"data":[1]}));
+        assert_eq!(
+            classify_response(
+                200,
+                &HeaderMap::new(),
+                br#"{"code":"401","msg":"Upgrade plan"}"#,
+                now()
+            ),
+            ENT(401).map(|_| Value::Null)
+        );
+    }
+
+    #[test]
+    fn plan_words_are_whole_words() {
+        assert!(mentions_plan("Please UPGRADE"));
+        assert!(mentions_plan("not in your plan."));
+        assert!(mentions_plan("Subscribe to access"));
+        assert!(!mentions_plan("explanation"));
+        assert!(!mentions_plan("frontier"));
+        assert!(!mentions_plan("invalid api key"));
+    }
+}

@@ -1,0 +1,546 @@
+//! Configuration: read once from flags and environment variables, validated, turned into typed values.
+//!
+//! Every variable has a matching flag (a flag beats the variable). An invalid value is a
+//! [`ConfigError`] naming the variable, the value and what is accepted; `main` exits with code 2.
+
+use std::time::Duration;
+
+use clap::Args;
+use url::Url;
+
+use crate::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
+use crate::module_id::ModuleId;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {var}={value:?}: expected {accepted}")]
+pub struct ConfigError {
+    /// The environment variable (the flag has the same name in kebab case).
+    pub var: &'static str,
+    pub value: String,
+    pub accepted: String,
+}
+
+impl ConfigError {
+    pub fn new(var: &'static str, value: &str, accepted: impl Into<String>) -> Self {
+        ConfigError {
+            var,
+            value: value.to_string(),
+            accepted: accepted.into(),
+        }
+    }
+}
+
+/// Raw configuration as given on the command line or in the environment. Shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Backend base URL; may carry a path prefix (http://host:8000/py). Requests never leave it.
+    #[arg(long, env = "PY_BASE_URL", default_value = "http://127.0.0.1:8000")]
+    pub py_base_url: String,
+    /// ETF flows module: on|off|true|false|1|0.
+    #[arg(long, env = "FEATURE_ETF", default_value = "on")]
+    pub feature_etf: String,
+    /// Liquidation heatmap module: on|off|true|false|1|0.
+    #[arg(long, env = "FEATURE_HEATMAP", default_value = "on")]
+    pub feature_heatmap: String,
+    /// Spot order book module: on|off|true|false|1|0.
+    #[arg(long, env = "FEATURE_SPOT_OB", default_value = "on")]
+    pub feature_spot_ob: String,
+    /// Whale alerts module: on|off|true|false|1|0.
+    #[arg(long, env = "FEATURE_WHALE_ALERTS", default_value = "on")]
+    pub feature_whale_alerts: String,
+    /// Institutional bias module: on|off|true|false|1|0.
+    #[arg(long, env = "FEATURE_BIAS", default_value = "on")]
+    pub feature_bias: String,
+    /// IANA time zone of the active trading window.
+    #[arg(long, env = "TRADING_TIMEZONE", default_value = "Asia/Jakarta")]
+    pub trading_timezone: String,
+    /// Start of the active trading window (HH:MM, inclusive).
+    #[arg(long, env = "ACTIVE_TRADING_START", default_value = "07:00")]
+    pub active_trading_start: String,
+    /// End of the active trading window (HH:MM, exclusive; may be before the start to cross midnight).
+    #[arg(long, env = "ACTIVE_TRADING_END", default_value = "23:30")]
+    pub active_trading_end: String,
+    /// Symbols to run, comma separated (SOL, SOLUSDT, SOL-USDT-SWAP, SOL/USDT …).
+    #[arg(long = "symbol", env = "SNIPER_SYMBOLS", default_value = "SOL")]
+    pub symbols: String,
+    /// Timeout of each module (e.g. 500ms, 3s).
+    #[arg(long, env = "SNIPER_MODULE_TIMEOUT", default_value = "3s")]
+    pub module_timeout: String,
+    /// Deadline of a whole run.
+    #[arg(long, env = "SNIPER_RUN_DEADLINE", default_value = "5s")]
+    pub run_deadline: String,
+    /// TCP connect timeout to the backend.
+    #[arg(long, env = "SNIPER_CONNECT_TIMEOUT", default_value = "1s")]
+    pub connect_timeout: String,
+    /// Largest response body accepted from the backend, in bytes (checked while streaming).
+    #[arg(long, env = "SNIPER_MAX_BODY", default_value = "8388608")]
+    pub max_body: String,
+    /// How long a fetched /openapi.json is trusted.
+    #[arg(long, env = "SNIPER_DISCOVERY_TTL", default_value = "10m")]
+    pub discovery_ttl: String,
+    /// How long a run waits for discovery before using what it has (last good map or defaults).
+    #[arg(long, env = "SNIPER_DISCOVERY_TIMEOUT", default_value = "1s")]
+    pub discovery_timeout: String,
+    /// How long a module's circuit stays open after an entitlement answer (402, "upgrade plan").
+    #[arg(long, env = "SNIPER_BREAKER_ENTITLEMENT_OPEN", default_value = "1h")]
+    pub breaker_entitlement_open: String,
+    /// Longest a rate-limited module waits (a longer Retry-After is capped to this).
+    #[arg(long, env = "SNIPER_BREAKER_RATE_LIMIT_CAP", default_value = "5m")]
+    pub breaker_rate_limit_cap: String,
+    /// Consecutive transient or bad-payload failures that open a circuit.
+    #[arg(long, env = "SNIPER_BREAKER_FAILURE_THRESHOLD", default_value = "5")]
+    pub breaker_failure_threshold: String,
+    /// First open time of the doubling schedule after transient failures.
+    #[arg(long, env = "SNIPER_BREAKER_BASE_OPEN", default_value = "30s")]
+    pub breaker_base_open: String,
+    /// Longest open time of the doubling schedule.
+    #[arg(long, env = "SNIPER_BREAKER_MAX_OPEN", default_value = "5m")]
+    pub breaker_max_open: String,
+    /// Modules whose circuit is forced open, comma separated (etf,heatmap,spot_ob,whale_alerts,bias).
+    #[arg(long, env = "SNIPER_BREAKER_FORCE_OPEN", default_value = "")]
+    pub breaker_force_open: String,
+    /// Modules whose breaker is disabled (always call, never trip), comma separated.
+    #[arg(long, env = "SNIPER_BREAKER_DISABLE", default_value = "")]
+    pub breaker_disable: String,
+    /// Asset whose ETF flows are fetched (the design asks BTC).
+    #[arg(long, env = "ETF_ASSET", default_value = "BTC")]
+    pub etf_asset: String,
+    /// Heatmap timeframe: 5m|15m|1h|4h|1d.
+    #[arg(long, env = "HEATMAP_TIMEFRAME", default_value = "1h")]
+    pub heatmap_timeframe: String,
+    /// Symbol form sent to the heatmap when the backend's spec does not say: base (SOL),
+    /// spot (SOLUSDT) or perp (SOL-USDT-SWAP, the design's choice).
+    #[arg(long, env = "HEATMAP_SYMBOL_FORM", default_value = "perp")]
+    pub heatmap_symbol_form: String,
+    /// Exchange of the spot order book.
+    #[arg(long, env = "SPOT_OB_EXCHANGE", default_value = "binance")]
+    pub spot_ob_exchange: String,
+    /// Depth of the spot order book (1..=5000).
+    #[arg(long, env = "SPOT_OB_DEPTH", default_value = "50")]
+    pub spot_ob_depth: String,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub base_url: Url,
+    pub features: Features,
+    pub trading_timezone: String,
+    pub active_start: jiff::civil::Time,
+    pub active_end: jiff::civil::Time,
+    pub symbols: Vec<String>,
+    pub module_timeout: Duration,
+    pub run_deadline: Duration,
+    pub connect_timeout: Duration,
+    pub max_body: usize,
+    pub discovery_ttl: Duration,
+    pub discovery_timeout: Duration,
+    pub breaker: BreakerSettings,
+    pub etf_asset: String,
+    pub heatmap_timeframe: String,
+    pub heatmap_symbol_form: crate::template::SymbolForm,
+    pub spot_ob_exchange: String,
+    pub spot_ob_depth: u32,
+    /// True when the backend is the embedded sandbox; every result then says so.
+    pub sandbox: bool,
+}
+
+impl Config {
+    /// The active trading window.
+    pub fn window(&self) -> Result<crate::window::ActiveWindow, crate::window::WindowError> {
+        crate::window::ActiveWindow::parse(
+            &self.trading_timezone,
+            &self.active_start.strftime("%H:%M").to_string(),
+            &self.active_end.strftime("%H:%M").to_string(),
+        )
+    }
+}
+
+/// Which modules are enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    pub etf: bool,
+    pub heatmap: bool,
+    pub spot_ob: bool,
+    pub whale_alerts: bool,
+    pub bias: bool,
+}
+
+impl Features {
+    pub fn enabled(&self, m: ModuleId) -> bool {
+        match m {
+            ModuleId::Etf => self.etf,
+            ModuleId::Heatmap => self.heatmap,
+            ModuleId::SpotOb => self.spot_ob,
+            ModuleId::WhaleAlerts => self.whale_alerts,
+            ModuleId::Bias => self.bias,
+        }
+    }
+}
+
+/// Heatmap timeframes sniper accepts.
+pub const HEATMAP_TIMEFRAMES: [&str; 5] = ["5m", "15m", "1h", "4h", "1d"];
+
+impl ConfigArgs {
+    /// Validate everything; the first bad value is reported.
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        let base_url = parse_base_url("PY_BASE_URL", &self.py_base_url)?;
+        let features = Features {
+            etf: parse_bool("FEATURE_ETF", &self.feature_etf)?,
+            heatmap: parse_bool("FEATURE_HEATMAP", &self.feature_heatmap)?,
+            spot_ob: parse_bool("FEATURE_SPOT_OB", &self.feature_spot_ob)?,
+            whale_alerts: parse_bool("FEATURE_WHALE_ALERTS", &self.feature_whale_alerts)?,
+            bias: parse_bool("FEATURE_BIAS", &self.feature_bias)?,
+        };
+        let tz = self.trading_timezone.trim();
+        if jiff::tz::TimeZone::get(tz).is_err() {
+            return Err(ConfigError::new(
+                "TRADING_TIMEZONE",
+                &self.trading_timezone,
+                "an IANA time zone name such as Asia/Jakarta or America/New_York",
+            ));
+        }
+        let active_start = parse_hhmm("ACTIVE_TRADING_START", &self.active_trading_start)?;
+        let active_end = parse_hhmm("ACTIVE_TRADING_END", &self.active_trading_end)?;
+        let symbols = parse_symbols("SNIPER_SYMBOLS", &self.symbols)?;
+        let module_timeout = parse_duration("SNIPER_MODULE_TIMEOUT", &self.module_timeout)?;
+        let run_deadline = parse_duration("SNIPER_RUN_DEADLINE", &self.run_deadline)?;
+        let connect_timeout = parse_duration("SNIPER_CONNECT_TIMEOUT", &self.connect_timeout)?;
+        let max_body = parse_range("SNIPER_MAX_BODY", &self.max_body, 1024, 1 << 30)? as usize;
+        let discovery_ttl = parse_duration("SNIPER_DISCOVERY_TTL", &self.discovery_ttl)?;
+        let discovery_timeout =
+            parse_duration("SNIPER_DISCOVERY_TIMEOUT", &self.discovery_timeout)?;
+        let breaker = self.breaker_settings()?;
+        let etf_asset = self.etf_asset.trim().to_ascii_uppercase();
+        if etf_asset.is_empty()
+            || etf_asset.len() > 16
+            || !etf_asset.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ConfigError::new(
+                "ETF_ASSET",
+                &self.etf_asset,
+                "an asset code of 1-16 letters or digits, such as BTC or ETH",
+            ));
+        }
+        let heatmap_timeframe = self.heatmap_timeframe.trim().to_string();
+        if !HEATMAP_TIMEFRAMES.contains(&heatmap_timeframe.as_str()) {
+            return Err(ConfigError::new(
+                "HEATMAP_TIMEFRAME",
+                &self.heatmap_timeframe,
+                "one of 5m, 15m, 1h, 4h, 1d",
+            ));
+        }
+        let heatmap_symbol_form = match self
+            .heatmap_symbol_form
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "base" => crate::template::SymbolForm::Base,
+            "spot" => crate::template::SymbolForm::Spot,
+            "perp" => crate::template::SymbolForm::Perp,
+            _ => {
+                return Err(ConfigError::new(
+                    "HEATMAP_SYMBOL_FORM",
+                    &self.heatmap_symbol_form,
+                    "one of base, spot, perp",
+                ));
+            }
+        };
+        let spot_ob_exchange = self.spot_ob_exchange.trim().to_ascii_lowercase();
+        if spot_ob_exchange.is_empty()
+            || spot_ob_exchange.len() > 32
+            || !spot_ob_exchange
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(ConfigError::new(
+                "SPOT_OB_EXCHANGE",
+                &self.spot_ob_exchange,
+                "an exchange name of letters, digits, '-' or '_' (e.g. binance)",
+            ));
+        }
+        let spot_ob_depth = parse_range("SPOT_OB_DEPTH", &self.spot_ob_depth, 1, 5000)? as u32;
+        Ok(Config {
+            base_url,
+            features,
+            trading_timezone: tz.to_string(),
+            active_start,
+            active_end,
+            symbols,
+            module_timeout,
+            run_deadline,
+            connect_timeout,
+            max_body,
+            discovery_ttl,
+            discovery_timeout,
+            breaker,
+            etf_asset,
+            heatmap_timeframe,
+            heatmap_symbol_form,
+            spot_ob_exchange,
+            spot_ob_depth,
+            sandbox: false,
+        })
+    }
+}
+
+impl ConfigArgs {
+    fn breaker_settings(&self) -> Result<BreakerSettings, ConfigError> {
+        let config = BreakerConfig {
+            entitlement_open: parse_duration(
+                "SNIPER_BREAKER_ENTITLEMENT_OPEN",
+                &self.breaker_entitlement_open,
+            )?,
+            rate_limit_cap: parse_duration(
+                "SNIPER_BREAKER_RATE_LIMIT_CAP",
+                &self.breaker_rate_limit_cap,
+            )?,
+            failure_threshold: parse_range(
+                "SNIPER_BREAKER_FAILURE_THRESHOLD",
+                &self.breaker_failure_threshold,
+                1,
+                1000,
+            )? as u32,
+            base_open: parse_duration("SNIPER_BREAKER_BASE_OPEN", &self.breaker_base_open)?,
+            max_open: parse_duration("SNIPER_BREAKER_MAX_OPEN", &self.breaker_max_open)?,
+        };
+        if config.base_open > config.max_open {
+            return Err(ConfigError::new(
+                "SNIPER_BREAKER_BASE_OPEN",
+                &self.breaker_base_open,
+                format!(
+                    "a duration no longer than SNIPER_BREAKER_MAX_OPEN ({})",
+                    self.breaker_max_open
+                ),
+            ));
+        }
+        let mut modes = std::collections::BTreeMap::new();
+        for m in parse_modules("SNIPER_BREAKER_FORCE_OPEN", &self.breaker_force_open)? {
+            modes.insert(m, BreakerMode::ForcedOpen);
+        }
+        for m in parse_modules("SNIPER_BREAKER_DISABLE", &self.breaker_disable)? {
+            if modes.insert(m, BreakerMode::Disabled).is_some() {
+                return Err(ConfigError::new(
+                    "SNIPER_BREAKER_DISABLE",
+                    &self.breaker_disable,
+                    format!("modules not also in SNIPER_BREAKER_FORCE_OPEN ({m} is in both)"),
+                ));
+            }
+        }
+        Ok(BreakerSettings { config, modes })
+    }
+}
+
+/// A comma-separated list of module names (empty allowed).
+pub fn parse_modules(var: &'static str, value: &str) -> Result<Vec<ModuleId>, ConfigError> {
+    let mut out = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match ModuleId::parse(&part.to_ascii_lowercase()) {
+            Some(m) => out.push(m),
+            None => {
+                return Err(ConfigError::new(
+                    var,
+                    value,
+                    "comma-separated module names from etf, heatmap, spot_ob, whale_alerts, bias",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `on/off/true/false/1/0`, any case. Anything else is an error, never "on".
+pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err(ConfigError::new(
+            var,
+            value,
+            "one of on, off, true, false, 1, 0 (any case)",
+        )),
+    }
+}
+
+/// A duration such as `500ms`, `5s`, `1m`, `1h` (an integer and a unit; zero is refused).
+pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let err = || {
+        ConfigError::new(
+            var,
+            value,
+            "a positive duration: an integer with a unit ms, s, m or h (500ms, 5s, 1m, 1h)",
+        )
+    };
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().map_err(|_| err())?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => None,
+    }
+    .ok_or_else(err)?;
+    // Over 30 days is certainly a typo.
+    if ms == 0 || ms > 30 * 86_400_000 {
+        return Err(err());
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// `HH:MM`, 24-hour clock.
+pub fn parse_hhmm(var: &'static str, value: &str) -> Result<jiff::civil::Time, ConfigError> {
+    let err = || {
+        ConfigError::new(
+            var,
+            value,
+            "a time of day HH:MM on the 24-hour clock (07:00)",
+        )
+    };
+    let v = value.trim();
+    let (h, m) = v.split_once(':').ok_or_else(err)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(err());
+    }
+    let h: i8 = h.parse().map_err(|_| err())?;
+    let m: i8 = m.parse().map_err(|_| err())?;
+    jiff::civil::Time::new(h, m, 0, 0).map_err(|_| err())
+}
+
+/// An integer within `lo..=hi`.
+pub fn parse_range(var: &'static str, value: &str, lo: u64, hi: u64) -> Result<u64, ConfigError> {
+    let err = || ConfigError::new(var, value, format!("an integer from {lo} to {hi}"));
+    let n: u64 = value.trim().parse().map_err(|_| err())?;
+    if n < lo || n > hi {
+        return Err(err());
+    }
+    Ok(n)
+}
+
+/// `PY_BASE_URL`: http(s) with a host, no credentials, query or fragment; trailing slash removed.
+pub fn parse_base_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let err = || {
+        ConfigError::new(
+            var,
+            value,
+            "an http:// or https:// URL with a host, optionally a path prefix, no query (http://127.0.0.1:8000/py)",
+        )
+    };
+    let url = Url::parse(value.trim()).map_err(|_| err())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(err());
+    }
+    Ok(url)
+}
+
+/// Comma-separated symbols, each checked by the symbol parser.
+fn parse_symbols(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for s in value.split(',') {
+        let s = s.trim();
+        if let Err(e) = crate::symbol::forms(s) {
+            return Err(ConfigError::new(
+                var,
+                value,
+                format!("comma-separated symbols such as SOL,BTC,ETH ({s:?}: {e})"),
+            ));
+        }
+        if !out.iter().any(|x: &String| x.eq_ignore_ascii_case(s)) {
+            out.push(s.to_string());
+        }
+    }
+    if out.len() > 32 {
+        return Err(ConfigError::new(var, value, "at most 32 symbols"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bools_strict() {
+        for v in ["on", "ON", "true", "True", "1", " on "] {
+            assert_eq!(parse_bool("X", v), Ok(true), "{v}");
+        }
+        for v in ["off", "OFF", "false", "0"] {
+            assert_eq!(parse_bool("X", v), Ok(false), "{v}");
+        }
+        for v in ["", "yes", "enabled", "2", "onn"] {
+            let e = parse_bool("FEATURE_ETF", v).unwrap_err();
+            assert_eq!(e.var, "FEATURE_ETF");
+            assert!(e.to_string().contains("on, off"), "{e}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("X", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(parse_duration("X", "5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("X", "1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            parse_duration("X", "1h").unwrap(),
+            Duration::from_secs(3600)
+        );
+        for v in [
+            "",
+            "5",
+            "s",
+            "0s",
+            "-1s",
+            "1.5s",
+            "5 s",
+            "5d",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_duration("X", v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            parse_hhmm("X", "07:00").unwrap(),
+            jiff::civil::time(7, 0, 0, 0)
+        );
+        assert_eq!(
+            parse_hhmm("X", "23:30").unwrap(),
+            jiff::civil::time(23, 30, 0, 0)
+        );
+        for v in ["24:00", "7", "07:60", "07:0", "aa:bb", ""] {
+            assert!(parse_hhmm("X", v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(parse_base_url("X", "http://127.0.0.1:8000").is_ok());
+        assert_eq!(
+            parse_base_url("X", "http://h:8000/py/").unwrap().path(),
+            "/py/"
+        );
+        for v in [
+            "ftp://h",
+            "127.0.0.1:8000",
+            "http://u:p@h",
+            "http://h/?q=1",
+            "",
+        ] {
+            assert!(parse_base_url("X", v).is_err(), "{v}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The five signal modules. Each file says what its module sends (its [`Inputs`]); the request
+//! itself is made by one shared function, [`call`], which walks the module's candidate templates.
+
+pub mod bias;
+pub mod etf;
+pub mod heatmap;
+pub mod spot_ob;
+pub mod whale_alerts;
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::class::ErrorClass;
+use crate::classify::classify_response;
+use crate::config::Config;
+use crate::discovery::{Discovery, RouteMap};
+use crate::module_id::ModuleId;
+use crate::retry;
+use crate::runner::Clock;
+use crate::symbol::SymbolForms;
+use crate::template::{FillError, Inputs};
+use crate::upstream::Upstream;
+
+/// Upper bound of the jittered wait before the one retry of a transient failure.
+const RETRY_BASE: Duration = Duration::from_millis(100);
+/// A retry is only made if at least this much of the module's time would remain for it.
+const MIN_RETRY_BUDGET: Duration = Duration::from_millis(200);
+
+/// What one module produced in one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The backend answered with usable JSON.
+    Ok { data: Value },
+    /// The module could not contribute; the run goes on.
+    SoftFail {
+        code: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        class: Option<ErrorClass>,
+        detail: String,
+    },
+    /// Sniper itself failed (a bug, e.g. a panicking module); the run goes on.
+    HardError { detail: String },
+    /// Switched off by its feature flag.
+    Disabled,
+}
+
+/// An outcome with the request that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Path and query actually requested last (relative to the origin), for operators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// How many HTTP requests the module sent.
+    pub attempts: u32,
+}
+
+/// The inputs of a module for one symbol.
+pub fn inputs(m: ModuleId, cfg: &Config, forms: &SymbolForms) -> Inputs {
+    match m {
+        ModuleId::Etf => etf::inputs(cfg),
+        ModuleId::Heatmap => heatmap::inputs(cfg, forms),
+        ModuleId::SpotOb => spot_ob::inputs(cfg, forms),
+        ModuleId::WhaleAlerts => whale_alerts::inputs(cfg, forms),
+        ModuleId::Bias => bias::inputs(cfg, forms),
+    }
+}
+
+/// True when a module's data does not depend on the run's symbol (fetched once per run).
+pub fn symbol_independent(m: ModuleId) -> bool {
+    matches!(m, ModuleId::Etf | ModuleId::WhaleAlerts)
+}
+
+/// Call a module: try its candidates in order (next on 404 or when a template cannot be filled),
+/// stop at the first other answer. The caller bounds the time.
+pub async fn call(
+    m: ModuleId,
+    upstream: &Upstream,
+    discovery: &Discovery,
+    map: &RouteMap,
+    inputs: &Inputs,
+    deadline: Instant,
+    clock: &Clock,
+) -> Call {
+    let candidates = discovery.candidates(map, m);
+    let mut attempts = 0;
+    let mut last_request = None;
+    let mut fill_errors: Vec<FillError> = Vec::new();
+    let mut saw_404 = false;
+    for t in &candidates {
+        let filled = match t.fill(inputs) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(module = %m, path = %t.path, error = %e, "template not fillable");
+                fill_errors.push(e);
+                continue;
+            }
+        };
+        let url = match upstream.base().url(&filled.segments, &filled.query) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(module = %m, path = %t.path, error = %e, "template refused by the URL builder");
+                continue;
+            }
+        };
+        last_request = Some(match url.query() {
+            Some(q) => format!("{}?{}", url.path(), q),
+            None => url.path().to_string(),
+        });
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let result = match upstream
+                .get(url.clone(), http::HeaderMap::new(), remaining)
+                .await
+            {
+                Ok(r) => classify_response(r.status, &r.headers, &r.body, clock()),
+                Err(class) => Err(class),
+            };
+            match &result {
+                Err(class) if retry::should_retry(class, attempt) => {
+                    // Full jitter over the retry base, and only if the retry still fits.
+                    let wait = retry::full_jitter(RETRY_BASE, RETRY_BASE, 0, rand::random::<f64>());
+                    if Instant::now() + wait + MIN_RETRY_BUDGET >= deadline {
+                        break result;
+                    }
+                    tracing::debug!(module = %m, class = class.label(), "retrying once");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break result,
+            }
+        };
+        match result {
+            Ok(data) => {
+                discovery.learn(map, m, t);
+                return Call {
+                    outcome: Outcome::Ok { data },
+                    request: last_request,
+                    attempts,
+                };
+            }
+            Err(ErrorClass::RouteMissing) => {
+                saw_404 = true;
+                discovery.route_missing(t);
+                continue;
+            }
+            Err(class) => {
+                return Call {
+                    outcome: soft(m, &class, describe(&class)),
+                    request: last_request,
+                    attempts,
+                };
+            }
+        }
+    }
+    let outcome = if !saw_404 && let Some(e) = fill_errors.first() {
+        Outcome::SoftFail {
+            code: format!("{}_PARAM_UNSUPPORTED", m.upper()),
+            class: None,
+            detail: e.to_string(),
+        }
+    } else {
+        soft(
+            m,
+            &ErrorClass::RouteMissing,
+            format!("no route answered ({} tried)", attempts),
+        )
+    };
+    Call {
+        outcome,
+        request: last_request,
+        attempts,
+    }
+}
+
+/// The soft fail for a class.
+pub fn soft(m: ModuleId, class: &ErrorClass, detail: String) -> Outcome {
+    Outcome::SoftFail {
+        code: class.code(m.upper()),
+        class: Some(class.clone()),
+        detail,
+    }
+}
+
+fn describe(class: &ErrorClass) -> String {
+    match class {
+        ErrorClass::Entitlement { status } => format!("backend requires a paid plan ({status})"),
+        ErrorClass::Auth { status } => format!("backend refused access ({status})"),
+        ErrorClass::RouteMissing => "route not found".into(),
+        ErrorClass::RateLimited { retry_after_secs } => match retry_after_secs {
+            Some(s) => format!("rate limited; retry after {s}s"),
+            None => "rate limited".into(),
+        },
+        ErrorClass::Transient { kind } => format!("transient failure: {kind:?}"),
+        ErrorClass::BadPayload { kind } => format!("bad payload: {kind:?}"),
+    }
+}

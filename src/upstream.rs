@@ -1,0 +1,270 @@
+//! The one HTTP client to the backend, and the one function that builds backend URLs.
+//!
+//! Invariants: every upstream URL is built by [`Base::url`] and stays on `PY_BASE_URL`'s origin and
+//! under its path prefix (segments are percent-encoded, `.`/`..` refused); redirects are never
+//! followed; bodies are capped while streaming.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::HeaderMap;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use url::Url;
+
+use crate::class::{ErrorClass, PayloadKind, TransientKind};
+
+/// Characters escaped inside one path segment: everything that could end or alter the segment.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Why a URL could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("path segment {0:?} would leave the configured base path")]
+    DotSegment(String),
+    #[error("empty path segment")]
+    EmptySegment,
+}
+
+/// The configured backend: origin plus path prefix. The only source of upstream URLs.
+#[derive(Debug, Clone)]
+pub struct Base {
+    /// `PY_BASE_URL` with its path normalised to end without `/` (root is empty).
+    url: Url,
+    prefix: String,
+}
+
+impl Base {
+    /// From a validated `PY_BASE_URL`.
+    pub fn new(url: &Url) -> Base {
+        let mut url = url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let prefix = url.path().trim_end_matches('/').to_string();
+        Base { url, prefix }
+    }
+
+    /// `scheme://host:port` of the backend.
+    pub fn origin(&self) -> String {
+        self.url.origin().ascii_serialization()
+    }
+
+    /// The path prefix (`/py`), empty for the root.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Build `base + /seg1/seg2…?k=v…`. Each segment is percent-encoded, so no value can add a
+    /// segment, a query or leave the origin; `.` and `..` are refused.
+    pub fn url(&self, segments: &[String], query: &[(String, String)]) -> Result<Url, UrlError> {
+        let mut path = String::with_capacity(self.prefix.len() + 64);
+        path.push_str(&self.prefix);
+        for s in segments {
+            if s.is_empty() {
+                return Err(UrlError::EmptySegment);
+            }
+            if s == "." || s == ".." {
+                return Err(UrlError::DotSegment(s.clone()));
+            }
+            path.push('/');
+            path.extend(utf8_percent_encode(s, SEGMENT));
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        let mut url = self.url.clone();
+        url.set_path(&path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        Ok(url)
+    }
+
+    /// Build from a template path string such as `/advanced/etf/flows` (no placeholders).
+    pub fn url_for_path(&self, path: &str, query: &[(String, String)]) -> Result<Url, UrlError> {
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        self.url(&segs, query)
+    }
+}
+
+/// A complete response from the backend, body already read within the cap.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Connection settings of the client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub max_body: usize,
+}
+
+/// The one pooled HTTP client to the backend.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+    base: Base,
+    max_body: usize,
+}
+
+/// Errors building the client.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientBuildError(#[from] reqwest::Error);
+
+impl Upstream {
+    pub fn new(base: Base, cfg: &ClientConfig) -> Result<Upstream, ClientBuildError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(16)
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .user_agent(concat!("sniper/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Upstream {
+            http,
+            base,
+            max_body: cfg.max_body,
+        })
+    }
+
+    pub fn base(&self) -> &Base {
+        &self.base
+    }
+
+    /// GET `url` (built by [`Base::url`]) with `headers`, read the body within the cap, all within
+    /// `timeout`. Transport failures are classified; any status is returned as a [`Response`].
+    pub async fn get(
+        &self,
+        url: Url,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<Response, ErrorClass> {
+        let fut = async {
+            let resp = self
+                .http
+                .get(url)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| transport_class(&e))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            if let Some(len) = resp.content_length()
+                && len > self.max_body as u64
+            {
+                return Err(ErrorClass::BadPayload {
+                    kind: PayloadKind::TooLarge,
+                });
+            }
+            let mut buf = BytesMut::new();
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| transport_class(&e))?;
+                if buf.len() + chunk.len() > self.max_body {
+                    return Err(ErrorClass::BadPayload {
+                        kind: PayloadKind::TooLarge,
+                    });
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(Response {
+                status,
+                headers,
+                body: buf.freeze(),
+            })
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(ErrorClass::Transient {
+                kind: TransientKind::Timeout,
+            }),
+        }
+    }
+}
+
+/// Classify a reqwest transport error.
+fn transport_class(e: &reqwest::Error) -> ErrorClass {
+    let kind = if e.is_timeout() {
+        TransientKind::Timeout
+    } else if e.is_connect() {
+        TransientKind::Connect
+    } else {
+        TransientKind::Reset
+    };
+    ErrorClass::Transient { kind }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(s: &str) -> Base {
+        Base::new(&Url::parse(s).unwrap())
+    }
+
+    #[test]
+    fn stays_on_origin_and_prefix() {
+        let b = base("http://127.0.0.1:8000/py/");
+        let u = b
+            .url(
+                &["advanced".into(), "x/../../etc".into(), "//evil.com".into()],
+                &[("symbol".into(), "SOL&x=1".into())],
+            )
+            .unwrap();
+        assert_eq!(u.host_str(), Some("127.0.0.1"));
+        assert_eq!(u.port(), Some(8000));
+        assert_eq!(u.path(), "/py/advanced/x%2F..%2F..%2Fetc/%2F%2Fevil.com");
+        assert_eq!(u.query(), Some("symbol=SOL%26x%3D1"));
+    }
+
+    #[test]
+    fn refuses_dot_segments() {
+        let b = base("http://h:1/py");
+        assert_eq!(
+            b.url(&["..".into()], &[]),
+            Err(UrlError::DotSegment("..".into()))
+        );
+        assert!(b.url(&[".".into()], &[]).is_err());
+        assert!(b.url_for_path("/a/../b", &[]).is_err());
+        assert!(b.url(&[String::new()], &[]).is_err());
+    }
+
+    #[test]
+    fn root_base() {
+        let b = base("http://h:1");
+        assert_eq!(b.prefix(), "");
+        assert_eq!(
+            b.url_for_path("/openapi.json", &[]).unwrap().as_str(),
+            "http://h:1/openapi.json"
+        );
+        let b = base("http://h:1/py");
+        assert_eq!(
+            b.url_for_path("/openapi.json", &[]).unwrap().as_str(),
+            "http://h:1/py/openapi.json"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! A restart keeps what matters: `kill -9` the daemon, start it again on the same SQLite file,
+//! and the ETF circuit opened by a 402 is still open (the backend gets no ETF request) and the
+//! run finished before the kill is in the history.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sniper::module_id::ModuleId;
+use sniper::sandbox::Sandbox;
+
+fn start(db: &str, backend: &str) -> (Child, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sniper"));
+    c.arg("serve")
+        .env("SNIPER_LISTEN", "127.0.0.1:0")
+        .env("SNIPER_DB", db)
+        .env("PY_BASE_URL", backend)
+        .env("SNIPER_INTERVAL", "200ms")
+        // start == end: always inside the window, whatever the hour the test runs.
+        .env("ACTIVE_TRADING_START", "00:00")
+        .env("ACTIVE_TRADING_END", "00:00")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve exited early").unwrap();
+        if let Some(i) = line.find("listening on http://") {
+            let rest = &line[i + "listening on ".len()..];
+            break rest.split('/').take(3).collect::<Vec<_>>().join("/");
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+async fn json(url: &str) -> Option<serde_json::Value> {
+    let r = reqwest::get(url).await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    serde_json::from_slice(&r.bytes().await.ok()?).ok()
+}
+
+/// Wait until the daemon has finished `n` runs (bounded, so a bug fails instead of hanging).
+async fn wait_runs(url: &str, n: u64) -> serde_json::Value {
+    for _ in 0..200 {
+        if let Some(v) = json(&format!("{url}/api/status")).await
+            && v["scheduler"]["runs"].as_u64().unwrap_or(0) >= n
+        {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("daemon did not finish {n} runs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn etf_circuit_survives_kill_9() {
+    let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sniper.db");
+    let db = db.to_str().unwrap();
+
+    let (mut first, url) = start(db, &sb.url());
+    wait_runs(&url, 2).await;
+    assert_eq!(
+        sb.state.hits_for(ModuleId::Etf).len(),
+        1,
+        "402 opened the circuit"
+    );
+    first.kill().unwrap(); // SIGKILL: no graceful shutdown, nothing flushed on exit
+    first.wait().unwrap();
+
+    let (mut second, url) = start(db, &sb.url());
+    let status = wait_runs(&url, 3).await;
+    assert_eq!(
+        sb.state.hits_for(ModuleId::Etf).len(),
+        1,
+        "no ETF request after the restart while the circuit is open"
+    );
+    let etf = status["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["module"] == "etf")
+        .unwrap()
+        .clone();
+    assert_eq!(etf["breaker"]["state"], "open", "{etf}");
+    assert_eq!(etf["breaker"]["reason"], "entitlement", "{etf}");
+    // The history holds the runs of the first process, including its 402.
+    let runs = json(&format!("{url}/api/runs?limit=1000&module=etf"))
+        .await
+        .unwrap();
+    let codes: Vec<String> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["modules"][0]["code"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        codes.contains(&"ETF_PAYMENT_REQUIRED".to_string()),
+        "{codes:?}"
+    );
+    assert!(codes.iter().filter(|c| *c == "ETF_CIRCUIT_OPEN").count() >= 2);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
