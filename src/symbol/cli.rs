@@ -1,0 +1,64 @@
+//! `sniper symbol <INPUT>`: parse a pasted symbol and print it for a venue, or as JSON for all.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{Instrument, Market, SymbolError, Venue, parse};
+
+/// Arguments of `sniper symbol`. Without `--venue` the symbol is printed in CCXT unified notation.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SymbolArgs {
+    /// The symbol as you have it: SOL, SOLUSDT, SOL/USDT:USDT, BTC-USDT-SWAP, PF_XBTUSD, …
+    pub input: String,
+    /// Venue to read defaults for and to print for: okx, binance, bybit, deribit, kraken, coinbase,
+    /// kucoin, gate, hyperliquid or ccxt.
+    #[arg(long)]
+    pub venue: Option<Venue>,
+    /// Market wanted when the symbol does not say: spot, perp or future.
+    #[arg(long)]
+    pub market: Option<Market>,
+    /// Print the parsed instrument and its id on every venue as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    input: &'a str,
+    instrument: Instrument,
+    /// Venue → native id, for venues that list this instrument.
+    venues: BTreeMap<&'static str, String>,
+    /// Venue → why it cannot list this instrument.
+    unsupported: BTreeMap<&'static str, String>,
+}
+
+/// Runs `sniper symbol`: one line with the id (script-friendly), or the JSON report with `--json`.
+/// A refused symbol is an `Err` whose message is meant for the user (the CLI exits 2 with it).
+pub fn run_symbol_cli(args: &SymbolArgs, out: &mut dyn Write) -> Result<(), SymbolError> {
+    let instrument = parse(&args.input, args.venue, args.market)?;
+    tracing::debug!(input = %args.input, instrument = %instrument, "symbol parsed");
+    let io = |e: std::io::Error| SymbolError::Output(e.to_string());
+    if args.json {
+        let mut report = Report {
+            input: &args.input,
+            instrument,
+            venues: BTreeMap::new(),
+            unsupported: BTreeMap::new(),
+        };
+        for venue in Venue::ALL {
+            match instrument.format(venue) {
+                Ok(id) => report.venues.insert(venue.as_str(), id),
+                Err(e) => report.unsupported.insert(venue.as_str(), e.to_string()),
+            };
+        }
+        serde_json::to_writer_pretty(&mut *out, &report)
+            .map_err(|e| SymbolError::Output(e.to_string()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        let id = instrument.format(args.venue.unwrap_or(Venue::Ccxt))?;
+        writeln!(out, "{id}").map_err(io)?;
+    }
+    Ok(())
+}

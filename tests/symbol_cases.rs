@@ -1,0 +1,384 @@
+//! The issue's examples, the design's bad cases (each with its expected error), and the CLI.
+
+use jiff::civil::date;
+use sniper::symbol::{
+    Instrument, Kind, Margin, Market, SymbolArgs, SymbolError, SymbolForms, Venue, forms,
+    forms_list, normalize_perp, normalize_spot, parse, run_symbol_cli,
+};
+
+fn ccxt(input: &str, venue: Option<Venue>, market: Option<Market>) -> String {
+    parse(input, venue, market)
+        .unwrap_or_else(|e| panic!("{input}: {e}"))
+        .format(Venue::Ccxt)
+        .unwrap()
+}
+
+#[test]
+fn every_form_from_the_issue_reads_as_the_right_instrument() {
+    let cases: &[(&str, Option<Venue>, Option<Market>, &str)] = &[
+        ("SOL", None, None, "SOL/USDT"),
+        ("SOLUSDT", None, None, "SOL/USDT"),
+        ("SOLUSDC", None, None, "SOL/USDC"),
+        ("1000PEPEUSDT", None, None, "1000PEPE/USDT"),
+        ("ETHBTC", None, None, "ETH/BTC"),
+        ("SOL/USDT", None, None, "SOL/USDT"),
+        ("sol-usdt", None, None, "SOL/USDT"),
+        ("SOL_USDT", None, None, "SOL/USDT"),
+        ("SOL:USDT", None, None, "SOL/USDT"),
+        ("  sol/usdt ", None, None, "SOL/USDT"),
+        ("SOL/USDT:USDT", None, None, "SOL/USDT:USDT"),
+        ("BTC/USD:BTC", None, None, "BTC/USD:BTC"),
+        ("BTC/USDT:USDT-250328", None, None, "BTC/USDT:USDT-250328"),
+        ("BTC-USDT-SWAP", None, None, "BTC/USDT:USDT"),
+        ("BTC-USD-SWAP", None, None, "BTC/USD:BTC"),
+        ("BTC-USD-250328", None, None, "BTC/USD:BTC-250328"),
+        (
+            "BTCUSDT",
+            Some(Venue::Binance),
+            Some(Market::Spot),
+            "BTC/USDT",
+        ),
+        (
+            "BTCUSDT",
+            Some(Venue::Binance),
+            Some(Market::Perp),
+            "BTC/USDT:USDT",
+        ),
+        ("BTCUSDT_250328", None, None, "BTC/USDT:USDT-250328"),
+        ("BTCUSD_PERP", None, None, "BTC/USD:BTC"),
+        (
+            "BTCUSD",
+            Some(Venue::Bybit),
+            Some(Market::Perp),
+            "BTC/USD:BTC",
+        ),
+        ("BTCUSDH25", None, None, "BTC/USD:BTC-250328"),
+        ("BTCUSDT-28MAR25", None, None, "BTC/USDT:USDT-250328"),
+        ("BTC-PERPETUAL", None, None, "BTC/USD:BTC"),
+        ("BTC-28MAR25", None, None, "BTC/USD:BTC-250328"),
+        ("BTC_USDC-PERPETUAL", None, None, "BTC/USDC:USDC"),
+        ("XBTUSD", None, None, "BTC/USD"),
+        ("XETHXXBT", None, None, "ETH/BTC"),
+        ("PF_USDT", Some(Venue::Gate), None, "PF/USDT"),
+        ("WUSDTM", None, None, "W/USDT:USDT"),
+        ("XXBTZUSD", None, None, "BTC/USD"),
+        ("XETHZEUR", None, None, "ETH/EUR"),
+        ("XDGUSD", Some(Venue::Kraken), None, "DOGE/USD"),
+        ("PF_XBTUSD", None, None, "BTC/USD:USD"),
+        ("PI_XBTUSD", None, None, "BTC/USD:BTC"),
+        ("FI_XBTUSD_250328", None, None, "BTC/USD:BTC-250328"),
+        ("BTC-USD", None, None, "BTC/USD"),
+        ("BTC-PERP-INTX", None, None, "BTC/USDC:USDC"),
+        ("XBTUSDTM", None, None, "BTC/USDT:USDT"),
+        ("XBTUSDM", None, None, "BTC/USD:BTC"),
+        ("BTC_USDT", None, None, "BTC/USDT"),
+        (
+            "BTC_USDT",
+            Some(Venue::Gate),
+            Some(Market::Perp),
+            "BTC/USDT:USDT",
+        ),
+        ("BTC_USDT_20250328", None, None, "BTC/USDT:USDT-250328"),
+        ("SOL", Some(Venue::Hyperliquid), None, "SOL/USDC:USDC"),
+        (
+            "SOL/USDC",
+            Some(Venue::Hyperliquid),
+            Some(Market::Spot),
+            "SOL/USDC",
+        ),
+        ("USDTUSD", None, None, "USDT/USD"),
+        ("WBTC", None, None, "WBTC/USDT"),
+        ("STETH", None, None, "STETH/USDT"),
+        ("BTCFDUSD", None, None, "BTC/FDUSD"),
+        ("ETH", None, None, "ETH/USDT"),
+    ];
+    for (input, venue, market, want) in cases {
+        assert_eq!(
+            ccxt(input, *venue, *market),
+            *want,
+            "{input} {venue:?} {market:?}"
+        );
+    }
+}
+
+#[test]
+fn the_instrument_model_exposes_its_parts() {
+    let i = parse("BTC-USD-250328", None, None).unwrap();
+    assert_eq!(
+        (i.base(), i.quote(), i.settle()),
+        ("BTC", "USD", Some("BTC"))
+    );
+    assert_eq!(i.market(), Market::Future);
+    assert_eq!(
+        i.kind(),
+        Kind::Future {
+            margin: Margin::Inverse,
+            expiry: date(2025, 3, 28)
+        }
+    );
+    assert_eq!(i.to_spot().format(Venue::Ccxt).unwrap(), "BTC/USD");
+    assert_eq!(i.to_perp().format(Venue::Ccxt).unwrap(), "BTC/USD:USD");
+    assert_eq!(
+        Instrument::spot("sol", "usdt").unwrap(),
+        parse("SOL", None, None).unwrap()
+    );
+}
+
+#[test]
+fn one_perp_formatted_on_every_venue() {
+    let i = parse("SOL/USDT:USDT", None, None).unwrap();
+    let got: Vec<_> = Venue::ALL
+        .iter()
+        .map(|v| i.format(*v).map_err(|e| e.to_string()))
+        .collect();
+    assert_eq!(got[0].as_deref(), Ok("SOL-USDT-SWAP"));
+    assert_eq!(got[1].as_deref(), Ok("SOLUSDT"));
+    assert_eq!(got[2].as_deref(), Ok("SOLUSDT"));
+    assert_eq!(got[3].as_deref(), Ok("SOL_USDT-PERPETUAL"));
+    assert_eq!(got[4].as_deref(), Ok("PF_SOLUSDT"));
+    assert!(got[5].is_err(), "coinbase lists USDC perps only");
+    assert_eq!(got[6].as_deref(), Ok("SOLUSDTM"));
+    assert_eq!(got[7].as_deref(), Ok("SOL_USDT"));
+    assert!(got[8].is_err(), "hyperliquid quotes in USDC");
+    assert_eq!(got[9].as_deref(), Ok("SOL/USDT:USDT"));
+}
+
+#[test]
+fn design_wrappers_keep_good_results_and_fix_the_bad_ones() {
+    assert_eq!(normalize_spot("SOL").unwrap(), "SOLUSDT");
+    assert_eq!(normalize_perp("SOL").unwrap(), "SOL-USDT-SWAP");
+    assert_eq!(normalize_spot("SOLUSDT").unwrap(), "SOLUSDT");
+    assert_eq!(normalize_perp("SOLUSDT").unwrap(), "SOL-USDT-SWAP");
+    // Design: SOLUSDC -> SOLUSDCUSDT.
+    assert_eq!(normalize_spot("SOLUSDC").unwrap(), "SOLUSDC");
+    assert_eq!(normalize_perp("SOLUSDC").unwrap(), "SOL-USDC-SWAP");
+    // Design: BTC-USDT-SWAP asked as spot stayed a swap.
+    assert_eq!(normalize_spot("BTC-USDT-SWAP").unwrap(), "BTCUSDT");
+}
+
+#[test]
+fn design_bad_cases_are_typed_errors() {
+    // Design: USDT -> -USDT-SWAP.
+    assert_eq!(
+        normalize_perp("USDT"),
+        Err(SymbolError::OnlyQuote {
+            asset: "USDT".into()
+        })
+    );
+    assert_eq!(
+        normalize_spot("usdc"),
+        Err(SymbolError::OnlyQuote {
+            asset: "USDC".into()
+        })
+    );
+    // Design: empty -> USDT.
+    assert_eq!(normalize_spot(""), Err(SymbolError::Empty));
+    assert_eq!(normalize_perp("   "), Err(SymbolError::Empty));
+    // Design: BTC-USDT-SWAP asked as spot stayed a swap; asking parse for spot explicitly says why not.
+    assert_eq!(
+        parse("BTC-USDT-SWAP", None, Some(Market::Spot)),
+        Err(SymbolError::MarketMismatch {
+            input: "BTC-USDT-SWAP".into(),
+            found: Market::Perp,
+            wanted: Market::Spot
+        })
+    );
+}
+
+#[test]
+fn other_rejections_name_the_problem() {
+    assert!(matches!(
+        parse("SOL$", None, None),
+        Err(SymbolError::IllegalChar { ch: '$', pos: 4 })
+    ));
+    assert!(matches!(
+        parse("SOL USDT", None, None),
+        Err(SymbolError::IllegalChar { ch: ' ', pos: 4 })
+    ));
+    assert!(matches!(
+        parse("USDTUSDT", None, None),
+        Err(SymbolError::SameBaseQuote { .. })
+    ));
+    assert!(matches!(
+        parse("BTC/BTC", None, None),
+        Err(SymbolError::SameBaseQuote { .. })
+    ));
+    assert!(matches!(
+        parse("BTC-USD-250230", None, None),
+        Err(SymbolError::InvalidExpiry { .. })
+    ));
+    assert!(matches!(
+        parse("BTC-30FEB25", None, None),
+        Err(SymbolError::InvalidExpiry { .. })
+    ));
+    assert!(matches!(
+        parse("BTC/USDT:USDT-251301", None, None),
+        Err(SymbolError::InvalidExpiry { .. })
+    ));
+    assert!(matches!(
+        parse("SOL", None, Some(Market::Future)),
+        Err(SymbolError::MissingExpiry { .. })
+    ));
+    assert!(matches!(
+        parse("BTC/USDT:ETH", None, None),
+        Err(SymbolError::UnsupportedSettle { .. })
+    ));
+    assert!(matches!(
+        parse("BTC-USD-241227-60000-P", None, None),
+        Err(SymbolError::Option { .. })
+    ));
+    assert!(matches!(
+        parse("BTC//USDT", None, None),
+        Err(SymbolError::Malformed { .. })
+    ));
+    assert!(matches!(
+        parse("BTC--USDT", None, None),
+        Err(SymbolError::Malformed { .. })
+    ));
+    for bad in ["1000", "1000/USDT", "ABCDEFGHIJKLMNOPUSDT"] {
+        assert!(
+            matches!(
+                parse(bad, None, None),
+                Err(SymbolError::InvalidAsset { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        parse(&"A".repeat(49), None, None),
+        Err(SymbolError::TooLong { len: 49, .. })
+    ));
+    assert!(matches!(
+        "binanse".parse::<Venue>(),
+        Err(SymbolError::UnknownVenue { .. })
+    ));
+    assert!(matches!(
+        "option".parse::<Market>(),
+        Err(SymbolError::UnknownMarket { .. })
+    ));
+    let msg = parse("USDT", None, None).unwrap_err().to_string();
+    assert!(
+        msg.contains("quote currency") && msg.contains("SOLUSDT"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn venues_refuse_what_they_do_not_list() {
+    let inverse_future = parse("BTC-USD-250327", None, None).unwrap();
+    assert!(matches!(
+        inverse_future.format(Venue::Coinbase),
+        Err(SymbolError::Unsupported { .. })
+    ));
+    // 2025-03-27 is a Thursday: Bybit's month code cannot name it.
+    assert!(matches!(
+        inverse_future.format(Venue::Bybit),
+        Err(SymbolError::Unsupported { .. })
+    ));
+    let linear_usd = parse("BTC/USD:USD", None, None).unwrap();
+    assert!(matches!(
+        linear_usd.format(Venue::Okx),
+        Err(SymbolError::Unsupported { .. })
+    ));
+    assert_eq!(linear_usd.format(Venue::Kraken).unwrap(), "PF_XBTUSD");
+}
+
+#[test]
+fn forms_give_the_three_runner_forms() {
+    let f = |base: &str, spot: &str, perp: &str| SymbolForms {
+        base: base.into(),
+        spot: spot.into(),
+        perp: perp.into(),
+    };
+    assert_eq!(forms("SOL").unwrap(), f("SOL", "SOLUSDT", "SOL-USDT-SWAP"));
+    assert_eq!(
+        forms("SOLUSDC").unwrap(),
+        f("SOL", "SOLUSDC", "SOL-USDC-SWAP")
+    );
+    assert_eq!(
+        forms("BTC-USDT-SWAP").unwrap(),
+        f("BTC", "BTCUSDT", "BTC-USDT-SWAP")
+    );
+    assert_eq!(
+        forms("BTC-USD-250328").unwrap(),
+        f("BTC", "BTCUSD", "BTC-USD-SWAP")
+    );
+    assert_eq!(
+        forms("1000pepe").unwrap(),
+        f("1000PEPE", "1000PEPEUSDT", "1000PEPE-USDT-SWAP")
+    );
+    assert!(forms("USDT").is_err());
+}
+
+fn cli(
+    input: &str,
+    venue: Option<Venue>,
+    market: Option<Market>,
+    json: bool,
+) -> Result<String, SymbolError> {
+    let args = SymbolArgs {
+        input: input.into(),
+        venue,
+        market,
+        json,
+    };
+    let mut out = Vec::new();
+    run_symbol_cli(&args, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn cli_prints_one_line_or_json() {
+    assert_eq!(
+        cli("sol", Some(Venue::Okx), Some(Market::Perp), false).unwrap(),
+        "SOL-USDT-SWAP\n"
+    );
+    assert_eq!(cli("XXBTZUSD", None, None, false).unwrap(), "BTC/USD\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&cli("BTC-USD-SWAP", None, None, true).unwrap()).unwrap();
+    assert_eq!(json["instrument"]["symbol"], "BTC/USD:BTC");
+    assert_eq!(json["instrument"]["margin"], "inverse");
+    assert_eq!(json["instrument"]["settle"], "BTC");
+    assert_eq!(json["venues"]["binance"], "BTCUSD_PERP");
+    assert_eq!(json["venues"]["deribit"], "BTC-PERPETUAL");
+    assert!(
+        json["unsupported"]["hyperliquid"]
+            .as_str()
+            .unwrap()
+            .contains("USDC")
+    );
+    assert!(matches!(
+        cli("USDT", None, None, false),
+        Err(SymbolError::OnlyQuote { .. })
+    ));
+}
+
+#[test]
+fn cli_args_parse_with_clap() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: SymbolArgs,
+    }
+    let cmd = Cmd::try_parse_from([
+        "symbol", "BTCUSDT", "--venue", "okx", "--market", "perp", "--json",
+    ])
+    .unwrap();
+    assert_eq!(cmd.args.venue, Some(Venue::Okx));
+    assert_eq!(cmd.args.market, Some(Market::Perp));
+    assert!(cmd.args.json);
+    assert!(Cmd::try_parse_from(["symbol", "BTC", "--venue", "nope"]).is_err());
+}
+
+#[test]
+fn symbol_lists_keep_order_drop_duplicates_and_report_typos() {
+    let list = forms_list("SOL, btc,ETH,SOLUSDT").unwrap();
+    let spots: Vec<_> = list.iter().map(|f| f.spot.as_str()).collect();
+    assert_eq!(spots, ["SOLUSDT", "BTCUSDT", "ETHUSDT"]);
+    assert_eq!(forms_list("SOL,,BTC"), Err(SymbolError::Empty));
+    assert!(matches!(
+        forms_list("SOL,US DT"),
+        Err(SymbolError::IllegalChar { .. })
+    ));
+}
