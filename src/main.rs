@@ -78,6 +78,9 @@ enum Cmd {
         #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
         db: String,
     },
+    /// Parse a symbol in any common form and print it for a venue (alone on one line), or with
+    /// --json the parsed instrument and its form on every venue. Exit 2 on a rejected symbol.
+    Symbol(sniper::symbol::SymbolArgs),
     /// Serve only the SANDBOX backend (fake data), e.g. for benchmarks or to poke at by hand.
     Sandbox {
         /// Address to listen on.
@@ -223,6 +226,16 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             sniper::store::run_history_cli(&store, &args, &mut out)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Symbol(args) => {
+            let mut out = std::io::stdout().lock();
+            match sniper::symbol::run_symbol_cli(&args, &mut out) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("sniper: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Cmd::Sandbox {
             listen,

@@ -199,3 +199,23 @@ fn help_documents_every_variable() {
         assert!(help.contains(var), "{var} missing from --help");
     }
 }
+
+#[test]
+fn symbol_command_prints_one_line_and_rejects_junk() {
+    let out = sniper()
+        .args(["symbol", "SOL", "--venue", "okx", "--market", "perp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SOL-USDT-SWAP\n");
+    let out = sniper()
+        .args(["symbol", "SOLUSDC", "--venue", "binance"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SOLUSDC\n");
+    for bad in ["USDT", "", "SOL$", "USDTUSDT"] {
+        let out = sniper().args(["symbol", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}

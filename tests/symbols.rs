@@ -41,3 +41,23 @@ async fn several_symbols_share_market_wide_modules() {
             .any(|h| h.query.as_deref() == Some("symbol=BTCUSDT&exchange=binance&depth=50"))
     );
 }
+
+#[tokio::test]
+async fn glued_usdc_pairs_are_not_glued_again() {
+    // The design built SOLUSDCUSDT.
+    let (sb, runner) = sandbox_runner(&["--symbol", "SOLUSDC"]).await;
+    let r = runner.run_once().await.remove(0);
+    assert_eq!(r.symbols.spot, "SOLUSDC");
+    assert_eq!(r.symbols.perp, "SOL-USDC-SWAP");
+    let ob = sb.state.hits_for(ModuleId::SpotOb);
+    assert_eq!(
+        ob[0].query.as_deref(),
+        Some("symbol=SOLUSDC&exchange=binance&depth=50")
+    );
+    assert!(
+        !sb.state
+            .hits()
+            .iter()
+            .any(|h| h.query.clone().unwrap_or_default().contains("USDCUSDT"))
+    );
+}
