@@ -88,6 +88,19 @@ async fn huge_body_is_bad_payload_without_reading_it_all() {
     column(Kind::Huge).await;
 }
 
+/// 20 MB can sit in loopback socket buffers whole, so the "not read to the end" claim is checked
+/// with 1 GiB: what the sandbox produced is bounded by cap + kernel buffers, not by the body.
+#[tokio::test]
+async fn a_huge_body_is_not_read_to_the_end() {
+    let (produced, code) = faults::body_not_read_to_the_end(1 << 30).await;
+    assert_eq!(code, "BAD_PAYLOAD");
+    assert!(produced > faults::CAP, "{produced}");
+    assert!(
+        produced < 128 << 20,
+        "{produced} bytes of a 1 GiB body produced: sniper kept reading past the cap"
+    );
+}
+
 #[tokio::test]
 async fn whole_origin_refused_is_connect_and_opens_after_five() {
     for (m, _, attempts) in faults::origin_refused().await {
