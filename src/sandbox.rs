@@ -348,8 +348,12 @@ async fn serve_conn(stream: TcpStream, app: Router, mut stop: tokio::sync::watch
 
     let _ = stream.set_nodelay(true);
     // A second handle on the socket, kept to reset it on `Fault::close` (hyper owns the first).
-    let Ok((stream, spare)) = split_handle(stream) else {
-        return;
+    let (stream, spare) = match split_handle(stream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(error = %e, "sandbox cannot duplicate a socket handle; dropping the connection");
+            return;
+        }
     };
     let closer = ConnCloser(Arc::new(tokio::sync::Notify::new()));
     let svc_closer = closer.clone();
