@@ -109,6 +109,10 @@ pub struct ConfigArgs {
     /// Heatmap timeframe: 5m|15m|1h|4h|1d.
     #[arg(long, env = "HEATMAP_TIMEFRAME", default_value = "1h")]
     pub heatmap_timeframe: String,
+    /// Symbol form sent to the heatmap when the backend's spec does not say: base (SOL),
+    /// spot (SOLUSDT) or perp (SOL-USDT-SWAP, the design's choice).
+    #[arg(long, env = "HEATMAP_SYMBOL_FORM", default_value = "perp")]
+    pub heatmap_symbol_form: String,
     /// Exchange of the spot order book.
     #[arg(long, env = "SPOT_OB_EXCHANGE", default_value = "binance")]
     pub spot_ob_exchange: String,
@@ -135,10 +139,22 @@ pub struct Config {
     pub breaker: BreakerSettings,
     pub etf_asset: String,
     pub heatmap_timeframe: String,
+    pub heatmap_symbol_form: crate::template::SymbolForm,
     pub spot_ob_exchange: String,
     pub spot_ob_depth: u32,
     /// True when the backend is the embedded sandbox; every result then says so.
     pub sandbox: bool,
+}
+
+impl Config {
+    /// The active trading window.
+    pub fn window(&self) -> Result<crate::window::ActiveWindow, crate::window::WindowError> {
+        crate::window::ActiveWindow::parse(
+            &self.trading_timezone,
+            &self.active_start.strftime("%H:%M").to_string(),
+            &self.active_end.strftime("%H:%M").to_string(),
+        )
+    }
 }
 
 /// Which modules are enabled.
@@ -215,6 +231,23 @@ impl ConfigArgs {
                 "one of 5m, 15m, 1h, 4h, 1d",
             ));
         }
+        let heatmap_symbol_form = match self
+            .heatmap_symbol_form
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "base" => crate::template::SymbolForm::Base,
+            "spot" => crate::template::SymbolForm::Spot,
+            "perp" => crate::template::SymbolForm::Perp,
+            _ => {
+                return Err(ConfigError::new(
+                    "HEATMAP_SYMBOL_FORM",
+                    &self.heatmap_symbol_form,
+                    "one of base, spot, perp",
+                ));
+            }
+        };
         let spot_ob_exchange = self.spot_ob_exchange.trim().to_ascii_lowercase();
         if spot_ob_exchange.is_empty()
             || spot_ob_exchange.len() > 32
@@ -245,6 +278,7 @@ impl ConfigArgs {
             breaker,
             etf_asset,
             heatmap_timeframe,
+            heatmap_symbol_form,
             spot_ob_exchange,
             spot_ob_depth,
             sandbox: false,

@@ -15,9 +15,12 @@ use http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::defaults;
+use crate::matcher::{DiscoveryReport, MatchPrefs, match_all};
 use crate::module_id::ModuleId;
-use crate::template::{Location, Param, RequestTemplate, Role, Source, SymbolForm};
+use crate::openapi::{SpecLimits, parse_spec};
+use crate::template::{RequestTemplate, Source};
 use crate::upstream::Upstream;
 
 /// How long to wait before trying again after a failed fetch, so a broken backend is not hammered.
@@ -65,6 +68,8 @@ struct Cache {
     last_fetch: Option<Instant>,
     /// Shape that answered for each module, for the current generation.
     learned: HashMap<ModuleId, (u64, RequestTemplate)>,
+    /// The matcher's report on the last parsed spec (for `sniper discover`).
+    report: Option<Arc<DiscoveryReport>>,
 }
 
 type Inflight = Shared<BoxFuture<'static, ()>>;
@@ -74,6 +79,8 @@ type Inflight = Shared<BoxFuture<'static, ()>>;
 pub struct DiscoveryConfig {
     pub ttl: Duration,
     pub timeout: Duration,
+    pub limits: SpecLimits,
+    pub prefs: MatchPrefs,
 }
 
 /// The route cache, shared by every run.
@@ -99,6 +106,7 @@ impl Discovery {
                 last_modified: None,
                 last_fetch: None,
                 learned: HashMap::new(),
+                report: None,
             }),
             inflight: Mutex::new(None),
         })
@@ -174,7 +182,16 @@ impl Discovery {
                     c.fresh_until = Some(now + self.cfg.ttl);
                 }
                 Ok(r) if (200..300).contains(&r.status) => {
-                    let parsed = match_spec(&r.body);
+                    let parsed = match_spec(
+                        &r.body,
+                        &self.cfg.limits,
+                        &self.cfg.prefs,
+                        self.upstream.base().prefix(),
+                    )
+                    .map(|(map, report)| {
+                        c.report = Some(Arc::new(report));
+                        map
+                    });
                     let generation = c.map.generation + 1;
                     let mut map = match parsed {
                         Ok(map) => map,
@@ -241,6 +258,21 @@ impl Discovery {
         out
     }
 
+    /// The matcher's report on the last parsed spec, if any.
+    pub fn report(&self) -> Option<Arc<DiscoveryReport>> {
+        self.lock().report.clone()
+    }
+
+    /// The route a module would use now: its learned shape, else the spec's choice, else the
+    /// design's default. For the status page and `/api/modules`.
+    pub fn current_route(&self, m: ModuleId) -> RequestTemplate {
+        let map = self.lock().map.clone();
+        self.candidates(&map, m)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| defaults::default_candidates(m).remove(0))
+    }
+
     /// Remember the shape that answered for a module (until the spec changes).
     pub fn learn(&self, map: &RouteMap, m: ModuleId, t: &RequestTemplate) {
         let mut c = self.lock();
@@ -262,109 +294,66 @@ impl Discovery {
     }
 }
 
-/// Parse a spec and choose a template per module. Pure. (v1: the design's rules, made safe.)
-pub fn match_spec(body: &[u8]) -> Result<RouteMap, String> {
-    let doc: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let paths = doc
-        .get("paths")
-        .and_then(|p| p.as_object())
-        .ok_or_else(|| "no `paths` object".to_string())?;
-    let keys: Vec<&String> = paths
-        .keys()
-        .filter(|k| k.starts_with('/') && !k.starts_with("//") && !k.contains(".."))
-        .filter(|k| paths[k.as_str()].get("get").is_some())
+/// Parse a spec and choose a template per module. Pure.
+///
+/// `base_prefix` is `PY_BASE_URL`'s path: a relative server URL that repeats it (the spec was
+/// fetched from under it) is not applied twice.
+pub fn match_spec(
+    body: &[u8],
+    limits: &SpecLimits,
+    prefs: &MatchPrefs,
+    base_prefix: &str,
+) -> Result<(RouteMap, DiscoveryReport), String> {
+    let mut spec = parse_spec(body, limits).map_err(|e| e.to_string())?;
+    for i in &spec.ignored {
+        tracing::warn!(what = %i.what, why = %i.why, "ignored part of the backend spec");
+    }
+    if !base_prefix.is_empty()
+        && let Some(rest) = spec.prefix.strip_prefix(base_prefix)
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        spec.prefix = rest.to_string();
+    }
+    let report = match_all(&spec, prefs);
+    let chosen = ModuleId::ALL
+        .into_iter()
+        .filter_map(|m| report.chosen(m).map(|t| (m, t.clone())))
         .collect();
-    let mut chosen = HashMap::new();
-    let rules: [(ModuleId, &[&[&str]]); 5] = [
-        (
-            ModuleId::Heatmap,
-            &[&["liquidation", "heatmap"], &["liquidations", "heatmap"]],
-        ),
-        (
-            ModuleId::SpotOb,
-            &[&["spot", "orderbook"], &["orderbook", "spot"]],
-        ),
-        (ModuleId::Bias, &[&["institutional", "bias"]]),
-        (ModuleId::WhaleAlerts, &[&["whale", "alerts"]]),
-        (ModuleId::Etf, &[&["etf", "flows"]]),
-    ];
-    for (m, pats) in rules {
-        let hit = pats.iter().find_map(|words| {
-            // Prefer a route without placeholders (the design requested literal `{symbol}`).
-            let matching: Vec<&&String> = keys
-                .iter()
-                .filter(|k| in_order(&k.to_ascii_lowercase(), words))
-                .filter(|k| !is_decoy(k))
-                .collect();
-            matching
-                .iter()
-                .find(|k| !k.contains('{'))
-                .or_else(|| matching.first())
-                .map(|k| k.to_string())
-        });
-        if let Some(path) = hit
-            && let Some(t) = template_from_path(m, &path)
-        {
-            chosen.insert(m, t);
+    Ok((
+        RouteMap {
+            from_spec: true,
+            chosen,
+            note: None,
+            generation: 0,
+        },
+        report,
+    ))
+}
+
+/// Matching preferences from the configuration: the first symbol, and each module's settings.
+pub fn prefs_from_config(cfg: &Config) -> MatchPrefs {
+    let base = cfg
+        .symbols
+        .first()
+        .and_then(|s| crate::symbol::forms(s).ok())
+        .map(|f| f.base)
+        .unwrap_or_else(|| "SOL".to_string());
+    let mut prefs = MatchPrefs::for_base(&base);
+    for m in ModuleId::ALL {
+        let mut mp = prefs.module(m);
+        match m {
+            ModuleId::Etf => mp.fixed_base = Some(cfg.etf_asset.clone()),
+            ModuleId::Heatmap => {
+                mp.timeframes = vec![cfg.heatmap_timeframe.clone()];
+                mp.symbol_form = cfg.heatmap_symbol_form;
+            }
+            ModuleId::SpotOb => {
+                mp.exchange = Some(cfg.spot_ob_exchange.clone());
+                mp.depth = Some(cfg.spot_ob_depth);
+            }
+            ModuleId::WhaleAlerts | ModuleId::Bias => {}
         }
+        prefs.modules.insert(m, mp);
     }
-    Ok(RouteMap {
-        from_spec: true,
-        chosen,
-        note: None,
-        generation: 0,
-    })
-}
-
-fn in_order(s: &str, words: &[&str]) -> bool {
-    let mut rest = s;
-    for w in words {
-        match rest.find(w) {
-            Some(i) => rest = &rest[i + w.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
-fn is_decoy(path: &str) -> bool {
-    let p = path.to_ascii_lowercase();
-    ["test", "docs", "health", "debug", "async", "multi"]
-        .iter()
-        .any(|d| p.contains(d))
-}
-
-/// A template for a spec path: placeholders filled by role from their names, query params as the
-/// design's first shape.
-fn template_from_path(m: ModuleId, path: &str) -> Option<RequestTemplate> {
-    let mut t = defaults::shapes(m, path).into_iter().next()?;
-    let placeholders: Vec<String> = path
-        .split('/')
-        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(str::to_string)
-        .collect();
-    for name in placeholders {
-        let role = match name.to_ascii_lowercase().as_str() {
-            "symbol" | "coin" | "asset" | "pair" | "ticker" => match m {
-                ModuleId::SpotOb => Role::Symbol(SymbolForm::Spot),
-                ModuleId::Heatmap => Role::Symbol(SymbolForm::Perp),
-                _ => Role::Symbol(SymbolForm::Base),
-            },
-            "exchange" | "ex" => Role::Exchange,
-            _ => return None,
-        };
-        t.params.retain(|p| p.role != role);
-        t.params.push(Param {
-            name,
-            location: Location::Path,
-            role,
-            required: true,
-            allowed: Vec::new(),
-            pattern: None,
-            default: None,
-        });
-    }
-    t.source = Source::Spec;
-    Some(t)
+    prefs
 }

@@ -5,9 +5,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sniper::config::{Config, ConfigArgs};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sniper::config::{Config, ConfigArgs, ConfigError};
+use sniper::metrics::Metrics;
 use sniper::runner::{RunResult, Runner, system_clock};
 use sniper::sandbox::Sandbox;
+use sniper::server::{
+    App, SHUTDOWN_WAIT, api_router, bind, metrics_router, serve_until, spawn_loop, termination,
+};
+use sniper::window::ActiveWindow;
 
 /// sniper: market signals from a CoinGlass-style backend, gathered concurrently, degraded gracefully.
 ///
@@ -30,20 +38,45 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Start the embedded SANDBOX backend (fake data) on a free loopback port and run against it
-    /// every few seconds, printing each result.
+    /// The daemon: the scheduler (active hours, backoff), health, metrics, the JSON API and the
+    /// status page on one listener.
+    Serve {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+    },
+    /// `serve` over the embedded SANDBOX backend (fake data) on a free loopback port: the status
+    /// page's address is printed first, then every run. Active hours are ignored unless
+    /// --respect-window is given. Ctrl-C stops it.
     Demo {
         #[command(flatten)]
         cfg: ConfigArgs,
-        /// Seconds between runs.
-        #[arg(long, env = "SNIPER_INTERVAL", default_value = "5s")]
-        interval: String,
-        /// Stop after this many runs (0 = until Ctrl-C).
-        #[arg(long, default_value_t = 0)]
-        runs: u32,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// Run only inside the active trading window, as `serve` does.
+        #[arg(long)]
+        respect_window: bool,
         /// Print JSON lines instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Show what discovery chose on PY_BASE_URL's /openapi.json: per module the operation, its
+    /// request template, its score, and the alternatives with why each lost.
+    Discover {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run history from the store (SNIPER_DB, default ./sniper.db).
+    History {
+        #[command(flatten)]
+        args: sniper::store::HistoryArgs,
+        /// SQLite file.
+        #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
+        db: String,
     },
     /// Serve only the SANDBOX backend (fake data), e.g. for benchmarks or to poke at by hand.
     Sandbox {
@@ -57,6 +90,25 @@ enum Cmd {
         #[arg(long)]
         licensed: bool,
     },
+}
+
+/// Settings of the daemon (`serve`, `demo`).
+#[derive(clap::Args, Clone)]
+struct DaemonArgs {
+    /// Address of the HTTP server (status page, API, health, metrics).
+    #[arg(long, env = "SNIPER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Serve /metrics on this address instead of the main listener.
+    #[arg(long, env = "SNIPER_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// SQLite file for run history and breaker state (`:memory:` keeps nothing).
+    /// Default ./sniper.db for serve, :memory: for demo.
+    #[arg(long, env = "SNIPER_DB")]
+    db: Option<String>,
+    #[command(flatten)]
+    sched: sniper::scheduler::SchedulerArgs,
+    #[command(flatten)]
+    alerts: sniper::alerts::AlertArgs,
 }
 
 fn main() -> ExitCode {
@@ -107,24 +159,70 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
             })
         }
-        Cmd::Demo {
-            cfg,
-            interval,
-            runs,
-            json,
-        } => {
-            let mut cfg = match config_or_exit(&cfg) {
+        Cmd::Serve { cfg, daemon } => {
+            let cfg = match config_or_exit(&cfg) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let interval = match sniper::config::parse_duration("SNIPER_INTERVAL", &interval) {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("sniper: configuration error: {e}");
-                    return Ok(ExitCode::from(2));
-                }
+            rt.block_on(daemon_main(cfg, daemon, DaemonMode::Serve))
+        }
+        Cmd::Demo {
+            cfg,
+            daemon,
+            respect_window,
+            json,
+        } => {
+            let cfg = match config_or_exit(&cfg) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
             };
-            rt.block_on(demo(&mut cfg, interval, runs, json))
+            rt.block_on(daemon_main(
+                cfg,
+                daemon,
+                DaemonMode::Demo {
+                    respect_window,
+                    json,
+                },
+            ))
+        }
+        Cmd::Discover { cfg, json } => {
+            let cfg = match config_or_exit(&cfg) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            rt.block_on(async move {
+                let runner = Runner::new(cfg, system_clock())?;
+                let map = runner.discovery().routes().await;
+                let report = runner.discovery().report();
+                let mut out = std::io::stdout().lock();
+                use std::io::Write;
+                if json {
+                    let v = serde_json::json!({
+                        "from_spec": map.from_spec,
+                        "note": map.note,
+                        "report": report.as_deref(),
+                        "routes": sniper::module_id::ModuleId::ALL.iter().map(|m| (m.as_str(), runner.discovery().current_route(*m))).collect::<std::collections::BTreeMap<_, _>>(),
+                    });
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                } else {
+                    match (&report, map.from_spec) {
+                        (Some(r), true) => write!(out, "{}", sniper::matcher::render_report(r))?,
+                        _ => writeln!(
+                            out,
+                            "no usable spec ({}); modules use the design's default paths and URL shapes",
+                            map.note.as_deref().unwrap_or("unknown reason")
+                        )?,
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Cmd::History { args, db } => {
+            let store = sniper::store::SqliteStore::open(&db)
+                .with_context(|| format!("opening SNIPER_DB={db}"))?;
+            let mut out = std::io::stdout().lock();
+            sniper::store::run_history_cli(&store, &args, &mut out)?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Sandbox {
             listen,
@@ -158,36 +256,174 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn demo(
-    cfg: &mut Config,
-    interval: Duration,
-    runs: u32,
-    json: bool,
+enum DaemonMode {
+    Serve,
+    Demo { respect_window: bool, json: bool },
+}
+
+fn bad_config(e: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    eprintln!("sniper: configuration error: {e}");
+    Ok(ExitCode::from(2))
+}
+
+fn parse_addr(var: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| ConfigError::new(var, v, "an IP address and port such as 127.0.0.1:8080"))
+}
+
+async fn daemon_main(
+    mut cfg: Config,
+    daemon: DaemonArgs,
+    mode: DaemonMode,
 ) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into())
-        .await
-        .context("starting the sandbox backend")?;
-    cfg.base_url = url::Url::parse(&sandbox.url()).context("sandbox URL")?;
-    cfg.sandbox = true;
-    eprintln!(
-        "sniper demo: SANDBOX backend (fake data) on {} — runs every {}s, Ctrl-C to stop",
-        sandbox.url(),
-        interval.as_secs_f64()
-    );
-    let runner = Runner::new(cfg.clone(), system_clock())?;
-    let mut n = 0;
-    loop {
-        let results = runner.run_once().await;
-        print_results(&results, json)?;
-        n += 1;
-        if runs != 0 && n >= runs {
-            return Ok(ExitCode::SUCCESS);
+    let listen = match parse_addr("SNIPER_LISTEN", &daemon.listen) {
+        Ok(a) => a,
+        Err(e) => return bad_config(e),
+    };
+    let metrics_listen = match daemon
+        .metrics_listen
+        .as_deref()
+        .map(|v| parse_addr("SNIPER_METRICS_LISTEN", v))
+    {
+        Some(Err(e)) => return bad_config(e),
+        Some(Ok(a)) => Some(a),
+        None => None,
+    };
+    let sched = match daemon.sched.clone().into_config() {
+        Ok(s) => s,
+        Err(e) => return bad_config(e),
+    };
+    let alert_cfg = match daemon.alerts.clone().into_config() {
+        Ok(a) => a,
+        Err(e) => return bad_config(e),
+    };
+    let (window, demo_json) = match mode {
+        DaemonMode::Demo {
+            respect_window,
+            json,
+        } => {
+            let w = if respect_window {
+                cfg.window().map_err(|e| anyhow::anyhow!(e))?
+            } else {
+                ActiveWindow::always_open()
+            };
+            (w, Some(json))
         }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+        DaemonMode::Serve => (cfg.window().map_err(|e| anyhow::anyhow!(e))?, None),
+    };
+    let db_path = daemon.db.clone().unwrap_or_else(|| {
+        if demo_json.is_some() {
+            ":memory:".into()
+        } else {
+            sniper::store::DEFAULT_DB_PATH.into()
         }
+    });
+    let store = {
+        let p = db_path.clone();
+        tokio::task::spawn_blocking(move || sniper::store::SqliteStore::open(&p))
+            .await
+            .context("opening the store")?
+            .with_context(|| format!("opening SNIPER_DB={db_path}"))?
+    };
+    let store = sniper::store::AsyncStore::new(Arc::new(store));
+
+    let mut sandbox = None;
+    if demo_json.is_some() {
+        let sb = Sandbox::start(([127, 0, 0, 1], 0).into())
+            .await
+            .context("starting the sandbox backend")?;
+        cfg.base_url = url::Url::parse(&sb.url()).context("sandbox URL")?;
+        cfg.sandbox = true;
+        sandbox = Some(sb);
     }
+    let metrics = Metrics::new();
+    let runner = Runner::with_metrics(cfg.clone(), system_clock(), metrics.clone())?;
+    let app = App::new(
+        runner,
+        &sched,
+        metrics.clone(),
+        Some(store.clone()),
+        window.clone(),
+    )
+    .await;
+    if let Some(json) = demo_json {
+        app.set_on_run(Box::new(move |results| {
+            let _ = print_results(results, json);
+        }));
+    }
+
+    let listener = bind(listen)
+        .await
+        .with_context(|| format!("binding SNIPER_LISTEN={listen}"))?;
+    let local = listener.local_addr()?;
+    let metrics_listener = match metrics_listen {
+        Some(a) => Some(
+            bind(a)
+                .await
+                .with_context(|| format!("binding SNIPER_METRICS_LISTEN={a}"))?,
+        ),
+        None => None,
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let router = api_router(app.clone(), metrics_listener.is_none())
+        .merge(sniper::status::routes(store.clone()));
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(serve_until(listener, router, rx.clone())));
+    if let Some(l) = metrics_listener {
+        tasks.push(tokio::spawn(serve_until(
+            l,
+            metrics_router(app.clone()),
+            rx.clone(),
+        )));
+    }
+    {
+        let mut rx = rx.clone();
+        tokio::spawn(sniper::store::retention_task(
+            store.clone(),
+            sniper::store::DEFAULT_RETENTION,
+            sniper::store::DEFAULT_PRUNE_INTERVAL,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    let alerter = sniper::alerts::Alerter::new(
+        reqwest::Client::builder()
+            .build()
+            .context("building the alert HTTP client")?,
+        alert_cfg,
+        Some(metrics.clone()),
+    );
+    let hooks = sniper::scheduler::ObservingHooks {
+        metrics: metrics.clone(),
+        alerter: Some(alerter),
+    };
+    let looping = spawn_loop(app.clone(), sched, hooks, rx.clone());
+    match &sandbox {
+        Some(sb) => eprintln!(
+            "sniper demo: status page http://{local}/  — SANDBOX backend (fake data) on {}; Ctrl-C to stop",
+            sb.url()
+        ),
+        None => eprintln!(
+            "sniper serve: listening on http://{local}/ (status page, /api, /health, /ready{}), backend {}",
+            if metrics_listen.is_some() {
+                ""
+            } else {
+                ", /metrics"
+            },
+            cfg.base_url
+        ),
+    }
+    termination().await;
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+    let _ = tokio::time::timeout(SHUTDOWN_WAIT, looping).await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    drop(sandbox);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_results(results: &[RunResult], json: bool) -> anyhow::Result<()> {

@@ -12,8 +12,10 @@ use crate::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
 use crate::class::{ErrorClass, TransientKind};
 use crate::config::Config;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
+use crate::metrics::{BreakerState as MetricState, Metrics};
 use crate::module_id::ModuleId;
 use crate::modules::{self, Call, Outcome};
+use crate::openapi::SpecLimits;
 use crate::symbol::{self, SymbolForms};
 use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
 
@@ -76,11 +78,29 @@ pub struct Runner {
     discovery: Arc<Discovery>,
     breakers: Mutex<BTreeMap<ModuleId, Breaker>>,
     clock: Clock,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Runner {
     /// Build the client and discovery from a validated configuration.
     pub fn new(cfg: Config, clock: Clock) -> Result<Arc<Runner>, ClientBuildError> {
+        Runner::build(cfg, clock, None)
+    }
+
+    /// Build with metrics recorded per module call and breaker change.
+    pub fn with_metrics(
+        cfg: Config,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
+        Runner::build(cfg, clock, Some(metrics))
+    }
+
+    fn build(
+        cfg: Config,
+        clock: Clock,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
         let upstream = Upstream::new(
             Base::new(&cfg.base_url),
             &ClientConfig {
@@ -93,6 +113,11 @@ impl Runner {
             DiscoveryConfig {
                 ttl: cfg.discovery_ttl,
                 timeout: cfg.discovery_timeout,
+                limits: SpecLimits {
+                    max_bytes: cfg.max_body,
+                    ..SpecLimits::default()
+                },
+                prefs: crate::discovery::prefs_from_config(&cfg),
             },
         );
         Ok(Arc::new(Runner {
@@ -106,7 +131,13 @@ impl Runner {
             ),
             cfg: Arc::new(cfg),
             clock,
+            metrics,
         }))
+    }
+
+    /// The wall clock this runner reads.
+    pub fn now(&self) -> jiff::Timestamp {
+        (self.clock)()
     }
 
     pub fn config(&self) -> &Config {
@@ -186,10 +217,24 @@ impl Runner {
             let started = Instant::now();
             let call = me.module(m, &forms, &map, deadline).await;
             let now = (me.clock)();
+            let latency = started.elapsed();
+            let view = me.with_breaker(m, |b| b.view(now));
+            if let Some(metrics) = &me.metrics {
+                if call.attempts > 0 {
+                    let class = match &call.outcome {
+                        Outcome::SoftFail { class, .. } => class.as_ref(),
+                        _ => None,
+                    };
+                    metrics.record_module(m, class, latency);
+                }
+                if let Some(state) = MetricState::parse(view.state.as_str()) {
+                    metrics.set_breaker_state(m, state);
+                }
+            }
             ModuleResult {
                 call,
-                latency_ms: started.elapsed().as_millis() as u64,
-                breaker: Some(me.with_breaker(m, |b| b.view(now))),
+                latency_ms: latency.as_millis() as u64,
+                breaker: Some(view),
             }
         })
     }

@@ -93,23 +93,89 @@ fn backend_down_exits_1_with_json() {
     assert_eq!(v["softFails"].as_array().unwrap().len(), 5);
 }
 
-#[test]
-fn demo_runs_against_the_sandbox_and_says_so() {
-    let out = sniper()
-        .args(["demo", "--runs", "1", "--json"])
-        .output()
+/// Start a daemon command, return it with the base URL it printed.
+fn start_daemon(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut c = sniper();
+    c.args(args)
+        .env("SNIPER_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("daemon exited before printing its address")
+            .unwrap();
+        if let Some(i) = line.find("http://127.0.0.1:") {
+            let rest = &line[i..];
+            let end = rest
+                .find('/')
+                .map(|_| rest[7..].find('/').unwrap() + 7)
+                .unwrap();
+            break rest[..end].to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+fn get(url: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
-    assert_eq!(v["sandbox"], true);
-    assert_eq!(v["success"], true);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SANDBOX"));
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        match client.get(url).send().await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(_) => (0, String::new()),
+        }
+    })
+}
+
+fn sigterm_and_wait(mut child: std::process::Child) -> Option<i32> {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    for _ in 0..100 {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("did not exit within 5 s of SIGTERM");
+}
+
+#[test]
+fn demo_serves_the_sandbox_and_stops_on_sigterm() {
+    let (child, url) = start_daemon(&["demo"], &[]);
+    let mut body = String::new();
+    for _ in 0..100 {
+        let (code, b) = get(&format!("{url}/api/runs/latest"));
+        if code == 200 {
+            body = b;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).expect("a run result");
+    assert_eq!(v["results"][0]["sandbox"], true);
+    assert_eq!(v["results"][0]["success"], true);
+    let (code, health) = get(&format!("{url}/health"));
+    assert_eq!(code, 200, "{health}");
+    let (code, metrics) = get(&format!("{url}/metrics"));
+    assert_eq!(code, 200);
+    assert!(metrics.contains("sniper_runs_total"), "{metrics}");
+    let (code, page) = get(&format!("{url}/"));
+    assert_eq!(code, 200);
+    assert!(page.contains("<html"));
+    assert_eq!(sigterm_and_wait(child), Some(0));
 }
 
 #[test]

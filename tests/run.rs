@@ -57,7 +57,7 @@ async fn licensed_etf_succeeds() {
     let r = runner.run_once().await.remove(0);
     assert_eq!(r.used_modules.len(), 5, "{:?}", r.errors);
     let hits = sb.state.hits_for(ModuleId::Etf);
-    assert_eq!(hits[0].query.as_deref(), Some("asset=BTC"));
+    assert_eq!(hits[0].query.as_deref(), Some("asset=BTC&days=30"));
 }
 
 #[tokio::test]

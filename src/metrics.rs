@@ -1,0 +1,768 @@
+//! Prometheus metrics of the daemon (`/metrics`), with bounded, typed label values.
+//!
+//! Every label value is an enum of this crate ([`ModuleId`], [`RunOutcome`], [`BreakerState`],
+//! [`RequestClass`], [`AlertChannel`], [`DeliveryResult`]): no symbol, URL or error text can ever
+//! become a label, so the series count is fixed by the code (at most 5 modules × 7 classes for the
+//! largest family).
+//!
+//! Counter names: prometheus-client appends `_total` to a counter's samples, so counters are
+//! registered without it (`sniper_soft_fail` is exposed as `sniper_soft_fail_total`).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::class::ErrorClass;
+use crate::module_id::ModuleId;
+
+/// The `Content-Type` of [`Metrics::encode`]'s output, for the `/metrics` response.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// How a whole run ended, for `sniper_runs_total{outcome}`.
+///
+/// Exists because "success" alone hides degraded runs: `partial` is a success (it resets backoff
+/// and readiness) in which at least one module soft-failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunOutcome {
+    /// Every module that ran produced data.
+    Success,
+    /// The run succeeded but at least one module soft-failed.
+    Partial,
+    /// A hard failure: the run produced nothing usable.
+    Failure,
+}
+
+impl RunOutcome {
+    /// All outcomes, for pre-initialising series.
+    pub const ALL: [RunOutcome; 3] = [
+        RunOutcome::Success,
+        RunOutcome::Partial,
+        RunOutcome::Failure,
+    ];
+
+    /// The label value: `success`, `partial`, `failure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Success => "success",
+            RunOutcome::Partial => "partial",
+            RunOutcome::Failure => "failure",
+        }
+    }
+
+    /// Classifies a run from its success flag and its number of soft-failed modules.
+    pub fn classify(success: bool, soft_fails: usize) -> RunOutcome {
+        match (success, soft_fails) {
+            (false, _) => RunOutcome::Failure,
+            (true, 0) => RunOutcome::Success,
+            (true, _) => RunOutcome::Partial,
+        }
+    }
+}
+
+/// A circuit breaker's state, for `sniper_breaker_state{module,state}` (one series per state, the
+/// current one at 1). Its own enum so the metric never depends on how the breaker names itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Calls flow.
+    Closed,
+    /// Calls are short-circuited.
+    Open,
+    /// One probe call is allowed.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// All states, so that setting one clears the others.
+    pub const ALL: [BreakerState; 3] = [
+        BreakerState::Closed,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+    ];
+
+    /// The label value: `closed`, `open`, `half_open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+
+    /// Parses `closed`, `open`, `half_open` (also `half-open`, `halfopen`, any case).
+    pub fn parse(s: &str) -> Option<BreakerState> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "closed" => Some(BreakerState::Closed),
+            "open" => Some(BreakerState::Open),
+            "half_open" | "halfopen" => Some(BreakerState::HalfOpen),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome class of one upstream request, for `sniper_upstream_requests_total{module,class}`:
+/// `ok` or one of [`ErrorClass::label`]'s values. Drops the variants' data (status codes,
+/// Retry-After) so the label stays bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestClass {
+    /// The request produced usable data.
+    Ok,
+    /// [`ErrorClass::Entitlement`].
+    Entitlement,
+    /// [`ErrorClass::Auth`].
+    Auth,
+    /// [`ErrorClass::RouteMissing`].
+    RouteMissing,
+    /// [`ErrorClass::RateLimited`].
+    RateLimited,
+    /// [`ErrorClass::Transient`].
+    Transient,
+    /// [`ErrorClass::BadPayload`].
+    BadPayload,
+}
+
+impl RequestClass {
+    /// All classes, for pre-initialising series.
+    pub const ALL: [RequestClass; 7] = [
+        RequestClass::Ok,
+        RequestClass::Entitlement,
+        RequestClass::Auth,
+        RequestClass::RouteMissing,
+        RequestClass::RateLimited,
+        RequestClass::Transient,
+        RequestClass::BadPayload,
+    ];
+
+    /// `ok` for success, otherwise the error's class.
+    pub fn of(error: Option<&ErrorClass>) -> RequestClass {
+        match error {
+            None => RequestClass::Ok,
+            Some(ErrorClass::Entitlement { .. }) => RequestClass::Entitlement,
+            Some(ErrorClass::Auth { .. }) => RequestClass::Auth,
+            Some(ErrorClass::RouteMissing) => RequestClass::RouteMissing,
+            Some(ErrorClass::RateLimited { .. }) => RequestClass::RateLimited,
+            Some(ErrorClass::Transient { .. }) => RequestClass::Transient,
+            Some(ErrorClass::BadPayload { .. }) => RequestClass::BadPayload,
+        }
+    }
+
+    /// The label value; equal to [`ErrorClass::label`] for errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestClass::Ok => "ok",
+            RequestClass::Entitlement => "entitlement",
+            RequestClass::Auth => "auth",
+            RequestClass::RouteMissing => "route_missing",
+            RequestClass::RateLimited => "rate_limited",
+            RequestClass::Transient => "transient",
+            RequestClass::BadPayload => "bad_payload",
+        }
+    }
+}
+
+/// Where an alert was sent, for `sniper_alert_deliveries_total{channel,result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertChannel {
+    /// `ALERT_WEBHOOK_URL`.
+    Webhook,
+    /// Telegram's `sendMessage`.
+    Telegram,
+}
+
+impl AlertChannel {
+    /// The label value: `webhook`, `telegram`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertChannel::Webhook => "webhook",
+            AlertChannel::Telegram => "telegram",
+        }
+    }
+}
+
+/// Whether an alert delivery succeeded, for `sniper_alert_deliveries_total{channel,result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryResult {
+    /// A 2xx answer.
+    Ok,
+    /// Timeout, connection error or a non-2xx answer.
+    Failed,
+}
+
+impl DeliveryResult {
+    /// The label value: `ok`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryResult::Ok => "ok",
+            DeliveryResult::Failed => "failed",
+        }
+    }
+}
+
+macro_rules! label_value {
+    ($($t:ty),*) => {$(
+        impl EncodeLabelValue for $t {
+            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+                encoder.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+label_value!(
+    ModuleId,
+    RunOutcome,
+    BreakerState,
+    RequestClass,
+    AlertChannel,
+    DeliveryResult
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ModuleLabels {
+    module: ModuleId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: RunOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BreakerLabels {
+    module: ModuleId,
+    state: BreakerState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct UpstreamLabels {
+    module: ModuleId,
+    class: RequestClass,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct AlertLabels {
+    channel: AlertChannel,
+    result: DeliveryResult,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Buckets of `sniper_run_duration_seconds`: 50 ms … ~102 s (a run is bounded by module timeouts).
+fn run_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.05, 2.0, 12))
+}
+
+/// Buckets of `sniper_module_duration_seconds`: 10 ms … ~20 s.
+fn module_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 12))
+}
+
+/// The daemon's metrics: one registry and typed handles to every series.
+///
+/// Exists so the runner, scheduler and alerter record through a small typed API
+/// (`record_run`, `record_module`, …) and never touch metric names or label strings; shared as
+/// `Arc<Metrics>` (every handle is atomic).
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    soft_fail: Family<ModuleLabels, Counter>,
+    hard_fail: Counter,
+    consecutive_failures: Gauge,
+    modules_active: Gauge,
+    runs: Family<OutcomeLabels, Counter>,
+    run_duration: Histogram,
+    module_duration: HistogramFamily<ModuleLabels>,
+    breaker_state: Family<BreakerLabels, Gauge>,
+    upstream_requests: Family<UpstreamLabels, Counter>,
+    in_window: Gauge,
+    alert_deliveries: Family<AlertLabels, Counter>,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered. Counter series with a bounded label set are
+    /// created at 0 up front, so `rate()` and `increase()` see the first event.
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::default();
+        let soft_fail = Family::<ModuleLabels, Counter>::default();
+        let hard_fail = Counter::default();
+        let consecutive_failures = Gauge::default();
+        let modules_active = Gauge::default();
+        let runs = Family::<OutcomeLabels, Counter>::default();
+        let run_duration = run_histogram();
+        let module_duration: HistogramFamily<ModuleLabels> =
+            Family::new_with_constructor(module_histogram);
+        let breaker_state = Family::<BreakerLabels, Gauge>::default();
+        let upstream_requests = Family::<UpstreamLabels, Counter>::default();
+        let in_window = Gauge::default();
+        let alert_deliveries = Family::<AlertLabels, Counter>::default();
+
+        registry.register(
+            "sniper_soft_fail",
+            "Modules that soft-failed in a run (degraded, the run went on), by module",
+            soft_fail.clone(),
+        );
+        registry.register(
+            "sniper_hard_fail",
+            "Runs that failed hard (nothing usable)",
+            hard_fail.clone(),
+        );
+        registry.register(
+            "sniper_consecutive_failures",
+            "Hard failures in a row; 0 after any successful run",
+            consecutive_failures.clone(),
+        );
+        registry.register(
+            "sniper_modules_active",
+            "Modules that produced data in the last run",
+            modules_active.clone(),
+        );
+        registry.register(
+            "sniper_runs",
+            "Finished runs by outcome (success, partial, failure)",
+            runs.clone(),
+        );
+        registry.register(
+            "sniper_run_duration_seconds",
+            "Wall time of one run",
+            run_duration.clone(),
+        );
+        registry.register(
+            "sniper_module_duration_seconds",
+            "Wall time of one module call, by module",
+            module_duration.clone(),
+        );
+        registry.register(
+            "sniper_breaker_state",
+            "Circuit breaker state by module: 1 for the current state, 0 for the others",
+            breaker_state.clone(),
+        );
+        registry.register(
+            "sniper_upstream_requests",
+            "Upstream requests by module and outcome class (ok or the error class)",
+            upstream_requests.clone(),
+        );
+        registry.register(
+            "sniper_in_active_window",
+            "1 while inside the active trading window, else 0",
+            in_window.clone(),
+        );
+        registry.register(
+            "sniper_alert_deliveries",
+            "Alert deliveries by channel and result",
+            alert_deliveries.clone(),
+        );
+
+        for module in ModuleId::ALL {
+            let _ = soft_fail.get_or_create(&ModuleLabels { module });
+            for class in RequestClass::ALL {
+                let _ = upstream_requests.get_or_create(&UpstreamLabels { module, class });
+            }
+        }
+        for outcome in RunOutcome::ALL {
+            let _ = runs.get_or_create(&OutcomeLabels { outcome });
+        }
+        for channel in [AlertChannel::Webhook, AlertChannel::Telegram] {
+            for result in [DeliveryResult::Ok, DeliveryResult::Failed] {
+                let _ = alert_deliveries.get_or_create(&AlertLabels { channel, result });
+            }
+        }
+
+        Arc::new(Metrics {
+            registry,
+            soft_fail,
+            hard_fail,
+            consecutive_failures,
+            modules_active,
+            runs,
+            run_duration,
+            module_duration,
+            breaker_state,
+            upstream_requests,
+            in_window,
+            alert_deliveries,
+        })
+    }
+
+    /// Records one finished run: its outcome (and `sniper_hard_fail_total` for a failure), its
+    /// duration, how many modules produced data, and which modules soft-failed.
+    pub fn record_run(
+        &self,
+        outcome: RunOutcome,
+        duration: Duration,
+        modules_active: usize,
+        soft_fails: &[ModuleId],
+    ) {
+        self.runs.get_or_create(&OutcomeLabels { outcome }).inc();
+        if outcome == RunOutcome::Failure {
+            self.hard_fail.inc();
+        }
+        self.run_duration.observe(duration.as_secs_f64());
+        self.modules_active
+            .set(i64::try_from(modules_active).unwrap_or(i64::MAX));
+        for &module in soft_fails {
+            self.soft_fail.get_or_create(&ModuleLabels { module }).inc();
+        }
+    }
+
+    /// Records one module call: its upstream outcome class (`None` = ok) and its latency.
+    pub fn record_module(&self, module: ModuleId, error: Option<&ErrorClass>, latency: Duration) {
+        let class = RequestClass::of(error);
+        self.upstream_requests
+            .get_or_create(&UpstreamLabels { module, class })
+            .inc();
+        self.module_duration
+            .get_or_create(&ModuleLabels { module })
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Sets `sniper_breaker_state{module,state}`: 1 for `state`, 0 for the other states.
+    pub fn set_breaker_state(&self, module: ModuleId, state: BreakerState) {
+        for s in BreakerState::ALL {
+            self.breaker_state
+                .get_or_create(&BreakerLabels { module, state: s })
+                .set(i64::from(s == state));
+        }
+    }
+
+    /// Sets `sniper_consecutive_failures`.
+    pub fn set_consecutive_failures(&self, n: u32) {
+        self.consecutive_failures.set(i64::from(n));
+    }
+
+    /// Sets `sniper_in_active_window` to 1 or 0.
+    pub fn set_in_window(&self, in_window: bool) {
+        self.in_window.set(i64::from(in_window));
+    }
+
+    /// Counts one alert delivery attempt.
+    pub fn record_alert_delivery(&self, channel: AlertChannel, result: DeliveryResult) {
+        self.alert_deliveries
+            .get_or_create(&AlertLabels { channel, result })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition (serve with [`CONTENT_TYPE`]).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            // Writing to a String cannot fail; a label encoder could, and a partial scrape is
+            // still more useful than none.
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::class::{PayloadKind, TransientKind};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// One parsed sample: name, labels, value.
+    #[derive(Debug)]
+    struct Sample {
+        name: String,
+        labels: BTreeMap<String, String>,
+        value: f64,
+    }
+
+    /// A tiny OpenMetrics text parser: `# TYPE` lines into a family → type map, samples into
+    /// [`Sample`]s. Fails the test on any line it does not understand.
+    fn parse(text: &str) -> (BTreeMap<String, String>, Vec<Sample>) {
+        let mut types = BTreeMap::new();
+        let mut samples = Vec::new();
+        let mut saw_eof = false;
+        for line in text.lines() {
+            assert!(!saw_eof, "content after # EOF: {line}");
+            if line == "# EOF" {
+                saw_eof = true;
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, ty) = rest.split_once(' ').unwrap();
+                assert!(types.insert(name.to_string(), ty.to_string()).is_none());
+            } else if line.starts_with("# HELP ") || line.starts_with("# UNIT ") {
+            } else {
+                let (head, value) = line.rsplit_once(' ').unwrap();
+                let value: f64 = value.parse().unwrap();
+                let (name, labels) = match head.split_once('{') {
+                    None => (head.to_string(), BTreeMap::new()),
+                    Some((name, rest)) => {
+                        let body = rest.strip_suffix('}').unwrap();
+                        let labels = body
+                            .split(',')
+                            .filter(|kv| !kv.is_empty())
+                            .map(|kv| {
+                                let (k, v) = kv.split_once('=').unwrap();
+                                let v = v.strip_prefix('"').unwrap().strip_suffix('"').unwrap();
+                                (k.to_string(), v.to_string())
+                            })
+                            .collect();
+                        (name.to_string(), labels)
+                    }
+                };
+                samples.push(Sample {
+                    name,
+                    labels,
+                    value,
+                });
+            }
+        }
+        assert!(saw_eof, "no # EOF");
+        (types, samples)
+    }
+
+    fn keys(s: &Sample) -> BTreeSet<&str> {
+        s.labels.keys().map(String::as_str).collect()
+    }
+
+    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+        let want: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let found: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.name == name && s.labels == want)
+            .collect();
+        assert_eq!(found.len(), 1, "{name} {labels:?}");
+        found[0].value
+    }
+
+    fn populated() -> Arc<Metrics> {
+        let m = Metrics::new();
+        m.record_run(
+            RunOutcome::Partial,
+            Duration::from_millis(300),
+            4,
+            &[ModuleId::Etf],
+        );
+        m.record_run(RunOutcome::Failure, Duration::from_secs(2), 0, &[]);
+        m.record_module(ModuleId::Heatmap, None, Duration::from_millis(40));
+        m.record_module(
+            ModuleId::Etf,
+            Some(&ErrorClass::Entitlement { status: 402 }),
+            Duration::from_millis(20),
+        );
+        m.set_breaker_state(ModuleId::Etf, BreakerState::Open);
+        m.set_breaker_state(ModuleId::Etf, BreakerState::HalfOpen);
+        m.set_consecutive_failures(1);
+        m.set_in_window(true);
+        m.record_alert_delivery(AlertChannel::Telegram, DeliveryResult::Failed);
+        m
+    }
+
+    #[test]
+    fn exposition_has_exact_names_types_and_label_sets() {
+        let (types, samples) = parse(&populated().encode());
+        let expected_types: BTreeMap<String, String> = [
+            ("sniper_soft_fail", "counter"),
+            ("sniper_hard_fail", "counter"),
+            ("sniper_consecutive_failures", "gauge"),
+            ("sniper_modules_active", "gauge"),
+            ("sniper_runs", "counter"),
+            ("sniper_run_duration_seconds", "histogram"),
+            ("sniper_module_duration_seconds", "histogram"),
+            ("sniper_breaker_state", "gauge"),
+            ("sniper_upstream_requests", "counter"),
+            ("sniper_in_active_window", "gauge"),
+            ("sniper_alert_deliveries", "counter"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(types, expected_types);
+
+        // Every sample name, with the label keys it carries (histograms add `le` to buckets).
+        let mut shapes: BTreeMap<&str, BTreeSet<BTreeSet<&str>>> = BTreeMap::new();
+        for s in &samples {
+            shapes.entry(s.name.as_str()).or_default().insert(keys(s));
+        }
+        let set = |ks: &[&'static str]| ks.iter().copied().collect::<BTreeSet<&str>>();
+        let one = |ks: &[&'static str]| BTreeSet::from([set(ks)]);
+        let expected: BTreeMap<&str, BTreeSet<BTreeSet<&str>>> = [
+            ("sniper_soft_fail_total", one(&["module"])),
+            ("sniper_hard_fail_total", one(&[])),
+            ("sniper_consecutive_failures", one(&[])),
+            ("sniper_modules_active", one(&[])),
+            ("sniper_runs_total", one(&["outcome"])),
+            ("sniper_run_duration_seconds_sum", one(&[])),
+            ("sniper_run_duration_seconds_count", one(&[])),
+            ("sniper_run_duration_seconds_bucket", one(&["le"])),
+            ("sniper_module_duration_seconds_sum", one(&["module"])),
+            ("sniper_module_duration_seconds_count", one(&["module"])),
+            (
+                "sniper_module_duration_seconds_bucket",
+                one(&["module", "le"]),
+            ),
+            ("sniper_breaker_state", one(&["module", "state"])),
+            ("sniper_upstream_requests_total", one(&["module", "class"])),
+            ("sniper_in_active_window", one(&[])),
+            ("sniper_alert_deliveries_total", one(&["channel", "result"])),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(shapes, expected);
+
+        // Label values are exactly the bounded enums.
+        let values_of = |name: &str, key: &str| -> BTreeSet<String> {
+            samples
+                .iter()
+                .filter(|s| s.name == name)
+                .map(|s| s.labels[key].clone())
+                .collect()
+        };
+        let modules: BTreeSet<String> = ModuleId::ALL.iter().map(|m| m.to_string()).collect();
+        assert_eq!(values_of("sniper_soft_fail_total", "module"), modules);
+        assert_eq!(
+            values_of("sniper_upstream_requests_total", "module"),
+            modules
+        );
+        assert_eq!(
+            values_of("sniper_upstream_requests_total", "class"),
+            [
+                "ok",
+                "entitlement",
+                "auth",
+                "route_missing",
+                "rate_limited",
+                "transient",
+                "bad_payload"
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        );
+        assert_eq!(
+            values_of("sniper_runs_total", "outcome"),
+            ["success", "partial", "failure"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        );
+        assert_eq!(
+            values_of("sniper_breaker_state", "state"),
+            ["closed", "open", "half_open"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        );
+    }
+
+    #[test]
+    fn recorded_values_show_up() {
+        let (_, samples) = parse(&populated().encode());
+        assert_eq!(
+            value(&samples, "sniper_runs_total", &[("outcome", "partial")]),
+            1.0
+        );
+        assert_eq!(
+            value(&samples, "sniper_runs_total", &[("outcome", "failure")]),
+            1.0
+        );
+        assert_eq!(
+            value(&samples, "sniper_runs_total", &[("outcome", "success")]),
+            0.0
+        );
+        assert_eq!(value(&samples, "sniper_hard_fail_total", &[]), 1.0);
+        assert_eq!(
+            value(&samples, "sniper_soft_fail_total", &[("module", "etf")]),
+            1.0
+        );
+        assert_eq!(
+            value(&samples, "sniper_soft_fail_total", &[("module", "bias")]),
+            0.0
+        );
+        // The last run reported 0 active modules.
+        assert_eq!(value(&samples, "sniper_modules_active", &[]), 0.0);
+        assert_eq!(
+            value(&samples, "sniper_run_duration_seconds_count", &[]),
+            2.0
+        );
+        assert!((value(&samples, "sniper_run_duration_seconds_sum", &[]) - 2.3).abs() < 1e-9);
+        assert_eq!(
+            value(
+                &samples,
+                "sniper_upstream_requests_total",
+                &[("module", "etf"), ("class", "entitlement")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "sniper_upstream_requests_total",
+                &[("module", "heatmap"), ("class", "ok")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "sniper_module_duration_seconds_count",
+                &[("module", "heatmap")]
+            ),
+            1.0
+        );
+        // Only the current breaker state is 1.
+        for (state, want) in [("closed", 0.0), ("open", 0.0), ("half_open", 1.0)] {
+            assert_eq!(
+                value(
+                    &samples,
+                    "sniper_breaker_state",
+                    &[("module", "etf"), ("state", state)]
+                ),
+                want
+            );
+        }
+        assert_eq!(value(&samples, "sniper_consecutive_failures", &[]), 1.0);
+        assert_eq!(value(&samples, "sniper_in_active_window", &[]), 1.0);
+        assert_eq!(
+            value(
+                &samples,
+                "sniper_alert_deliveries_total",
+                &[("channel", "telegram"), ("result", "failed")]
+            ),
+            1.0
+        );
+    }
+
+    #[test]
+    fn request_class_labels_match_error_class_labels() {
+        let errors = [
+            ErrorClass::Entitlement { status: 402 },
+            ErrorClass::Auth { status: 401 },
+            ErrorClass::RouteMissing,
+            ErrorClass::RateLimited {
+                retry_after_secs: Some(3),
+            },
+            ErrorClass::Transient {
+                kind: TransientKind::Timeout,
+            },
+            ErrorClass::BadPayload {
+                kind: PayloadKind::NotJson,
+            },
+        ];
+        for e in &errors {
+            assert_eq!(RequestClass::of(Some(e)).as_str(), e.label());
+        }
+        assert_eq!(RequestClass::of(None).as_str(), "ok");
+    }
+
+    #[test]
+    fn outcome_and_breaker_parsing() {
+        assert_eq!(RunOutcome::classify(true, 0), RunOutcome::Success);
+        assert_eq!(RunOutcome::classify(true, 2), RunOutcome::Partial);
+        assert_eq!(RunOutcome::classify(false, 0), RunOutcome::Failure);
+        assert_eq!(
+            BreakerState::parse("Half-Open"),
+            Some(BreakerState::HalfOpen)
+        );
+        assert_eq!(BreakerState::parse("open"), Some(BreakerState::Open));
+        assert_eq!(BreakerState::parse("ajar"), None);
+    }
+}

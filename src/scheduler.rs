@@ -1,0 +1,861 @@
+//! The scheduler: a sans-IO decision ("what next, and when") and the tokio loop that obeys it.
+//!
+//! [`Scheduler`] holds the failure streak and, given `now`, the window and the outcome of the last
+//! run, returns a [`Decision`]; it never reads a clock or sleeps, so it is tested with hand-made
+//! instants. [`run_loop`] sleeps until the instant a decision names (no polling), runs one run at a
+//! time, publishes its state in [`SchedulerStatus`] (for `/health`, `/ready` and the JSON API) and
+//! tells a [`LoopHooks`] (metrics, alerts) what happened.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::alerts::{Alerter, alert_for};
+use crate::metrics::{Metrics, RunOutcome};
+use crate::module_id::ModuleId;
+use crate::window::ActiveWindow;
+
+/// Default pause between two runs: the design's 5 s.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// Default backoff base: the first retry after a hard failure waits at most this long.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(5);
+/// Default backoff cap: the design's `min(60 s, …)`.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(60);
+/// Default number of consecutive hard failures after which `/ready` fails.
+pub const DEFAULT_NOT_READY_AFTER: u32 = 3;
+/// A loop whose heartbeat is older than this many intervals is reported dead by `/health`.
+pub const STUCK_AFTER_INTERVALS: u32 = 3;
+/// Default time a run in flight gets to finish after shutdown is requested.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Scheduler settings, validated. Exists so the loop takes typed durations, never env strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Pause between runs while healthy.
+    pub interval: Duration,
+    /// Backoff ceiling after the first hard failure; doubles per further failure.
+    pub backoff_base: Duration,
+    /// Upper bound of the backoff ceiling.
+    pub backoff_cap: Duration,
+    /// `/ready` fails after this many consecutive hard failures.
+    pub not_ready_after: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            interval: DEFAULT_INTERVAL,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
+            not_ready_after: DEFAULT_NOT_READY_AFTER,
+        }
+    }
+}
+
+/// Why a scheduler setting was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SchedulerConfigError {
+    /// Not a positive duration.
+    #[error(
+        "{var}={value:?} is not a positive duration: use seconds (5) or a unit (5s, 1m30s, 500ms)"
+    )]
+    Duration {
+        /// The variable.
+        var: &'static str,
+        /// The rejected value.
+        value: String,
+    },
+    /// The backoff cap is below its base.
+    #[error("SNIPER_BACKOFF_CAP ({cap:?}) must not be below SNIPER_BACKOFF_BASE ({base:?})")]
+    CapBelowBase {
+        /// The base.
+        base: Duration,
+        /// The cap.
+        cap: Duration,
+    },
+}
+
+/// Scheduler settings from flags and the environment; flattened into `serve` by the lead.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchedulerArgs {
+    /// Pause between runs (seconds, or 5s / 1m).
+    #[arg(long, env = "SNIPER_INTERVAL", default_value = "5s")]
+    pub interval: String,
+    /// First backoff ceiling after a hard failure.
+    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value = "5s")]
+    pub backoff_base: String,
+    /// Largest backoff ceiling.
+    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value = "60s")]
+    pub backoff_cap: String,
+    /// `/ready` fails after this many consecutive hard failures.
+    #[arg(long, env = "SNIPER_NOT_READY_AFTER", default_value_t = DEFAULT_NOT_READY_AFTER)]
+    pub not_ready_after: u32,
+}
+
+/// Parses `5` (seconds) or a jiff friendly duration (`5s`, `1m30s`, `500ms`); must be positive.
+pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, SchedulerConfigError> {
+    let err = || SchedulerConfigError::Duration {
+        var,
+        value: value.to_string(),
+    };
+    let v = value.trim();
+    let d = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let sd: SignedDuration = v.parse().map_err(|_| err())?;
+            Duration::try_from(sd).map_err(|_| err())?
+        }
+    };
+    if d.is_zero() {
+        return Err(err());
+    }
+    Ok(d)
+}
+
+impl SchedulerArgs {
+    /// Validates the settings.
+    pub fn into_config(self) -> Result<SchedulerConfig, SchedulerConfigError> {
+        let interval = parse_duration("SNIPER_INTERVAL", &self.interval)?;
+        let backoff_base = parse_duration("SNIPER_BACKOFF_BASE", &self.backoff_base)?;
+        let backoff_cap = parse_duration("SNIPER_BACKOFF_CAP", &self.backoff_cap)?;
+        if backoff_cap < backoff_base {
+            return Err(SchedulerConfigError::CapBelowBase {
+                base: backoff_base,
+                cap: backoff_cap,
+            });
+        }
+        Ok(SchedulerConfig {
+            interval,
+            backoff_base,
+            backoff_cap,
+            not_ready_after: self.not_ready_after,
+        })
+    }
+}
+
+/// What the loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Start a run at this instant (inside the window).
+    RunAt(Timestamp),
+    /// The window is closed then; sleep until it opens at this instant.
+    SleepUntilOpen(Timestamp),
+}
+
+/// The scheduler's memory: the hard-failure streak. Sans-IO: every method takes `now`.
+///
+/// Exists so that the policy (interval, backoff with full jitter, readiness) is one small value
+/// tested without a runtime; [`run_loop`] only sleeps until the instants it returns.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    config: SchedulerConfig,
+    consecutive_failures: u32,
+}
+
+impl Scheduler {
+    /// A scheduler with no failures.
+    pub fn new(config: SchedulerConfig) -> Self {
+        Scheduler {
+            config,
+            consecutive_failures: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
+    }
+
+    /// Hard failures in a row (0 after any success, partial included).
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    /// Ready unless the streak reached `not_ready_after`. Soft fails never count.
+    pub fn is_ready(&self) -> bool {
+        self.consecutive_failures < self.config.not_ready_after
+    }
+
+    /// The backoff ceiling after `failures` consecutive hard failures:
+    /// `min(cap, base · 2^(failures-1))`, and 0 for no failure.
+    pub fn backoff_ceiling(&self, failures: u32) -> Duration {
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        let factor = 1u32.checked_shl(failures - 1).unwrap_or(u32::MAX);
+        self.config
+            .backoff_base
+            .checked_mul(factor)
+            .unwrap_or(self.config.backoff_cap)
+            .min(self.config.backoff_cap)
+    }
+
+    /// The pause before the next run, given the current streak and a uniform random `unit` in
+    /// `[0, 1]` (full jitter: the pause is `unit × ceiling`). Clamped to `[0, 1]`; NaN counts as 1.
+    pub fn delay(&self, unit: f64) -> Duration {
+        if self.consecutive_failures == 0 {
+            return self.config.interval;
+        }
+        let unit = if unit.is_nan() {
+            1.0
+        } else {
+            unit.clamp(0.0, 1.0)
+        };
+        self.backoff_ceiling(self.consecutive_failures)
+            .mul_f64(unit)
+    }
+
+    /// The decision when nothing has just run (start-up, or waking at an opening): run now if the
+    /// window is open, else sleep until it opens.
+    pub fn decide(&self, now: Timestamp, window: &ActiveWindow) -> Decision {
+        Self::place(now, window)
+    }
+
+    /// Records a finished run (`success == false` is a hard failure; a partial success is a
+    /// success) and decides when the next run is. `unit` is the jitter draw in `[0, 1]`.
+    pub fn on_run_finished(
+        &mut self,
+        now: Timestamp,
+        success: bool,
+        unit: f64,
+        window: &ActiveWindow,
+    ) -> Decision {
+        self.consecutive_failures = if success {
+            0
+        } else {
+            self.consecutive_failures.saturating_add(1)
+        };
+        let at = now.checked_add(self.delay(unit)).unwrap_or(now);
+        Self::place(at, window)
+    }
+
+    fn place(at: Timestamp, window: &ActiveWindow) -> Decision {
+        if window.contains(at) {
+            Decision::RunAt(at)
+        } else {
+            Decision::SleepUntilOpen(window.next_opening(at))
+        }
+    }
+}
+
+/// What one run reports to the scheduler. The lead builds it from the runner's `RunResult`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// False = hard failure (nothing usable). A partial success is `true`.
+    pub success: bool,
+    /// Modules that soft-failed in this run.
+    pub soft_fails: Vec<ModuleId>,
+    /// Modules that produced data.
+    pub modules_active: usize,
+    /// A short human reason for a failure, for alerts and logs (never a metric label).
+    pub detail: Option<String>,
+}
+
+impl RunSummary {
+    /// success / partial / failure.
+    pub fn outcome(&self) -> RunOutcome {
+        RunOutcome::classify(self.success, self.soft_fails.len())
+    }
+}
+
+/// Where the loop reads wall time. `System` in production; `Anchored` follows tokio's clock from a
+/// fixed instant, so tests under paused time see the window move as time is advanced.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// `Timestamp::now()`.
+    System,
+    /// `at` plus the tokio time elapsed since `instant`.
+    Anchored {
+        /// Wall time at `instant`.
+        at: Timestamp,
+        /// The tokio instant corresponding to `at`.
+        instant: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock anchored at `at` now (read tokio's clock once; use under `start_paused`).
+    pub fn anchored(at: Timestamp) -> Clock {
+        Clock::Anchored {
+            at,
+            instant: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The current wall time.
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Anchored { at, instant } => at.checked_add(instant.elapsed()).unwrap_or(*at),
+        }
+    }
+}
+
+/// Liveness or readiness, with the reason, for `/health` and `/ready` JSON bodies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    /// True → answer 200, false → 503.
+    pub ok: bool,
+    /// Why, in a sentence.
+    pub reason: String,
+}
+
+/// A copy of the scheduler's published state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusSnapshot {
+    /// When the status was created (the daemon's start).
+    #[serde(serialize_with = "ser_ts")]
+    pub started_at: Timestamp,
+    /// When the last run finished.
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub last_run_at: Option<Timestamp>,
+    /// `success`, `partial` or `failure` of the last run.
+    pub last_outcome: Option<&'static str>,
+    /// When the next run (or the next opening) is due.
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub next_run_at: Option<Timestamp>,
+    /// Hard failures in a row.
+    pub consecutive_failures: u32,
+    /// `/ready`'s answer.
+    pub ready: bool,
+    /// Inside the active window.
+    pub in_window: bool,
+    /// A run is in flight.
+    pub running: bool,
+    /// Runs finished since start.
+    pub runs: u64,
+    /// The loop promises to show life again by this instant (a wake-up or the start of a run);
+    /// `/health` fails once it is more than [`STUCK_AFTER_INTERVALS`] intervals in the past.
+    #[serde(serialize_with = "ser_ts")]
+    pub heartbeat_due: Timestamp,
+}
+
+fn ser_ts<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
+}
+
+fn ser_opt_ts<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
+}
+
+/// The scheduler's state shared with the HTTP server (`Arc<SchedulerStatus>`).
+///
+/// Exists so `/health`, `/ready` and `/api/*` read the loop's state without talking to it, and so
+/// `POST /api/run` can take [`SchedulerStatus::run_lock`] and never overlap a scheduled run.
+#[derive(Debug)]
+pub struct SchedulerStatus {
+    state: Mutex<StatusSnapshot>,
+    run_lock: tokio::sync::Mutex<()>,
+    interval: Duration,
+    not_ready_after: u32,
+}
+
+impl SchedulerStatus {
+    /// A fresh status: ready, not running, heartbeat due `now`.
+    pub fn new(now: Timestamp, config: &SchedulerConfig) -> Arc<SchedulerStatus> {
+        Arc::new(SchedulerStatus {
+            state: Mutex::new(StatusSnapshot {
+                started_at: now,
+                last_run_at: None,
+                last_outcome: None,
+                next_run_at: None,
+                consecutive_failures: 0,
+                ready: true,
+                in_window: false,
+                running: false,
+                runs: 0,
+                heartbeat_due: now,
+            }),
+            run_lock: tokio::sync::Mutex::new(()),
+            interval: config.interval,
+            not_ready_after: config.not_ready_after,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StatusSnapshot> {
+        // A panic while holding this lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut StatusSnapshot)) {
+        f(&mut self.lock());
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> StatusSnapshot {
+        self.lock().clone()
+    }
+
+    /// Held by the loop for the whole of each run; `POST /api/run` should hold it too.
+    pub fn run_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.run_lock
+    }
+
+    /// `/health`: the loop is alive when its heartbeat is due no more than
+    /// [`STUCK_AFTER_INTERVALS`] intervals before `now`.
+    pub fn liveness(&self, now: Timestamp) -> Probe {
+        let due = self.lock().heartbeat_due;
+        let slack = self.interval.saturating_mul(STUCK_AFTER_INTERVALS);
+        let limit = due.checked_add(slack).unwrap_or(due);
+        if now <= limit {
+            Probe {
+                ok: true,
+                reason: "scheduler loop alive".to_string(),
+            }
+        } else {
+            let late = now.duration_since(due);
+            Probe {
+                ok: false,
+                reason: format!(
+                    "scheduler loop stuck: heartbeat due at {due}, {:.0} s ago (limit {} s)",
+                    late.as_secs_f64(),
+                    slack.as_secs()
+                ),
+            }
+        }
+    }
+
+    /// `/ready`: not ready after `not_ready_after` consecutive hard failures.
+    pub fn readiness(&self) -> Probe {
+        let s = self.lock();
+        if s.ready {
+            Probe {
+                ok: true,
+                reason: format!(
+                    "{} consecutive hard failures (not ready at {})",
+                    s.consecutive_failures, self.not_ready_after
+                ),
+            }
+        } else {
+            Probe {
+                ok: false,
+                reason: format!(
+                    "{} consecutive hard failures (limit {})",
+                    s.consecutive_failures, self.not_ready_after
+                ),
+            }
+        }
+    }
+}
+
+/// Callbacks from the loop, for metrics and alerts. All methods default to nothing; `()` is the
+/// no-op implementation. Called on the loop's task: keep them quick (spawn IO).
+pub trait LoopHooks: Send + Sync {
+    /// The loop entered (`true`) or left (`false`) the active window.
+    fn window_changed(&self, _in_window: bool, _now: Timestamp) {}
+    /// A run finished. `prev_failures`/`new_failures` are the streak before and after it.
+    fn run_finished(
+        &self,
+        _summary: &RunSummary,
+        _duration: Duration,
+        _prev_failures: u32,
+        _new_failures: u32,
+        _now: Timestamp,
+    ) {
+    }
+}
+
+impl LoopHooks for () {}
+
+impl<H: LoopHooks + ?Sized> LoopHooks for Arc<H> {
+    fn window_changed(&self, in_window: bool, now: Timestamp) {
+        (**self).window_changed(in_window, now);
+    }
+    fn run_finished(
+        &self,
+        summary: &RunSummary,
+        duration: Duration,
+        prev_failures: u32,
+        new_failures: u32,
+        now: Timestamp,
+    ) {
+        (**self).run_finished(summary, duration, prev_failures, new_failures, now);
+    }
+}
+
+/// The production hooks: metrics for every run and window change, alerts per [`alert_for`]
+/// (delivered on a spawned task so a slow endpoint never delays a run).
+#[derive(Debug, Clone)]
+pub struct ObservingHooks {
+    /// Where runs are recorded.
+    pub metrics: Arc<Metrics>,
+    /// Where alerts go; `None` = no alerts.
+    pub alerter: Option<Alerter>,
+}
+
+impl LoopHooks for ObservingHooks {
+    fn window_changed(&self, in_window: bool, _now: Timestamp) {
+        self.metrics.set_in_window(in_window);
+    }
+
+    fn run_finished(
+        &self,
+        summary: &RunSummary,
+        duration: Duration,
+        prev_failures: u32,
+        new_failures: u32,
+        now: Timestamp,
+    ) {
+        self.metrics.record_run(
+            summary.outcome(),
+            duration,
+            summary.modules_active,
+            &summary.soft_fails,
+        );
+        self.metrics.set_consecutive_failures(new_failures);
+        let Some(alerter) = self.alerter.as_ref().filter(|a| a.is_enabled()) else {
+            return;
+        };
+        if let Some(kind) = alert_for(
+            prev_failures,
+            new_failures,
+            summary.success,
+            alerter.every_n(),
+        ) {
+            let alerter = alerter.clone();
+            let detail = summary.detail.clone();
+            tokio::spawn(async move {
+                alerter.send(kind, now, detail.as_deref()).await;
+            });
+        }
+    }
+}
+
+/// What [`run_loop`] needs besides the scheduler, the window and the run.
+pub struct LoopContext<H> {
+    /// Published state (shared with the HTTP server).
+    pub status: Arc<SchedulerStatus>,
+    /// Metrics/alerts callbacks.
+    pub hooks: H,
+    /// `true` (or the sender dropped) asks the loop to stop.
+    pub shutdown: watch::Receiver<bool>,
+    /// Wall time source.
+    pub clock: Clock,
+    /// Jitter draws in `[0, 1]`; [`random_unit`] in production.
+    pub jitter: Box<dyn FnMut() -> f64 + Send>,
+    /// How long a run in flight may go on after shutdown is requested before it is dropped.
+    pub shutdown_grace: Duration,
+}
+
+impl<H> LoopContext<H> {
+    /// Production defaults: system clock, random jitter, 5 s grace.
+    pub fn new(status: Arc<SchedulerStatus>, hooks: H, shutdown: watch::Receiver<bool>) -> Self {
+        LoopContext {
+            status,
+            hooks,
+            shutdown,
+            clock: Clock::System,
+            jitter: Box::new(random_unit),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// A uniform draw in `[0, 1)` from the thread RNG.
+pub fn random_unit() -> f64 {
+    rand::random::<f64>()
+}
+
+/// Resolves when shutdown is requested or the sender is gone.
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    // Err = sender dropped: nobody can ask any more, which is a request to stop.
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Sleeps until wall time `until`; returns false if shutdown came first.
+async fn sleep_until(clock: &Clock, until: Timestamp, rx: &mut watch::Receiver<bool>) -> bool {
+    let wait = Duration::try_from(until.duration_since(clock.now())).unwrap_or(Duration::ZERO);
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = shutdown_requested(rx) => false,
+    }
+}
+
+/// The scheduler loop: runs `run` at the instants the [`Scheduler`] decides, one at a time, only
+/// inside `window`, until shutdown. Returns the scheduler (its streak) when it stops.
+///
+/// * Outside the window it sleeps until the next opening (one timer, no polling) and logs when
+///   that is; on entering the window it logs the design's line (`Active trading hours - Jakarta:
+///   07:00`).
+/// * A run is awaited before the next is considered, and holds [`SchedulerStatus::run_lock`].
+/// * On shutdown during a run, the run gets `shutdown_grace` to finish, then is dropped
+///   (cancelled); the loop returns.
+pub async fn run_loop<F, Fut, H>(
+    mut sched: Scheduler,
+    window: ActiveWindow,
+    mut run: F,
+    mut ctx: LoopContext<H>,
+) -> Scheduler
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = RunSummary>,
+    H: LoopHooks,
+{
+    let status = ctx.status.clone();
+    let mut in_window: Option<bool> = None;
+    let mut next = sched.decide(ctx.clock.now(), &window);
+    if *ctx.shutdown.borrow() {
+        return sched;
+    }
+    loop {
+        match next {
+            Decision::SleepUntilOpen(opening) => {
+                let now = ctx.clock.now();
+                if in_window != Some(false) {
+                    in_window = Some(false);
+                    ctx.hooks.window_changed(false, now);
+                }
+                let wait = opening.duration_since(now);
+                tracing::info!(
+                    next_opening = %window.describe(opening),
+                    in_secs = wait.as_secs(),
+                    "outside active trading hours; sleeping until the next opening"
+                );
+                status.update(|s| {
+                    s.in_window = false;
+                    s.next_run_at = Some(opening);
+                    s.heartbeat_due = opening;
+                });
+                if !sleep_until(&ctx.clock, opening, &mut ctx.shutdown).await {
+                    break;
+                }
+                next = sched.decide(ctx.clock.now(), &window);
+            }
+            Decision::RunAt(at) => {
+                status.update(|s| {
+                    s.next_run_at = Some(at);
+                    s.heartbeat_due = at;
+                });
+                if !sleep_until(&ctx.clock, at, &mut ctx.shutdown).await {
+                    break;
+                }
+                let start = ctx.clock.now();
+                if !window.contains(start) {
+                    // Woke late (suspend, clock step) past the closing.
+                    next = sched.decide(start, &window);
+                    continue;
+                }
+                if in_window != Some(true) {
+                    in_window = Some(true);
+                    tracing::info!("{}", window.log_line(start));
+                    ctx.hooks.window_changed(true, start);
+                }
+                let (summary, stopping, duration) = {
+                    // Wait for a manual run (`POST /api/run`) to finish, unless asked to stop.
+                    let _permit = tokio::select! {
+                        permit = status.run_lock().lock() => permit,
+                        _ = shutdown_requested(&mut ctx.shutdown) => break,
+                    };
+                    status.update(|s| {
+                        s.in_window = true;
+                        s.running = true;
+                        s.heartbeat_due = ctx.clock.now();
+                    });
+                    let started = tokio::time::Instant::now();
+                    let fut = run();
+                    tokio::pin!(fut);
+                    tokio::select! {
+                        summary = &mut fut => (Some(summary), false, started.elapsed()),
+                        _ = shutdown_requested(&mut ctx.shutdown) => {
+                            match tokio::time::timeout(ctx.shutdown_grace, &mut fut).await {
+                                Ok(summary) => (Some(summary), true, started.elapsed()),
+                                Err(_) => {
+                                    tracing::warn!(
+                                        grace_secs = ctx.shutdown_grace.as_secs_f64(),
+                                        "run still in flight at shutdown; cancelled"
+                                    );
+                                    (None, true, started.elapsed())
+                                }
+                            }
+                        }
+                    }
+                };
+                let end = ctx.clock.now();
+                match summary {
+                    Some(summary) => {
+                        let prev = sched.consecutive_failures();
+                        next = sched.on_run_finished(end, summary.success, (ctx.jitter)(), &window);
+                        let new = sched.consecutive_failures();
+                        let outcome = summary.outcome();
+                        if summary.success {
+                            tracing::info!(
+                                outcome = outcome.as_str(),
+                                soft_fails = summary.soft_fails.len(),
+                                "run finished"
+                            );
+                        } else {
+                            tracing::warn!(
+                                consecutive_failures = new,
+                                detail = summary.detail.as_deref().unwrap_or(""),
+                                "run failed hard"
+                            );
+                        }
+                        status.update(|s| {
+                            s.running = false;
+                            s.runs += 1;
+                            s.last_run_at = Some(end);
+                            s.last_outcome = Some(outcome.as_str());
+                            s.consecutive_failures = new;
+                            s.ready = sched.is_ready();
+                        });
+                        ctx.hooks.run_finished(&summary, duration, prev, new, end);
+                    }
+                    None => status.update(|s| s.running = false),
+                }
+                if stopping {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("scheduler loop stopped");
+    sched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn sched() -> Scheduler {
+        Scheduler::new(SchedulerConfig::default())
+    }
+
+    #[test]
+    fn healthy_runs_every_interval() {
+        let w = ActiveWindow::always_open();
+        let mut s = sched();
+        let now = ts("2026-06-01T00:00:00Z");
+        assert_eq!(s.decide(now, &w), Decision::RunAt(now));
+        // The jitter draw is ignored while healthy.
+        assert_eq!(
+            s.on_run_finished(now, true, 0.0, &w),
+            Decision::RunAt(ts("2026-06-01T00:00:05Z"))
+        );
+    }
+
+    #[test]
+    fn backoff_ceilings_double_to_the_cap() {
+        let s = sched();
+        let secs: Vec<u64> = (0..10).map(|n| s.backoff_ceiling(n).as_secs()).collect();
+        assert_eq!(secs, [0, 5, 10, 20, 40, 60, 60, 60, 60, 60]);
+        assert_eq!(s.backoff_ceiling(u32::MAX), DEFAULT_BACKOFF_CAP);
+    }
+
+    #[test]
+    fn full_jitter_scales_the_ceiling_and_success_resets() {
+        let w = ActiveWindow::always_open();
+        let mut s = sched();
+        let now = ts("2026-06-01T00:00:00Z");
+        s.on_run_finished(now, false, 0.5, &w);
+        s.on_run_finished(now, false, 0.5, &w);
+        // Third failure: ceiling 20 s; half of it.
+        assert_eq!(
+            s.on_run_finished(now, false, 0.5, &w),
+            Decision::RunAt(ts("2026-06-01T00:00:10Z"))
+        );
+        assert_eq!(s.consecutive_failures(), 3);
+        assert_eq!(s.delay(1.0), Duration::from_secs(20));
+        assert_eq!(s.delay(0.0), Duration::ZERO);
+        assert_eq!(s.delay(7.0), Duration::from_secs(20));
+        assert_eq!(s.delay(f64::NAN), Duration::from_secs(20));
+        assert!(!s.is_ready());
+        assert_eq!(
+            s.on_run_finished(now, true, 0.5, &w),
+            Decision::RunAt(ts("2026-06-01T00:00:05Z"))
+        );
+        assert_eq!(s.consecutive_failures(), 0);
+        assert!(s.is_ready());
+    }
+
+    #[test]
+    fn readiness_flips_at_n() {
+        let w = ActiveWindow::always_open();
+        let mut s = sched();
+        let now = ts("2026-06-01T00:00:00Z");
+        for expected in [true, true, false, false] {
+            s.on_run_finished(now, false, 0.1, &w);
+            assert_eq!(s.is_ready(), expected);
+        }
+    }
+
+    #[test]
+    fn next_run_outside_window_sleeps_until_opening() {
+        let w = ActiveWindow::parse("Asia/Jakarta", "07:00", "23:30").unwrap();
+        let mut s = sched();
+        let late = ts("2026-06-01T23:29:58+07:00");
+        assert_eq!(
+            s.on_run_finished(late, true, 0.0, &w),
+            Decision::SleepUntilOpen(ts("2026-06-02T07:00:00+07:00"))
+        );
+        assert_eq!(
+            s.decide(ts("2026-06-02T03:00:00+07:00"), &w),
+            Decision::SleepUntilOpen(ts("2026-06-02T07:00:00+07:00"))
+        );
+        let early = ts("2026-06-02T07:00:00+07:00");
+        assert_eq!(s.decide(early, &w), Decision::RunAt(early));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("X", "5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("X", "1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("X", "500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-5s", "fast", ""] {
+            assert!(parse_duration("SNIPER_INTERVAL", bad).is_err(), "{bad}");
+        }
+        let args = SchedulerArgs {
+            interval: "5".into(),
+            backoff_base: "10".into(),
+            backoff_cap: "5".into(),
+            not_ready_after: 3,
+        };
+        assert!(matches!(
+            args.into_config(),
+            Err(SchedulerConfigError::CapBelowBase { .. })
+        ));
+    }
+
+    #[test]
+    fn liveness_tolerates_three_intervals() {
+        let cfg = SchedulerConfig::default();
+        let t0 = ts("2026-06-01T00:00:00Z");
+        let status = SchedulerStatus::new(t0, &cfg);
+        assert!(status.liveness(ts("2026-06-01T00:00:15Z")).ok);
+        let p = status.liveness(ts("2026-06-01T00:00:16Z"));
+        assert!(!p.ok);
+        assert!(p.reason.contains("stuck"), "{}", p.reason);
+        assert!(status.readiness().ok);
+    }
+
+    proptest::proptest! {
+        /// Whatever the streak and the draw, the pause is within [0, min(cap, base·2^(n-1))], and
+        /// exactly the interval with no failure.
+        #[test]
+        fn delay_is_within_the_full_jitter_bounds(failures in 0u32..200, unit in proptest::num::f64::ANY) {
+            let w = ActiveWindow::always_open();
+            let mut s = sched();
+            let now = ts("2026-06-01T00:00:00Z");
+            for _ in 0..failures {
+                s.on_run_finished(now, false, 0.5, &w);
+            }
+            let d = s.delay(unit);
+            if failures == 0 {
+                proptest::prop_assert_eq!(d, DEFAULT_INTERVAL);
+            } else {
+                proptest::prop_assert!(d <= s.backoff_ceiling(failures));
+                proptest::prop_assert!(d <= DEFAULT_BACKOFF_CAP);
+            }
+        }
+    }
+}

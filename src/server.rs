@@ -1,0 +1,366 @@
+//! `sniper serve`: the scheduler loop and the HTTP server in one process.
+//!
+//! The [`App`] owns the runner, the scheduler's published status, the metrics and the store; the
+//! loop and the HTTP handlers only talk to it. Shutdown is one `watch` channel handed to the loop,
+//! the servers and the retention task.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::metrics::{self, Metrics};
+use crate::module_id::ModuleId;
+use crate::modules::Outcome;
+use crate::runner::{RunResult, Runner};
+use crate::scheduler::{
+    LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, run_loop,
+};
+use crate::store::{AsyncStore, RunRecord};
+use crate::window::ActiveWindow;
+
+/// Everything the loop and the handlers share.
+pub struct App {
+    pub runner: Arc<Runner>,
+    pub status: Arc<SchedulerStatus>,
+    pub metrics: Arc<Metrics>,
+    pub store: Option<AsyncStore>,
+    pub window: ActiveWindow,
+    latest: RwLock<Vec<RunResult>>,
+    /// Breaker snapshots as last saved, so only changes are written.
+    saved_breakers: Mutex<BTreeMap<ModuleId, Value>>,
+    on_run: RwLock<Option<OnRun>>,
+}
+
+/// Called after every run with its results (the demo prints them).
+pub type OnRun = Box<dyn Fn(&[RunResult]) + Send + Sync>;
+
+impl App {
+    /// Build the app; restores breaker state from the store if there is one.
+    pub async fn new(
+        runner: Arc<Runner>,
+        sched: &SchedulerConfig,
+        metrics: Arc<Metrics>,
+        store: Option<AsyncStore>,
+        window: ActiveWindow,
+    ) -> Arc<App> {
+        let mut saved = BTreeMap::new();
+        if let Some(store) = &store {
+            match store.breakers().await {
+                Ok(rows) => {
+                    for (module, json) in rows {
+                        let Some(m) = ModuleId::parse(&module) else {
+                            continue;
+                        };
+                        match serde_json::from_value(json.clone()) {
+                            Ok(snap) => {
+                                runner.restore_breaker(m, snap);
+                                saved.insert(m, json);
+                                tracing::info!(module = %m, "breaker state restored");
+                            }
+                            Err(e) => {
+                                tracing::warn!(module = %m, error = %e, "saved breaker unreadable; starting closed")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read saved breakers"),
+            }
+        }
+        Arc::new(App {
+            status: SchedulerStatus::new(runner.now(), sched),
+            runner,
+            metrics,
+            store,
+            window,
+            latest: RwLock::new(Vec::new()),
+            saved_breakers: Mutex::new(saved),
+            on_run: RwLock::new(None),
+        })
+    }
+
+    /// One run: results kept as the latest, written to the store with changed breakers.
+    pub async fn run_and_record(&self) -> Vec<RunResult> {
+        let results = self.runner.run_once().await;
+        if let Some(store) = &self.store {
+            for r in &results {
+                match RunRecord::from_run_result(r, false) {
+                    Ok(rec) => {
+                        if let Err(e) = store.save_run(rec).await {
+                            tracing::warn!(error = %e, "cannot save the run");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot record the run"),
+                }
+            }
+            let changed: Vec<(ModuleId, Value)> = {
+                let mut saved = self
+                    .saved_breakers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let mut changed = Vec::new();
+                for (m, snap) in self.runner.breaker_snapshots() {
+                    let Ok(v) = serde_json::to_value(&snap) else {
+                        continue;
+                    };
+                    if saved.get(&m) != Some(&v) {
+                        saved.insert(m, v.clone());
+                        changed.push((m, v));
+                    }
+                }
+                changed
+            };
+            for (m, v) in changed {
+                if let Err(e) = store.save_breaker(m.as_str().to_string(), v).await {
+                    tracing::warn!(module = %m, error = %e, "cannot save breaker state");
+                }
+            }
+        }
+        if let Some(f) = self
+            .on_run
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            f(&results);
+        }
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = results.clone();
+        results
+    }
+
+    /// Set the per-run callback.
+    pub fn set_on_run(&self, f: OnRun) {
+        *self.on_run.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    /// The latest results (empty before the first run).
+    pub fn latest(&self) -> Vec<RunResult> {
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// What the scheduler learns from a run's results (several symbols fold into one).
+pub fn summarize(results: &[RunResult]) -> RunSummary {
+    let mut soft: Vec<ModuleId> = Vec::new();
+    let mut active = 0;
+    for r in results {
+        active = active.max(r.used_modules.len());
+        for (m, res) in &r.context {
+            if matches!(res.call.outcome, Outcome::SoftFail { .. }) && !soft.contains(m) {
+                soft.push(*m);
+            }
+        }
+    }
+    let success = results.iter().any(|r| r.success);
+    RunSummary {
+        success,
+        soft_fails: soft,
+        modules_active: active,
+        detail: (!success).then(|| {
+            let codes: Vec<String> = results
+                .iter()
+                .flat_map(|r| r.soft_fails.iter().cloned())
+                .collect();
+            format!("every module failed: {}", codes.join(", "))
+        }),
+    }
+}
+
+fn json_probe(p: crate::scheduler::Probe) -> Response {
+    let code = if p.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(json!({"ok": p.ok, "reason": p.reason}))).into_response()
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    json_probe(app.status.liveness(app.runner.now()))
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    json_probe(app.status.readiness())
+}
+
+async fn metrics_handler(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        app.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn latest(State(app): State<Arc<App>>) -> Response {
+    let l = app.latest();
+    if l.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "no_run_yet", "message": "no run has finished yet"})),
+        )
+            .into_response();
+    }
+    axum::Json(json!({"results": l})).into_response()
+}
+
+async fn run_now(State(app): State<Arc<App>>) -> Response {
+    // Never two runs at once: wait for a scheduled run in flight.
+    let _guard = app.status.run_lock().lock().await;
+    let results = app.run_and_record().await;
+    axum::Json(json!({"results": results})).into_response()
+}
+
+fn modules_json(app: &App) -> Vec<Value> {
+    let views = app.runner.breaker_views();
+    ModuleId::ALL
+        .iter()
+        .map(|m| {
+            let route = app.runner.discovery().current_route(*m);
+            json!({
+                "module": m,
+                "enabled": app.runner.config().features.enabled(*m),
+                "breaker": views.get(m),
+                "route": {"method": route.method, "path": route.path, "source": route.source},
+            })
+        })
+        .collect()
+}
+
+async fn modules(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!({"modules": modules_json(&app)})).into_response()
+}
+
+async fn status(State(app): State<Arc<App>>) -> Response {
+    let now = app.runner.now();
+    let snap = app.status.snapshot();
+    let last = app.latest();
+    let last_run = last.first().map(|r| {
+        let outcome = metrics::RunOutcome::classify(r.success, r.soft_fails.len());
+        json!({
+            "at": r.timestamp,
+            "outcome": outcome.as_str(),
+            "success": r.success,
+            "duration_ms": r.duration_ms,
+            "soft_fails": r.soft_fails,
+        })
+    });
+    let cfg: &Config = app.runner.config();
+    axum::Json(json!({
+        "sandbox": cfg.sandbox,
+        "modules": modules_json(&app),
+        "next_run_at": snap.next_run_at.map(|t| t.to_string()),
+        "window": {
+            "tz": app.window.tz_name(),
+            "start": app.window.start().strftime("%H:%M").to_string(),
+            "end": app.window.end().strftime("%H:%M").to_string(),
+            "in_window": app.window.contains(now),
+            "next_opening": app.window.next_opening(now).to_string(),
+        },
+        "scheduler": snap,
+        "last_run": last_run,
+    }))
+    .into_response()
+}
+
+/// `/health`, `/ready`, `/api/*` (and `/metrics` unless it has its own listener).
+pub fn api_router(app: Arc<App>, with_metrics: bool) -> Router {
+    let mut r = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/api/runs/latest", get(latest))
+        .route("/api/run", post(run_now))
+        .route("/api/modules", get(modules))
+        .route("/api/status", get(status));
+    if with_metrics {
+        r = r.route("/metrics", get(metrics_handler));
+    }
+    r.with_state(app)
+}
+
+/// `/metrics` alone, for `SNIPER_METRICS_LISTEN`.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(app)
+}
+
+/// Serve `router` on `listener` until `shutdown` turns true.
+pub async fn serve_until(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+/// Start the scheduler loop over `app`; returns its task.
+pub fn spawn_loop(
+    app: Arc<App>,
+    sched: SchedulerConfig,
+    hooks: ObservingHooks,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let window = app.window.clone();
+    let ctx = LoopContext::new(app.status.clone(), hooks, shutdown);
+    tokio::spawn(async move {
+        let a = app.clone();
+        run_loop(
+            Scheduler::new(sched),
+            window,
+            move || {
+                let a = a.clone();
+                async move { summarize(&a.run_and_record().await) }
+            },
+            ctx,
+        )
+        .await;
+    })
+}
+
+/// Bind an address with a clear error.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// How long shutdown waits for the loop's run in flight (the loop itself cancels after its grace).
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(6);

@@ -1,0 +1,856 @@
+//! Durable state: run history, breaker snapshots and learned routes in SQLite, behind a small trait.
+//!
+//! A restart must not forget an open circuit (a restart loop would otherwise hammer a paid endpoint),
+//! and the last hundred runs must be visible without reading logs. [`SqliteStore`] keeps both in one
+//! SQLite file (WAL mode) whose schema is versioned with `PRAGMA user_version` and upgraded by the
+//! ordered [`MIGRATIONS`] list. [`StateStore`] is the seam where a shared store can be added later;
+//! [`AsyncStore`] runs every call on tokio's blocking pool so database work never stalls the runtime.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+use crate::modules::Outcome as ModuleOutcome;
+use crate::runner::RunResult;
+
+/// Environment variable naming the database file (`:memory:` accepted).
+pub const DB_ENV: &str = "SNIPER_DB";
+/// Database file used when [`DB_ENV`] is unset.
+pub const DEFAULT_DB_PATH: &str = "./sniper.db";
+/// Runs older than this are pruned: a week covers a weekend's incident plus the Monday review.
+pub const DEFAULT_RETENTION: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// Default cap on one run's serialized payload. Module payloads are diagnostics, not the product:
+/// 64 KiB keeps a week of 5-minute runs under ~130 MB even when every payload is at the cap.
+pub const DEFAULT_PAYLOAD_CAP_BYTES: usize = 64 * 1024;
+/// How often [`retention_task`] prunes, if the caller has no better idea: hourly keeps the table
+/// within an hour of the retention window at the cost of one indexed DELETE.
+pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long a writer waits for another connection's lock before failing (only file databases
+/// shared by two processes ever wait).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest `limit` a run query may ask for (the API and CLI validate against it).
+pub const MAX_RUNS_LIMIT: usize = 1000;
+
+/// Schema migrations, in order. Entry `i` upgrades a database from `user_version = i` to `i + 1`;
+/// each runs in its own transaction together with the version bump. Append only: never edit a
+/// released entry, since databases in the field already ran it.
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2];
+
+/// Version 1: run history (one row per run, one row per module outcome).
+pub const SCHEMA_V1: &str = "
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,
+    at_ms           INTEGER NOT NULL,
+    outcome         TEXT    NOT NULL CHECK (outcome IN ('success', 'partial', 'failure')),
+    success         INTEGER NOT NULL,
+    duration_ms     INTEGER NOT NULL,
+    soft_fails      TEXT    NOT NULL,
+    payload         TEXT,
+    payload_dropped INTEGER NOT NULL DEFAULT 0,
+    sandbox         INTEGER NOT NULL
+);
+CREATE INDEX runs_at ON runs (at_ms);
+CREATE TABLE run_modules (
+    run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    module     TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    code       TEXT,
+    latency_ms INTEGER NOT NULL,
+    PRIMARY KEY (run_id, module)
+);
+";
+
+/// Version 2: breaker snapshots and learned routes (one row per module, replaced on change), and an
+/// index so `?module=` history queries do not scan every module row.
+pub const MIGRATION_V2: &str = "
+CREATE TABLE breakers (
+    module     TEXT PRIMARY KEY,
+    snapshot   TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE routes (
+    module     TEXT PRIMARY KEY,
+    route      TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX run_modules_module ON run_modules (module, run_id);
+";
+
+/// The schema version this build writes (`PRAGMA user_version` after [`SqliteStore::open`]).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error(
+        "cannot open state database {path:?}: {source} \
+         (set SNIPER_DB to a writable file path, or :memory: to keep no state)"
+    )]
+    Open {
+        /// The path that was tried.
+        path: String,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// SQLite refused (I/O, corruption, lock timeout, constraint).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A JSON column could not be encoded or decoded.
+    #[error("JSON error in stored value: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A stored value is not one this build understands (e.g. an unknown outcome).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// The file was written by a newer sniper; refusing to guess at its schema.
+    #[error(
+        "database schema version {found} is newer than this build supports ({supported}); \
+         upgrade sniper or point SNIPER_DB at another file"
+    )]
+    SchemaTooNew {
+        /// `user_version` found in the file.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
+    /// A thread panicked while holding the connection.
+    #[error("database connection lock poisoned by a panicked thread")]
+    Poisoned,
+    /// The blocking task running the query was cancelled or panicked.
+    #[error("store task failed: {0}")]
+    Task(String),
+    /// Writing the history output failed.
+    #[error("output error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How a whole run ended. Stored and filtered on, so it is an enum with fixed wire names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every enabled module returned data.
+    Success,
+    /// Some modules soft-failed; the run still produced a result.
+    Partial,
+    /// The run produced no usable result.
+    Failure,
+}
+
+impl Outcome {
+    /// All outcomes, for validation messages.
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Partial, Outcome::Failure];
+
+    /// Wire name: `success`, `partial`, `failure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Partial => "partial",
+            Outcome::Failure => "failure",
+        }
+    }
+
+    /// Parse a wire name.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One module's outcome within a run, as kept in history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleRecord {
+    /// Wire name of the module (`etf`, `spot_ob`, …).
+    pub module: String,
+    /// `ok`, `soft_fail`, `hard_error` or `disabled`.
+    pub status: String,
+    /// Soft-fail or error code (`ETF_PAYMENT_REQUIRED`), if any.
+    pub code: Option<String>,
+    /// Time the module took, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// A finished run as kept in history: the summary plus each module's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Row id; `None` before the record is saved.
+    pub id: Option<i64>,
+    /// When the run started.
+    pub at: Timestamp,
+    /// How the run ended.
+    pub outcome: Outcome,
+    /// The run result's `success` flag.
+    pub success: bool,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// Soft-fail codes of the run result.
+    pub soft_fails: Vec<String>,
+    /// Per-module outcomes.
+    pub modules: Vec<ModuleRecord>,
+    /// The run's result body, if kept. Dropped on save when its serialized size exceeds the cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    /// Set on records read back when the payload was over the cap and therefore not stored.
+    #[serde(default)]
+    pub payload_dropped: bool,
+    /// The run went to the sandbox backend, not production.
+    pub sandbox: bool,
+}
+
+impl RunRecord {
+    /// The history record of one runner result. The outcome is `failure` when no module
+    /// succeeded, `partial` when some module soft-failed or hit a hard error, else `success`.
+    /// With `keep_payload`, the whole result is kept as the payload (subject to the store's cap).
+    pub fn from_run_result(r: &RunResult, keep_payload: bool) -> Result<RunRecord, StoreError> {
+        let modules: Vec<ModuleRecord> = r
+            .context
+            .iter()
+            .map(|(m, res)| {
+                let (status, code) = match &res.call.outcome {
+                    ModuleOutcome::Ok { .. } => ("ok", None),
+                    ModuleOutcome::SoftFail { code, .. } => ("soft_fail", Some(code.clone())),
+                    ModuleOutcome::HardError { .. } => (
+                        "hard_error",
+                        r.errors
+                            .iter()
+                            .find(|e| e.module == *m)
+                            .map(|e| e.code.clone()),
+                    ),
+                    ModuleOutcome::Disabled => ("disabled", None),
+                };
+                ModuleRecord {
+                    module: m.as_str().to_string(),
+                    status: status.to_string(),
+                    code,
+                    latency_ms: res.latency_ms,
+                }
+            })
+            .collect();
+        let degraded = !r.soft_fails.is_empty()
+            || modules
+                .iter()
+                .any(|m| m.status == "soft_fail" || m.status == "hard_error");
+        let outcome = if !r.success {
+            Outcome::Failure
+        } else if degraded {
+            Outcome::Partial
+        } else {
+            Outcome::Success
+        };
+        Ok(RunRecord {
+            id: None,
+            at: r.timestamp,
+            outcome,
+            success: r.success,
+            duration_ms: r.duration_ms,
+            soft_fails: r.soft_fails.clone(),
+            modules,
+            payload: if keep_payload {
+                Some(serde_json::to_value(r)?)
+            } else {
+                None
+            },
+            payload_dropped: false,
+            sandbox: r.sandbox,
+        })
+    }
+}
+
+/// Which runs to return, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunQuery {
+    /// At most this many runs (callers validate `1..=MAX_RUNS_LIMIT`; the store clamps).
+    pub limit: usize,
+    /// Only runs in which this module has an outcome; each run's `modules` is narrowed to it.
+    pub module: Option<String>,
+    /// Only runs with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Load payloads too (off for listings: they can be 64 KiB each).
+    pub with_payload: bool,
+}
+
+impl Default for RunQuery {
+    fn default() -> Self {
+        RunQuery {
+            limit: 20,
+            module: None,
+            outcome: None,
+            with_payload: false,
+        }
+    }
+}
+
+/// The state a sniper process must keep across restarts. Methods are synchronous (SQLite is); async
+/// code calls them through [`AsyncStore`].
+pub trait StateStore: Send + Sync + 'static {
+    /// Append a finished run; returns its id.
+    fn save_run(&self, run: &RunRecord) -> Result<i64, StoreError>;
+    /// Runs matching `q`, newest first.
+    fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
+    /// Replace the breaker snapshot of `module`.
+    fn save_breaker(
+        &self,
+        module: &str,
+        snapshot_json: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    /// Every saved breaker snapshot, ordered by module name.
+    fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    /// Replace the learned route of `module`.
+    fn save_route(&self, module: &str, route_json: &serde_json::Value) -> Result<(), StoreError>;
+    /// Every saved route, ordered by module name.
+    fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    /// Delete runs that started before `older_than`; returns how many were deleted.
+    fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError>;
+}
+
+/// Tunables of [`SqliteStore`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreOptions {
+    /// Payloads whose serialized JSON is longer than this are not stored (the run is flagged).
+    pub payload_cap_bytes: usize,
+    /// Runs older than this are pruned at open (and by [`retention_task`]).
+    pub retention: SignedDuration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            payload_cap_bytes: DEFAULT_PAYLOAD_CAP_BYTES,
+            retention: DEFAULT_RETENTION,
+        }
+    }
+}
+
+/// The default [`StateStore`]: one SQLite connection behind a mutex. One connection is enough —
+/// sniper writes a few rows per run — and it is the only way `:memory:` can work at all.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    options: StoreOptions,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The database path from `SNIPER_DB`, or [`DEFAULT_DB_PATH`].
+pub fn db_path_from_env() -> String {
+    std::env::var(DB_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_DB_PATH.to_string())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` with default options, migrate it, and
+    /// prune runs older than the default retention. `":memory:"` gives a private in-memory store.
+    pub fn open(path: &str) -> Result<Self, StoreError> {
+        Self::open_with(path, StoreOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with explicit options. Pruning uses the system clock once, here.
+    pub fn open_with(path: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_string(),
+            source,
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL: readers never block the writer, and a kill -9 loses nothing committed.
+        // An in-memory database answers "memory"; that is fine.
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        tracing::debug!(path, journal_mode = %mode, "opened state database");
+        // NORMAL is durable across process crashes in WAL mode; only power loss can drop the
+        // last commits, which for run history is an acceptable trade for not fsyncing every run.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut conn)?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+            options,
+        };
+        let cutoff = Timestamp::now() - store.options.retention;
+        let pruned = store.prune(cutoff)?;
+        if pruned > 0 {
+            tracing::info!(pruned, "pruned runs older than the retention window");
+        }
+        Ok(store)
+    }
+
+    /// Open the database named by `SNIPER_DB` (default `./sniper.db`).
+    pub fn open_from_env() -> Result<Self, StoreError> {
+        Self::open(&db_path_from_env())
+    }
+
+    /// The options this store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        let conn = self.lock()?;
+        Ok(user_version(&conn)?)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Bring `conn` to [`SCHEMA_VERSION`], one transaction per step.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = user_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let start = usize::try_from(found)
+        .map_err(|_| StoreError::Corrupt(format!("negative user_version {found}")))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+        let to = i + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", to as i64)?;
+        tx.commit()?;
+        tracing::info!(from = i, to, "migrated state database schema");
+    }
+    Ok(())
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl StateStore for SqliteStore {
+    fn save_run(&self, run: &RunRecord) -> Result<i64, StoreError> {
+        let soft_fails = serde_json::to_string(&run.soft_fails)?;
+        let (payload, dropped) = match &run.payload {
+            None => (None, run.payload_dropped),
+            Some(v) => {
+                let s = serde_json::to_string(v)?;
+                if s.len() > self.options.payload_cap_bytes {
+                    tracing::warn!(
+                        bytes = s.len(),
+                        cap = self.options.payload_cap_bytes,
+                        "run payload over the cap; not stored"
+                    );
+                    (None, true)
+                } else {
+                    (Some(s), false)
+                }
+            }
+        };
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO runs (at_ms, outcome, success, duration_ms, soft_fails, payload,
+                               payload_dropped, sandbox)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run.at.as_millisecond(),
+                run.outcome.as_str(),
+                run.success,
+                to_i64(run.duration_ms),
+                soft_fails,
+                payload,
+                dropped,
+                run.sandbox,
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO run_modules (run_id, module, status, code, latency_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for m in &run.modules {
+                stmt.execute(params![
+                    id,
+                    m.module,
+                    m.status,
+                    m.code,
+                    to_i64(m.latency_ms)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
+        let limit = q.limit.min(MAX_RUNS_LIMIT) as i64;
+        let conn = self.lock()?;
+        // One statement for every filter combination: NULL parameters disable their filter.
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, at_ms, outcome, success, duration_ms, soft_fails,
+                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox
+             FROM runs
+             WHERE (?1 IS NULL OR outcome = ?1)
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_modules m
+                                          WHERE m.run_id = runs.id AND m.module = ?2))
+             ORDER BY at_ms DESC, id DESC
+             LIMIT ?3",
+        )?;
+        type Row = (
+            i64,
+            i64,
+            String,
+            bool,
+            i64,
+            String,
+            Option<String>,
+            bool,
+            bool,
+        );
+        let rows: Vec<Row> = stmt
+            .query_map(
+                params![
+                    q.outcome.map(Outcome::as_str),
+                    q.module,
+                    limit,
+                    q.with_payload
+                ],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut modules_stmt = conn.prepare_cached(
+            "SELECT module, status, code, latency_ms FROM run_modules
+             WHERE run_id = ?1 AND (?2 IS NULL OR module = ?2)
+             ORDER BY rowid",
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, at_ms, outcome, success, duration_ms, soft_fails, payload, dropped, sandbox) in
+            rows
+        {
+            let at = Timestamp::from_millisecond(at_ms)
+                .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {at_ms}: {e}")))?;
+            let outcome = Outcome::parse(&outcome)
+                .ok_or_else(|| StoreError::Corrupt(format!("run {id}: outcome {outcome:?}")))?;
+            let modules = modules_stmt
+                .query_map(params![id, q.module], |r| {
+                    Ok(ModuleRecord {
+                        module: r.get(0)?,
+                        status: r.get(1)?,
+                        code: r.get(2)?,
+                        latency_ms: to_u64(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let payload = payload.map(|p| serde_json::from_str(&p)).transpose()?;
+            out.push(RunRecord {
+                id: Some(id),
+                at,
+                outcome,
+                success,
+                duration_ms: to_u64(duration_ms),
+                soft_fails: serde_json::from_str(&soft_fails)?,
+                modules,
+                payload,
+                payload_dropped: dropped,
+                sandbox,
+            });
+        }
+        Ok(out)
+    }
+
+    fn save_breaker(
+        &self,
+        module: &str,
+        snapshot_json: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.upsert_kv("breakers", "snapshot", module, snapshot_json)
+    }
+
+    fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.list_kv("SELECT module, snapshot FROM breakers ORDER BY module")
+    }
+
+    fn save_route(&self, module: &str, route_json: &serde_json::Value) -> Result<(), StoreError> {
+        self.upsert_kv("routes", "route", module, route_json)
+    }
+
+    fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.list_kv("SELECT module, route FROM routes ORDER BY module")
+    }
+
+    fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError> {
+        let conn = self.lock()?;
+        // Module rows go with their run (ON DELETE CASCADE, foreign_keys is on).
+        let n = conn.execute(
+            "DELETE FROM runs WHERE at_ms < ?1",
+            params![older_than.as_millisecond()],
+        )?;
+        Ok(n)
+    }
+}
+
+impl SqliteStore {
+    /// `table`/`column` are compile-time constants from this file, never user input.
+    fn upsert_kv(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        module: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(value)?;
+        let conn = self.lock()?;
+        let sql = format!(
+            "INSERT INTO {table} (module, {column}, updated_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (module) DO UPDATE SET {column} = excluded.{column},
+                                               updated_ms = excluded.updated_ms"
+        );
+        conn.prepare_cached(&sql)?.execute(params![
+            module,
+            text,
+            Timestamp::now().as_millisecond()
+        ])?;
+        Ok(())
+    }
+
+    fn list_kv(&self, sql: &'static str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(m, s)| Ok((m, serde_json::from_str(&s)?)))
+            .collect()
+    }
+}
+
+/// A cloneable, async face of any [`StateStore`]: each call runs on tokio's blocking pool, so a slow
+/// disk never stalls the scheduler or the HTTP server.
+#[derive(Clone)]
+pub struct AsyncStore(pub Arc<dyn StateStore>);
+
+impl fmt::Debug for AsyncStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AsyncStore")
+    }
+}
+
+impl AsyncStore {
+    /// Wrap a store.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        AsyncStore(store)
+    }
+
+    /// The synchronous store (for start-up code and the CLI, which are not on the runtime).
+    pub fn inner(&self) -> &Arc<dyn StateStore> {
+        &self.0
+    }
+
+    async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn StateStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// See [`StateStore::save_run`].
+    pub async fn save_run(&self, run: RunRecord) -> Result<i64, StoreError> {
+        self.call(move |s| s.save_run(&run)).await
+    }
+
+    /// See [`StateStore::runs`].
+    pub async fn runs(&self, q: RunQuery) -> Result<Vec<RunRecord>, StoreError> {
+        self.call(move |s| s.runs(&q)).await
+    }
+
+    /// See [`StateStore::save_breaker`].
+    pub async fn save_breaker(
+        &self,
+        module: String,
+        snapshot_json: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.call(move |s| s.save_breaker(&module, &snapshot_json))
+            .await
+    }
+
+    /// See [`StateStore::breakers`].
+    pub async fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.call(|s| s.breakers()).await
+    }
+
+    /// See [`StateStore::save_route`].
+    pub async fn save_route(
+        &self,
+        module: String,
+        route_json: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.call(move |s| s.save_route(&module, &route_json)).await
+    }
+
+    /// See [`StateStore::routes`].
+    pub async fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.call(|s| s.routes()).await
+    }
+
+    /// See [`StateStore::prune`].
+    pub async fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError> {
+        self.call(move |s| s.prune(older_than)).await
+    }
+}
+
+/// Prune runs older than `retention` every `interval` until `shutdown` completes. Errors are
+/// logged, not fatal: a failed prune only means the table stays a little larger until the next.
+/// Spawn it once from `sniper serve`, handing it the server's shutdown signal.
+pub async fn retention_task(
+    store: AsyncStore,
+    retention: SignedDuration,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = ticker.tick() => {
+                match store.prune(Timestamp::now() - retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "pruned old runs"),
+                    Err(e) => tracing::warn!(error = %e, "pruning old runs failed"),
+                }
+            }
+        }
+    }
+}
+
+/// `sniper history`: print recent runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// How many runs to show, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Print the latest runs from `store` to `out`: an aligned table, or JSON lines with `--json`.
+pub fn run_history_cli(
+    store: &dyn StateStore,
+    args: &HistoryArgs,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
+    let runs = store.runs(&RunQuery {
+        limit: usize::from(args.limit),
+        ..RunQuery::default()
+    })?;
+    if args.json {
+        for run in &runs {
+            serde_json::to_writer(&mut *out, run)?;
+            out.write_all(b"\n")?;
+        }
+        return Ok(());
+    }
+    if runs.is_empty() {
+        writeln!(out, "no runs recorded yet")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>6}  {:<20}  {:<8}  {:>8}  {:<7}  SOFT FAILS",
+        "ID", "AT (UTC)", "OUTCOME", "DURATION", "MODULES"
+    )?;
+    for run in &runs {
+        let ok = run.modules.iter().filter(|m| m.status == "ok").count();
+        let at = run.at.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+        let soft = if run.soft_fails.is_empty() {
+            "-".to_string()
+        } else {
+            run.soft_fails.join(",")
+        };
+        writeln!(
+            out,
+            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {}{}",
+            run.id.unwrap_or_default(),
+            at,
+            run.outcome,
+            run.duration_ms,
+            format!("{ok}/{} ok", run.modules.len()),
+            soft,
+            if run.sandbox { "  [sandbox]" } else { "" },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_names_round_trip() {
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        assert_eq!(Outcome::parse("ok"), None);
+    }
+
+    #[test]
+    fn migrations_are_numbered_by_position() {
+        assert_eq!(SCHEMA_VERSION, 2);
+        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = conn;
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        // Running again is a no-op, not a "table already exists" error.
+        migrate(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::SchemaTooNew { found: 3, .. })
+        ));
+    }
+}

@@ -1,0 +1,72 @@
+//! Requests stay on PY_BASE_URL's origin and under its path prefix, whatever the spec says.
+
+mod common;
+
+use serde_json::json;
+use sniper::module_id::ModuleId;
+use sniper::runner::{Runner, system_clock};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn path_prefix_is_kept_and_hostile_spec_entries_are_ignored() {
+    let server = MockServer::start().await;
+    let spec = json!({
+        "openapi": "3.1.0",
+        "servers": [{"url": "https://production.example.com"}],
+        "paths": {
+            "//evil.example.com/advanced/etf/flows": {"get": {}},
+            "/advanced/../../etc/whale/alerts": {"get": {}},
+            "/advanced/whale/alerts": {"get": {}},
+        }
+    });
+    Mock::given(method("GET"))
+        .and(path_regex("^/py/openapi.json$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(spec))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/py/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let base = format!("{}/py", server.uri());
+    let cfg = common::config(&["--py-base-url", &base]);
+    let runner = Runner::new(cfg, system_clock()).unwrap();
+    let r = runner.run_once().await.remove(0);
+    assert_eq!(r.used_modules.len(), 5, "{:?}", r.errors);
+    let received = server.received_requests().await.unwrap();
+    assert!(!received.is_empty());
+    for req in &received {
+        let p = req.url.path();
+        assert!(p.starts_with("/py/"), "left the prefix: {p}");
+        assert!(
+            !p.contains("..") && !p.contains("//"),
+            "hostile path followed: {p}"
+        );
+    }
+    assert!(
+        received
+            .iter()
+            .any(|r| r.url.path() == "/py/advanced/whale/alerts")
+    );
+    let _ = ModuleId::ALL;
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("location", "http://127.0.0.2:9/steal"),
+        )
+        .mount(&server)
+        .await;
+    let cfg = common::config(&["--py-base-url", &server.uri()]);
+    let runner = Runner::new(cfg, system_clock()).unwrap();
+    let r = runner.run_once().await.remove(0);
+    assert!(!r.success);
+    for req in server.received_requests().await.unwrap() {
+        assert_ne!(req.url.path(), "/steal");
+    }
+}

@@ -1,0 +1,43 @@
+//! Several symbols run concurrently; symbol-independent modules are fetched once per run.
+
+mod common;
+
+use common::sandbox_runner;
+use sniper::module_id::ModuleId;
+
+#[tokio::test]
+async fn several_symbols_share_market_wide_modules() {
+    let (sb, runner) = sandbox_runner(&["--symbol", "SOL,BTC,ETH"]).await;
+    sb.state.set_licensed(true);
+    let results = runner.run_once().await;
+    assert_eq!(results.len(), 3);
+    let inputs: Vec<&str> = results.iter().map(|r| r.symbols.input.as_str()).collect();
+    assert_eq!(inputs, ["SOL", "BTC", "ETH"]);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.success && r.used_modules.len() == 5)
+    );
+    assert_eq!(sb.state.hits_for(ModuleId::Etf).len(), 1);
+    assert_eq!(sb.state.hits_for(ModuleId::WhaleAlerts).len(), 1);
+    let mut hm: Vec<String> = sb
+        .state
+        .hits_for(ModuleId::Heatmap)
+        .into_iter()
+        .map(|h| h.query.unwrap_or_default())
+        .collect();
+    hm.sort();
+    assert_eq!(
+        hm,
+        [
+            "symbol=BTC-USDT-SWAP&timeframe=1h",
+            "symbol=ETH-USDT-SWAP&timeframe=1h",
+            "symbol=SOL-USDT-SWAP&timeframe=1h"
+        ]
+    );
+    let ob = sb.state.hits_for(ModuleId::SpotOb);
+    assert!(
+        ob.iter()
+            .any(|h| h.query.as_deref() == Some("symbol=BTCUSDT&exchange=binance&depth=50"))
+    );
+}
