@@ -274,11 +274,15 @@ impl Kind {
             Kind::Hang => Promise::AfterThreshold { attempts: 1 },
             // Bad payload: never retried, but trips the breaker like transient.
             Kind::Garbage | Kind::Huge => Promise::AfterThreshold { attempts: 1 },
-            // Every URL shape of the design is tried once per run, in order; never opens.
+            // Every distinct URL (the spec's choice, then the design's shapes) is tried once per
+            // run, in order; never opens. ETF: the sandbox spec's `asset&days`, then the design's
+            // `asset`; heatmap and spot_ob: the design's three shapes (the spec's choice is the
+            // first of them); whale alerts and bias: one shape.
             Kind::NotFound => Promise::Never {
                 attempts: match m {
                     ModuleId::Heatmap | ModuleId::SpotOb => 3,
-                    _ => 1,
+                    ModuleId::Etf => 2,
+                    ModuleId::WhaleAlerts | ModuleId::Bias => 1,
                 },
             },
         }
