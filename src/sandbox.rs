@@ -3,12 +3,13 @@
 //! SANDBOX DATA — nothing it serves is real. Every body carries `"sandbox": true`.
 //! It serves its own `/openapi.json` generated from its route table, validates parameters like
 //! FastAPI (422 on a missing required or disallowed value), answers ETF with 402 unless licensed,
-//! and has per-module fault knobs (status, delay, garbage, hang, reset, huge body, error envelope).
+//! and has per-module fault knobs (status, delay, garbage, hang, reset mid-body, connection drop before any
+//! response, huge body, error envelope).
 //! Tests use it to count what the backend *received*; `sniper demo` runs against it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::module_id::ModuleId;
 
@@ -114,6 +115,14 @@ pub struct Fault {
     /// Send part of the body, then break the connection.
     #[serde(default)]
     pub reset: bool,
+    /// Drop the TCP connection with a RST as soon as the request head is read, before any byte
+    /// of a response. Connection refused is a property of a whole origin (every module shares
+    /// `PY_BASE_URL`), so per module this is the closest real event: the worker serving that
+    /// route dies or refuses the request, and the client sees the connection torn down with
+    /// nothing received. Only works when served by [`Sandbox::start`] (it owns the sockets);
+    /// through a bare [`router`] the fault answers 500.
+    #[serde(default)]
+    pub close: bool,
 }
 
 /// What the spec endpoint serves.
@@ -145,6 +154,8 @@ pub struct SandboxState {
     faults: RwLock<HashMap<ModuleId, Fault>>,
     hits: Mutex<Vec<Hit>>,
     licensed: AtomicBool,
+    /// Bytes of huge bodies ([`Fault::body_bytes`]) produced so far: what the client pulled.
+    big_body_bytes: AtomicU64,
 }
 
 impl SandboxState {
@@ -155,6 +166,7 @@ impl SandboxState {
             faults: RwLock::new(HashMap::new()),
             hits: Mutex::new(Vec::new()),
             licensed: AtomicBool::new(false),
+            big_body_bytes: AtomicU64::new(0),
         })
     }
 
@@ -203,6 +215,13 @@ impl SandboxState {
             .iter()
             .filter(|h| h.path.ends_with("/openapi.json"))
             .count()
+    }
+
+    /// Bytes of huge bodies ([`Fault::body_bytes`]) the server has produced so far. The body is
+    /// generated lazily as the connection accepts it, so this shows how much a client read
+    /// (plus what fits in the socket buffers) before it gave up.
+    pub fn big_body_bytes(&self) -> u64 {
+        self.big_body_bytes.load(Ordering::SeqCst)
     }
 
     /// Forget the recorded requests.
@@ -269,14 +288,7 @@ impl Sandbox {
         let state = SandboxState::new();
         let app = router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "sandbox server stopped");
-            }
-        });
+        tokio::spawn(serve(listener, app, rx));
         Ok(Sandbox {
             addr,
             state,
@@ -296,6 +308,87 @@ impl Drop for Sandbox {
             let _ = tx.send(());
         }
     }
+}
+
+/// Lets a handler tear down the TCP connection its request came on ([`Fault::close`]).
+#[derive(Clone)]
+struct ConnCloser(Arc<tokio::sync::Notify>);
+
+/// The accept loop. Not `axum::serve`: that one hides the sockets, and [`Fault::close`] needs
+/// to reset one. Each connection gets a [`ConnCloser`] in its requests' extensions. On shutdown
+/// the listener is closed at once (new connections are refused) and open connections dropped.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // e.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "sandbox accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        tokio::spawn(serve_conn(stream, app.clone(), stop_rx.clone()));
+    }
+    drop(listener);
+    drop(stop_tx);
+}
+
+async fn serve_conn(stream: TcpStream, app: Router, mut stop: tokio::sync::watch::Receiver<()>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tower::ServiceExt;
+
+    let _ = stream.set_nodelay(true);
+    // A second handle on the socket, kept to reset it on `Fault::close` (hyper owns the first).
+    let (stream, spare) = match split_handle(stream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(error = %e, "sandbox cannot duplicate a socket handle; dropping the connection");
+            return;
+        }
+    };
+    let closer = ConnCloser(Arc::new(tokio::sync::Notify::new()));
+    let svc_closer = closer.clone();
+    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(svc_closer.clone());
+        app.clone().oneshot(req.map(Body::new))
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        r = conn => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "sandbox connection ended with an error");
+            }
+        }
+        _ = closer.0.notified() => {
+            // SO_LINGER 0: closing the last handle sends RST instead of FIN.
+            match TcpStream::from_std(spare) {
+                Ok(s) => {
+                    if let Err(e) = s.set_zero_linger() {
+                        tracing::warn!(error = %e, "sandbox cannot set SO_LINGER 0; closing with FIN");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "sandbox cannot reset the connection"),
+            }
+        }
+        _ = stop.changed() => {}
+    }
+}
+
+/// The stream and a duplicate handle on the same socket.
+fn split_handle(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std = stream.into_std()?;
+    let spare = std.try_clone()?;
+    Ok((TcpStream::from_std(std)?, spare))
 }
 
 /// The sandbox's axum router.
@@ -376,6 +469,7 @@ fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
 }
 
 async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
+    let closer = req.extensions().get::<ConnCloser>().cloned();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let matched = read(&s.routes)
@@ -402,6 +496,17 @@ async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     if fault.hang {
+        std::future::pending::<()>().await;
+    }
+    if fault.close {
+        let Some(closer) = closer else {
+            return json_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"detail": "the close fault needs Sandbox::start's server", "sandbox": true}),
+            );
+        };
+        // The connection task drops the connection; this handler is dropped with it.
+        closer.0.notify_one();
         std::future::pending::<()>().await;
     }
     if let Some(code) = fault.status {
@@ -431,7 +536,7 @@ async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
         );
     }
     if let Some(n) = fault.body_bytes {
-        return big_body(n);
+        return big_body(n, s.clone());
     }
     if fault.reset {
         let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
@@ -517,7 +622,7 @@ fn body_for(m: ModuleId, params: &HashMap<String, String>) -> Value {
     }
 }
 
-fn big_body(n: usize) -> Response {
+fn big_body(n: usize, s: Arc<SandboxState>) -> Response {
     // A valid JSON string of about n bytes, streamed in 64 KiB chunks.
     const CHUNK: usize = 64 * 1024;
     let chunks = n / CHUNK + 1;
@@ -529,6 +634,7 @@ fn big_body(n: usize) -> Response {
         } else {
             Bytes::from(vec![b'x'; CHUNK])
         };
+        s.big_body_bytes.fetch_add(b.len() as u64, Ordering::SeqCst);
         Ok::<_, std::io::Error>(b)
     }));
     Response::builder()

@@ -93,6 +93,7 @@ pub async fn call(
     let mut last_request = None;
     let mut fill_errors: Vec<FillError> = Vec::new();
     let mut saw_404 = false;
+    let mut tried: Vec<url::Url> = Vec::new();
     for t in &candidates {
         let filled = match t.fill(inputs) {
             Ok(f) => f,
@@ -109,6 +110,12 @@ pub async fn call(
                 continue;
             }
         };
+        // The spec's choice often is one of the default shapes too (same URL, other source):
+        // after a 404 it must not be sent a second time in the same call.
+        if tried.contains(&url) {
+            continue;
+        }
+        tried.push(url.clone());
         last_request = Some(match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
