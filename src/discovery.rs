@@ -25,8 +25,6 @@ use crate::upstream::Upstream;
 
 /// How long to wait before trying again after a failed fetch, so a broken backend is not hammered.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(30);
-/// A route that answered 404 may trigger a refresh at most this often.
-const MIN_REFRESH_ON_404: Duration = Duration::from_secs(30);
 
 /// What discovery knows about the backend's routes.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -68,6 +66,8 @@ struct Cache {
     last_fetch: Option<Instant>,
     /// Shape that answered for each module, for the current generation.
     learned: HashMap<ModuleId, (u64, RequestTemplate)>,
+    /// The generation a 404 on a spec route already refreshed (one refresh per generation).
+    refreshed_404: Option<u64>,
     /// The matcher's report on the last parsed spec (for `sniper discover`).
     report: Option<Arc<DiscoveryReport>>,
 }
@@ -106,6 +106,7 @@ impl Discovery {
                 last_modified: None,
                 last_fetch: None,
                 learned: HashMap::new(),
+                refreshed_404: None,
                 report: None,
             }),
             inflight: Mutex::new(None),
@@ -192,7 +193,9 @@ impl Discovery {
                         c.report = Some(Arc::new(report));
                         map
                     });
-                    let generation = c.map.generation + 1;
+                    // A new generation only when the choice changes: learned shapes survive an
+                    // identical re-fetch.
+                    let generation = c.map.generation;
                     let mut map = match parsed {
                         Ok(map) => map,
                         Err(why) => {
@@ -210,10 +213,13 @@ impl Discovery {
                             }
                         }
                     };
-                    map.generation = generation;
-                    if map.chosen != c.map.chosen {
-                        c.learned.clear();
-                    }
+                    map.generation =
+                        if map.chosen != c.map.chosen || map.from_spec != c.map.from_spec {
+                            c.learned.clear();
+                            generation + 1
+                        } else {
+                            generation
+                        };
                     c.etag = r.headers.get(header::ETAG).cloned();
                     c.last_modified = r.headers.get(header::LAST_MODIFIED).cloned();
                     c.map = Arc::new(map);
@@ -279,16 +285,17 @@ impl Discovery {
         c.learned.insert(m, (map.generation, t.clone()));
     }
 
-    /// A route taken from the spec answered 404: let the next run refresh the spec (rate-limited).
+    /// A route taken from the spec answered 404: the next run refreshes the spec, once per
+    /// route-map generation (an unchanged spec is not re-fetched on every 404).
     pub fn route_missing(&self, t: &RequestTemplate) {
         if t.source != Source::Spec {
             return;
         }
         let mut c = self.lock();
-        if c.last_fetch
-            .is_none_or(|f| f.elapsed() >= MIN_REFRESH_ON_404)
-        {
-            tracing::info!(path = %t.path, "spec route answered 404; refreshing the spec");
+        let generation = c.map.generation;
+        if c.refreshed_404 != Some(generation) {
+            tracing::info!(path = %t.path, "spec route answered 404; refreshing the spec once");
+            c.refreshed_404 = Some(generation);
             c.fresh_until = None;
         }
     }
