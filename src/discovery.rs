@@ -36,7 +36,7 @@ pub struct RouteMap {
     /// Why the spec was not used (fetch or parse problem), for `sniper discover` and the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// Bumped whenever the map changes; learned shapes are forgotten then.
+    /// Bumped whenever the spec's choices change.
     pub generation: u64,
 }
 
@@ -56,6 +56,15 @@ impl RouteMap {
     }
 }
 
+/// A URL shape that answered for a module, valid while the spec's choice for that module (its
+/// `basis`) stays what it was when the shape was learned. Saved in the store across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Learned {
+    pub template: RequestTemplate,
+    /// The spec's choice for the module when learned (`None`: no spec choice).
+    pub basis: Option<RequestTemplate>,
+}
+
 #[derive(Debug)]
 struct Cache {
     map: Arc<RouteMap>,
@@ -65,7 +74,7 @@ struct Cache {
     last_modified: Option<HeaderValue>,
     last_fetch: Option<Instant>,
     /// Shape that answered for each module, for the current generation.
-    learned: HashMap<ModuleId, (u64, RequestTemplate)>,
+    learned: HashMap<ModuleId, Learned>,
     /// The generation a 404 on a spec route already refreshed (one refresh per generation).
     refreshed_404: Option<u64>,
     /// The matcher's report on the last parsed spec (for `sniper discover`).
@@ -254,9 +263,9 @@ impl Discovery {
     pub fn candidates(&self, map: &RouteMap, m: ModuleId) -> Vec<RequestTemplate> {
         let mut out = map.candidates(m);
         let c = self.lock();
-        if let Some((generation, t)) = c.learned.get(&m)
-            && *generation == map.generation
-            && let Some(i) = out.iter().position(|x| x == t)
+        if let Some(l) = c.learned.get(&m)
+            && l.basis.as_ref() == map.chosen.get(&m)
+            && let Some(i) = out.iter().position(|x| *x == l.template)
         {
             let t = out.remove(i);
             out.insert(0, t);
@@ -282,7 +291,24 @@ impl Discovery {
     /// Remember the shape that answered for a module (until the spec changes).
     pub fn learn(&self, map: &RouteMap, m: ModuleId, t: &RequestTemplate) {
         let mut c = self.lock();
-        c.learned.insert(m, (map.generation, t.clone()));
+        c.learned.insert(
+            m,
+            Learned {
+                template: t.clone(),
+                basis: map.chosen.get(&m).cloned(),
+            },
+        );
+    }
+
+    /// Every learned shape (for the store).
+    pub fn learned(&self) -> HashMap<ModuleId, Learned> {
+        self.lock().learned.clone()
+    }
+
+    /// Restore a learned shape saved by an earlier process; it is used only while the spec's
+    /// choice for the module is still its basis.
+    pub fn restore_learned(&self, m: ModuleId, l: Learned) {
+        self.lock().learned.insert(m, l);
     }
 
     /// A route taken from the spec answered 404: the next run refreshes the spec, once per

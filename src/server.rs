@@ -37,8 +37,9 @@ pub struct App {
     pub store: Option<AsyncStore>,
     pub window: ActiveWindow,
     latest: RwLock<Vec<RunResult>>,
-    /// Breaker snapshots as last saved, so only changes are written.
+    /// Breaker snapshots and learned routes as last saved, so only changes are written.
     saved_breakers: Mutex<BTreeMap<ModuleId, Value>>,
+    saved_routes: Mutex<BTreeMap<ModuleId, Value>>,
     on_run: RwLock<Option<OnRun>>,
 }
 
@@ -77,7 +78,25 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "cannot read saved breakers"),
             }
         }
+        let mut saved_routes = BTreeMap::new();
+        if let Some(store) = &store {
+            match store.routes().await {
+                Ok(rows) => {
+                    for (module, json) in rows {
+                        let Some(m) = ModuleId::parse(&module) else {
+                            continue;
+                        };
+                        if let Ok(l) = serde_json::from_value(json.clone()) {
+                            runner.discovery().restore_learned(m, l);
+                            saved_routes.insert(m, json);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read saved routes"),
+            }
+        }
         Arc::new(App {
+            saved_routes: Mutex::new(saved_routes),
             status: SchedulerStatus::new(runner.now(), sched),
             runner,
             metrics,
@@ -103,26 +122,27 @@ impl App {
                     Err(e) => tracing::warn!(error = %e, "cannot record the run"),
                 }
             }
-            let changed: Vec<(ModuleId, Value)> = {
-                let mut saved = self
-                    .saved_breakers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                let mut changed = Vec::new();
-                for (m, snap) in self.runner.breaker_snapshots() {
-                    let Ok(v) = serde_json::to_value(&snap) else {
-                        continue;
-                    };
-                    if saved.get(&m) != Some(&v) {
-                        saved.insert(m, v.clone());
-                        changed.push((m, v));
-                    }
-                }
-                changed
-            };
+            let snaps = self
+                .runner
+                .breaker_snapshots()
+                .into_iter()
+                .filter_map(|(m, snap)| Some((m, serde_json::to_value(&snap).ok()?)));
+            let changed = take_changed(&self.saved_breakers, snaps);
             for (m, v) in changed {
                 if let Err(e) = store.save_breaker(m.as_str().to_string(), v).await {
                     tracing::warn!(module = %m, error = %e, "cannot save breaker state");
+                }
+            }
+            let learned = self
+                .runner
+                .discovery()
+                .learned()
+                .into_iter()
+                .filter_map(|(m, l)| Some((m, serde_json::to_value(&l).ok()?)));
+            let changed = take_changed(&self.saved_routes, learned);
+            for (m, v) in changed {
+                if let Err(e) = store.save_route(m.as_str().to_string(), v).await {
+                    tracing::warn!(module = %m, error = %e, "cannot save learned route");
                 }
             }
         }
@@ -150,6 +170,22 @@ impl App {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// The entries of `current` that differ from `saved`; `saved` is updated to match.
+fn take_changed(
+    saved: &Mutex<BTreeMap<ModuleId, Value>>,
+    current: impl Iterator<Item = (ModuleId, Value)>,
+) -> Vec<(ModuleId, Value)> {
+    let mut saved = saved.lock().unwrap_or_else(|e| e.into_inner());
+    let mut changed = Vec::new();
+    for (m, v) in current {
+        if saved.get(&m) != Some(&v) {
+            saved.insert(m, v.clone());
+            changed.push((m, v));
+        }
+    }
+    changed
 }
 
 /// What the scheduler learns from a run's results (several symbols fold into one).

@@ -106,3 +106,52 @@ async fn etf_circuit_survives_kill_9() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn learned_url_shape_survives_a_restart() {
+    // No spec, and the heatmap only answers on the design's second shape (path parameter).
+    let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    sb.state.set_spec(sniper::sandbox::SpecMode::Status(404));
+    let mut routes = sniper::sandbox::default_routes();
+    for r in &mut routes {
+        if r.module == ModuleId::Heatmap {
+            r.path = "/advanced/liquidation/heatmap/{symbol}".into();
+            r.params[0].location = "path".into();
+        }
+    }
+    sb.state.set_routes(routes);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sniper.db");
+    let db = db.to_str().unwrap();
+
+    let (mut first, url) = start(db, &sb.url());
+    wait_runs(&url, 2).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let heatmap_paths = |sb: &Sandbox| -> Vec<String> {
+        sb.state
+            .hits()
+            .into_iter()
+            .filter(|h| h.path.contains("heatmap"))
+            .map(|h| h.path)
+            .collect()
+    };
+    // First process: probed the query shape (404), then the path shape; then only the path shape.
+    let before = heatmap_paths(&sb);
+    assert_eq!(before[0], "/advanced/liquidation/heatmap");
+    assert_eq!(before[1], "/advanced/liquidation/heatmap/SOL-USDT-SWAP");
+    assert_eq!(before[2], "/advanced/liquidation/heatmap/SOL-USDT-SWAP");
+    sb.state.clear_hits();
+
+    let (mut second, url) = start(db, &sb.url());
+    wait_runs(&url, 1).await;
+    let after = heatmap_paths(&sb);
+    assert_eq!(
+        after.first().map(String::as_str),
+        Some("/advanced/liquidation/heatmap/SOL-USDT-SWAP"),
+        "the restarted daemon went straight to the learned shape: {after:?}"
+    );
+    assert!(!after.iter().any(|p| p == "/advanced/liquidation/heatmap"));
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
