@@ -14,9 +14,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 SNIPER_REQUIRE_BROWSER=1 cargo test --all-targets --locked
 cargo test --doc --locked
-if [ -f deploy/prometheus/sniper-rules.yml ]; then
-  promtool check rules deploy/prometheus/sniper-rules.yml
-fi
+bash deploy/check.sh
 export SNIPER_REQUIRE_BROWSER=1
 if [ -x tests/browser/demo.sh ]; then
   tests/browser/demo.sh
