@@ -2,4 +2,5 @@
 
 pub mod class;
 pub mod module_id;
+pub mod proxy;
 pub mod template;

@@ -111,7 +111,9 @@ pub struct FilledRequest {
 pub enum FillError {
     #[error("required parameter `{0}` has no value sniper can supply")]
     Unfillable(String),
-    #[error("no allowed value for parameter `{name}` (wanted one of {wanted:?}, backend allows {allowed:?})")]
+    #[error(
+        "no allowed value for parameter `{name}` (wanted one of {wanted:?}, backend allows {allowed:?})"
+    )]
     NotAllowed {
         name: String,
         wanted: Vec<String>,
