@@ -1,0 +1,61 @@
+//! Runs only the `/gpts` gateway, for benchmarks before `sniper proxy` is wired.
+//!
+//! `LISTEN=127.0.0.1:8080 PY_BASE_URL=http://127.0.0.1:8000 cargo run --release --example proxy`
+//! `PROXY_THREADS=0` (default) uses one worker per core; `1` a current-thread runtime.
+
+use std::net::SocketAddr;
+
+use axum::serve::ListenerExt as _;
+use clap::Parser;
+use sniper::proxy::{self, ProxyArgs};
+
+#[derive(Debug, Parser)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Runtime worker threads: 0 = one per core, 1 = current-thread runtime.
+    #[arg(long, env = "PROXY_THREADS", default_value_t = 0)]
+    threads: usize,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let cfg = cli.proxy.into_config()?;
+    let rt = match cli.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        0 => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
+    rt.block_on(async move {
+        let app = proxy::try_router(cfg)?;
+        let listener = tokio::net::TcpListener::bind(cli.listen).await?;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        tracing::info!(listen = %cli.listen, "gateway listening");
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await?;
+        anyhow::Ok(())
+    })
+}
