@@ -600,3 +600,26 @@ async fn openapi_servers_point_at_the_public_gateway() {
         serde_json::json!([{"url": "https://gw.local:8080/gpts"}])
     );
 }
+
+#[tokio::test]
+async fn http2_prior_knowledge_clients_are_proxied() {
+    let (backend, log) = recording_backend().await;
+    let gw = gateway(config(&format!("http://{backend}"))).await;
+    let tcp = TcpStream::connect(gw).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = axum::http::Request::get("http://gw.example:9/gpts/h2?x=1")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let res = send.send_request(req).await.unwrap();
+    assert_eq!(res.status().as_u16(), 418);
+    let seen = log.last();
+    assert_eq!(seen.target, "/h2?x=1");
+    assert_eq!(seen.headers["x-forwarded-host"], "gw.example:9");
+    assert_eq!(seen.headers["host"], backend.to_string());
+}

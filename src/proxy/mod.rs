@@ -278,9 +278,19 @@ impl Gateway {
 
     async fn forward(&self, req: Request) -> Response {
         let (mut parts, body) = req.into_parts();
-        // Absolute-form targets (`GET http://other/gpts/x`) are refused outright: the gateway
-        // only ever connects to the configured backend, and an absolute target hints at misuse.
-        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        if parts.version >= Version::HTTP_2 {
+            // HTTP/2 always carries `:authority` in the URI; it plays the role of `Host`.
+            if !parts.headers.contains_key(header::HOST)
+                && let Some(host) = parts
+                    .uri
+                    .authority()
+                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                parts.headers.insert(header::HOST, host);
+            }
+        } else if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            // HTTP/1 absolute-form targets (`GET http://other/gpts/x`) are refused outright: the
+            // gateway only ever connects to its backend, and such a target hints at misuse.
             return Problem::BadPath.response();
         }
         let Some(rest) = parts.uri.path().strip_prefix(&*self.prefix) else {
