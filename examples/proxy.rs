@@ -14,6 +14,9 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Listener loop: `sniper` (proxy::server::serve) or `axum` (axum::serve), to compare.
+    #[arg(long, env = "PROXY_SERVER", default_value = "sniper")]
+    server: String,
     /// Runtime worker threads: 0 = one per core, 1 = current-thread runtime.
     #[arg(long, env = "PROXY_THREADS", default_value_t = 0)]
     threads: usize,
@@ -45,17 +48,25 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         let app = proxy::try_router(cfg)?;
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        tracing::info!(listen = %cli.listen, "gateway listening");
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await?;
+        tracing::info!(listen = %cli.listen, server = %cli.server, "gateway listening");
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if cli.server == "axum" {
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(ctrl_c)
+            .await?;
+        } else {
+            proxy::server::serve(listener, app, proxy::server::HEADER_READ_TIMEOUT, ctrl_c).await?;
+        }
         anyhow::Ok(())
     })
 }

@@ -623,3 +623,41 @@ async fn http2_prior_knowledge_clients_are_proxied() {
     assert_eq!(seen.headers["x-forwarded-host"], "gw.example:9");
     assert_eq!(seen.headers["host"], backend.to_string());
 }
+
+#[tokio::test]
+async fn public_listener_closes_slow_header_senders_and_shuts_down() {
+    let (backend, log) = recording_backend().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(sniper::proxy::server::serve(
+        listener,
+        router(config(&format!("http://{backend}"))),
+        Duration::from_millis(200),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    // A complete request is served, with the peer in X-Forwarded-For.
+    let (status, _, _) = raw(gw, &get_raw("/gpts/ok")).await;
+    assert_eq!(status, 418);
+    assert_eq!(log.last().headers["x-forwarded-for"], "127.0.0.1");
+
+    // Headers never finished: the server hangs up instead of holding the socket forever.
+    let mut s = TcpStream::connect(gw).await.unwrap();
+    s.write_all(b"GET /gpts/slow HTTP/1.1\r\nHost: gw\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(GUARD, s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "slow header sender was never disconnected");
+    assert!(log.all().iter().all(|seen| seen.target != "/slow"));
+
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(GUARD, server)
+        .await
+        .expect("serve did not return after shutdown")
+        .unwrap()
+        .unwrap();
+}

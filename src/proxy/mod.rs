@@ -6,13 +6,15 @@
 //! never names the backend's address. Header rules live in [`headers`], the construction of
 //! the backend target (the path-safety invariant) in [`path`].
 //!
-//! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` so
-//! `X-Forwarded-For` can carry the client address, and with `TCP_NODELAY` on accepted sockets.
+//! Serve the router with [`server::serve`] (header read timeout, `TCP_NODELAY`, connect info),
+//! or at least with `axum::serve(.., app.into_make_service_with_connect_info::<SocketAddr>())`
+//! so `X-Forwarded-For` can carry the client address.
 
 pub mod headers;
 mod openapi;
 pub mod path;
 mod reply;
+pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
