@@ -661,3 +661,48 @@ async fn public_listener_closes_slow_header_senders_and_shuts_down() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn header_timeout_starts_after_the_upload_not_before() {
+    let (got_tx, got_rx) = oneshot::channel::<()>();
+    let got_tx = Arc::new(Mutex::new(Some(got_tx)));
+    let app = Router::new().route(
+        "/upload",
+        post(move |req: Request| {
+            let got = got_tx.lock().unwrap().take().unwrap();
+            async move {
+                let mut body = req.into_body().into_data_stream();
+                let mut total = 0;
+                let mut got = Some(got);
+                while let Some(chunk) = body.next().await {
+                    total += chunk.unwrap().len();
+                    if let Some(g) = got.take() {
+                        g.send(()).unwrap();
+                    }
+                }
+                total.to_string()
+            }
+        }),
+    );
+    let backend = serve(app).await;
+    let mut cfg = config(&format!("http://{backend}"));
+    cfg.header_timeout = Duration::from_millis(500);
+    let gw = gateway(cfg).await;
+
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    tokio::spawn(async move {
+        tx.send(Ok(Bytes::from_static(b"part one;"))).await.unwrap();
+        got_rx.await.unwrap();
+        // The client, not the backend, is slow: longer than the header timeout.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        tx.send(Ok(Bytes::from_static(b"part two"))).await.unwrap();
+    });
+    let res = client()
+        .post(format!("http://{gw}/gpts/upload"))
+        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "17");
+}

@@ -15,6 +15,7 @@ mod openapi;
 pub mod path;
 mod reply;
 pub mod server;
+mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -174,11 +175,11 @@ pub fn try_router(cfg: ProxyConfig) -> Result<Router, ConfigError> {
         .with_state(gw))
 }
 
-type BackendBody = Limited<Body>;
+use upload::UpBody;
 
 /// The gateway's state: validated config in the shapes the hot path wants, and the pool.
 struct Gateway {
-    client: Client<HttpConnector, BackendBody>,
+    client: Client<HttpConnector, UpBody>,
     authority: Authority,
     host: HeaderValue,
     base_path: Box<str>,
@@ -347,9 +348,30 @@ impl Gateway {
         parts.version = Version::HTTP_11;
         parts.extensions.clear();
         let limit = usize::try_from(self.max_body).unwrap_or(usize::MAX);
-        let req = Request::from_parts(parts, Limited::new(body, limit));
+        let (body, sent) = UpBody::new(body, limit);
+        let mut pending = std::pin::pin!(self.client.request(Request::from_parts(parts, body)));
+        // The header timeout starts once the request body is fully sent (at once for bodiless
+        // requests): a slow upload is not a slow backend.
+        if let Some(sent) = sent {
+            tokio::select! {
+                biased;
+                res = &mut pending => return self.answer(Ok(res)),
+                _ = sent => {}
+            }
+        }
+        let res = tokio::time::timeout(self.header_timeout, pending).await;
+        self.answer(res)
+    }
 
-        match tokio::time::timeout(self.header_timeout, self.client.request(req)).await {
+    /// Turns the backend exchange's outcome into the client's response.
+    fn answer(
+        &self,
+        res: Result<
+            Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>,
+            tokio::time::error::Elapsed,
+        >,
+    ) -> Response {
+        match res {
             Ok(Ok(res)) => {
                 let (mut parts, body) = res.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
@@ -390,7 +412,7 @@ impl Gateway {
         let Some(uri) = self.backend_uri(path) else {
             return Problem::BadSpec.response();
         };
-        let mut req = Request::new(Limited::new(Body::empty(), 0));
+        let mut req = Request::new(UpBody::empty());
         *req.uri_mut() = uri;
         req.headers_mut().insert(header::HOST, self.host.clone());
         req.headers_mut()
