@@ -202,6 +202,8 @@ async fn hostile_paths_never_reach_the_backend() {
         "/gpts/a//b",
         "/gpts/a%5c..%5csecret",
         "/gpts/a%00b",
+        "/gpts/..\\secret",
+        "/gpts/a\\b",
         "http://evil.example/gpts/x",
         "http://127.0.0.1:1/gpts/x",
         "/gptsx/../gpts/a",
@@ -213,11 +215,6 @@ async fn hostile_paths_never_reach_the_backend() {
         if status == 400 {
             assert_eq!(json_error(&body), "bad_path", "{target}");
         }
-    }
-    // Backslashes are refused either by hyper's request-line parser or by the gateway.
-    for target in ["/gpts/..\\secret", "/gpts/a\\b"] {
-        let (status, _, _) = raw(gw, &get_raw(target)).await;
-        assert_eq!(status, 400, "{target}");
     }
     let seen: Vec<String> = log.all().into_iter().map(|s| s.target).collect();
     assert!(seen.is_empty(), "backend received {seen:?}");
