@@ -7,7 +7,8 @@
 #   the ratio to nginx, then the gateway's RSS idle, after >= 100 000 proxied requests, and after
 #   streaming a 1 GiB response through it.
 # Env: PROXY_BIN (prebuilt examples/proxy; default: cargo build --release --example proxy),
-#      PROXY_THREADS (0 = one worker per core, 1 = current-thread), DURATION (s, default 4),
+#      PROXY_THREADS (0 = one worker per core, 1 = current-thread), PROXY_WORKERS (N reuseport
+#      current-thread workers; overrides PROXY_THREADS), DURATION (s, default 4),
 #      CONNS (default 32), BIG=0 to skip the 1 GiB streaming check. Loopback only; bounded loops.
 set -euo pipefail
 rounds=${1:-3}; duration=${DURATION:-4}; conns=${CONNS:-32}

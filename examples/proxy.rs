@@ -2,6 +2,8 @@
 //!
 //! `LISTEN=127.0.0.1:8080 PY_BASE_URL=http://127.0.0.1:8000 cargo run --release --example proxy`
 //! `PROXY_THREADS=0` (default) uses one worker per core; `1` a current-thread runtime.
+//! `PROXY_WORKERS=N` instead runs N threads, each a current-thread runtime with its own
+//! `SO_REUSEPORT` listener and backend pool (nginx-style workers, no cross-thread wake-ups).
 
 use std::net::SocketAddr;
 
@@ -20,6 +22,9 @@ struct Cli {
     /// Runtime worker threads: 0 = one per core, 1 = current-thread runtime.
     #[arg(long, env = "PROXY_THREADS", default_value_t = 0)]
     threads: usize,
+    /// If > 0: N single-threaded workers sharing the port via SO_REUSEPORT (ignores threads).
+    #[arg(long, env = "PROXY_WORKERS", default_value_t = 0)]
+    workers: usize,
     #[command(flatten)]
     proxy: ProxyArgs,
 }
@@ -33,6 +38,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let cfg = cli.proxy.into_config()?;
+    if cli.workers > 0 {
+        return run_workers(cli.listen, cli.workers, cfg);
+    }
     let rt = match cli.threads {
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -69,4 +77,47 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// N current-thread runtimes, one per OS thread, each accepting on its own SO_REUSEPORT socket.
+fn run_workers(listen: SocketAddr, n: usize, cfg: proxy::ProxyConfig) -> anyhow::Result<()> {
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let cfg = cfg.clone();
+            std::thread::Builder::new()
+                .name(format!("gateway-{i}"))
+                .spawn(move || -> anyhow::Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        let socket = if listen.is_ipv4() {
+                            tokio::net::TcpSocket::new_v4()?
+                        } else {
+                            tokio::net::TcpSocket::new_v6()?
+                        };
+                        socket.set_reuseport(true)?;
+                        socket.set_reuseaddr(true)?;
+                        socket.bind(listen)?;
+                        let listener = socket.listen(1024)?;
+                        let app = proxy::try_router(cfg)?;
+                        let ctrl_c = async {
+                            let _ = tokio::signal::ctrl_c().await;
+                        };
+                        proxy::server::serve(
+                            listener,
+                            app,
+                            proxy::server::HEADER_READ_TIMEOUT,
+                            ctrl_c,
+                        )
+                        .await?;
+                        anyhow::Ok(())
+                    })
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+    }
+    Ok(())
 }
