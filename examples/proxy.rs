@@ -22,6 +22,9 @@ struct Cli {
     /// Runtime worker threads: 0 = one per core, 1 = current-thread runtime.
     #[arg(long, env = "PROXY_THREADS", default_value_t = 0)]
     threads: usize,
+    /// Use the multi-thread scheduler even for one thread (it has the LIFO slot).
+    #[arg(long, env = "PROXY_MULTI", default_value_t = false)]
+    multi: bool,
     /// If > 0: N single-threaded workers sharing the port via SO_REUSEPORT (ignores threads).
     #[arg(long, env = "PROXY_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -42,7 +45,7 @@ fn main() -> anyhow::Result<()> {
         return run_workers(cli.listen, cli.workers, cfg);
     }
     let rt = match cli.threads {
-        1 => tokio::runtime::Builder::new_current_thread()
+        1 if !cli.multi => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?,
         0 => tokio::runtime::Builder::new_multi_thread()
