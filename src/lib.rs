@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod module_id;
 pub mod modules;
 pub mod openapi;
+pub mod proxy;
 pub mod retry;
 pub mod runner;
 pub mod sandbox;

@@ -61,6 +61,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Only the `/gpts/*` gateway to PY_BASE_URL (prefix stripped), with /health.
+    Proxy {
+        /// Backend base URL (plain http), optionally with a path prefix.
+        #[arg(long, env = "PY_BASE_URL", default_value = "http://127.0.0.1:8000")]
+        py_base_url: String,
+        /// Address to listen on.
+        #[arg(long, env = "SNIPER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        gpts: sniper::proxy::ProxyArgs,
+    },
     /// Show what discovery chose on PY_BASE_URL's /openapi.json: per module the operation, its
     /// request template, its score, and the alternatives with why each lost.
     Discover {
@@ -109,6 +120,8 @@ struct DaemonArgs {
     #[arg(long, env = "SNIPER_DB")]
     db: Option<String>,
     #[command(flatten)]
+    gpts: sniper::proxy::ProxyArgs,
+    #[command(flatten)]
     sched: sniper::scheduler::SchedulerArgs,
     #[command(flatten)]
     alerts: sniper::alerts::AlertArgs,
@@ -140,6 +153,14 @@ fn config_or_exit(args: &ConfigArgs) -> Result<Config, ExitCode> {
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Cmd::Proxy {
+        py_base_url,
+        listen,
+        gpts,
+    } = cli.cmd
+    {
+        return proxy_main(&py_base_url, &listen, gpts);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -227,6 +248,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             sniper::store::run_history_cli(&store, &args, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Proxy { .. } => unreachable!("handled before the runtime is built"),
         Cmd::Symbol(args) => {
             let mut out = std::io::stdout().lock();
             match sniper::symbol::run_symbol_cli(&args, &mut out) {
@@ -269,6 +291,54 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `sniper proxy`: one current-thread runtime (measured fastest for the gateway: no cross-thread
+/// wake-ups between the client and backend connection tasks).
+fn proxy_main(
+    base: &str,
+    listen: &str,
+    gpts: sniper::proxy::ProxyArgs,
+) -> anyhow::Result<ExitCode> {
+    let base = match sniper::config::parse_base_url("PY_BASE_URL", base) {
+        Ok(b) => b,
+        Err(e) => return bad_config(e),
+    };
+    let listen = match parse_addr("SNIPER_LISTEN", listen) {
+        Ok(a) => a,
+        Err(e) => return bad_config(e),
+    };
+    let cfg = match gpts.into_config(base.clone()) {
+        Ok(c) => c,
+        Err(e) => return bad_config(e),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let app = sniper::proxy::try_router(cfg)?
+            .route(
+                "/health",
+                axum::routing::get(|| async { axum::Json(serde_json::json!({"ok": true})) }),
+            )
+            .fallback(sniper::server::not_found);
+        let listener = bind(listen)
+            .await
+            .with_context(|| format!("binding SNIPER_LISTEN={listen}"))?;
+        eprintln!(
+            "sniper proxy: listening on http://{}/ — /gpts/* → {base}",
+            listener.local_addr()?
+        );
+        sniper::proxy::server::serve(
+            listener,
+            app,
+            sniper::proxy::server::HEADER_READ_TIMEOUT,
+            termination(),
+        )
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 enum DaemonMode {
     Serve,
     Demo { respect_window: bool, json: bool },
@@ -305,6 +375,10 @@ async fn daemon_main(
     };
     let sched = match daemon.sched.clone().into_config() {
         Ok(s) => s,
+        Err(e) => return bad_config(e),
+    };
+    let gpts = match daemon.gpts.clone().into_config(cfg.base_url.clone()) {
+        Ok(g) => g,
         Err(e) => return bad_config(e),
     };
     let alert_cfg = match daemon.alerts.clone().into_config() {
@@ -379,10 +453,27 @@ async fn daemon_main(
         None => None,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
+    // The gateway follows the backend the runner uses (the sandbox in demo).
+    let gpts = sniper::proxy::ProxyConfig {
+        base: cfg.base_url.clone(),
+        ..gpts
+    };
     let router = api_router(app.clone(), metrics_listener.is_none())
-        .merge(sniper::status::routes(store.clone()));
+        .merge(sniper::status::routes(store.clone()))
+        .merge(sniper::proxy::try_router(gpts)?)
+        .fallback(sniper::server::not_found);
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(serve_until(listener, router, rx.clone())));
+    {
+        let mut rx = rx.clone();
+        tasks.push(tokio::spawn(sniper::proxy::server::serve(
+            listener,
+            router,
+            sniper::proxy::server::HEADER_READ_TIMEOUT,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        )));
+    }
     if let Some(l) = metrics_listener {
         tasks.push(tokio::spawn(serve_until(
             l,

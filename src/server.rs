@@ -311,6 +311,15 @@ async fn status(State(app): State<Arc<App>>) -> Response {
     .into_response()
 }
 
+/// JSON 404 for every path no route claims (`/gptsx` included).
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": "not_found", "message": "no such path"})),
+    )
+        .into_response()
+}
+
 /// `/health`, `/ready`, `/api/*` (and `/metrics` unless it has its own listener).
 pub fn api_router(app: Arc<App>, with_metrics: bool) -> Router {
     let mut r = Router::new()

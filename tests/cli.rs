@@ -175,6 +175,14 @@ fn demo_serves_the_sandbox_and_stops_on_sigterm() {
     let (code, page) = get(&format!("{url}/"));
     assert_eq!(code, 200);
     assert!(page.contains("<html"));
+    // The gateway in the same listener reaches the (sandbox) backend with the prefix stripped.
+    let (code, bias) = get(&format!("{url}/gpts/institutional/bias?symbol=ETH"));
+    assert_eq!(code, 200, "{bias}");
+    let bias: serde_json::Value = serde_json::from_str(&bias).unwrap();
+    assert_eq!(bias["symbol"], "ETH");
+    let (code, body) = get(&format!("{url}/gptsx/institutional/bias"));
+    assert_eq!(code, 404);
+    assert!(body.contains("not_found"), "{body}");
     assert_eq!(sigterm_and_wait(child), Some(0));
 }
 
