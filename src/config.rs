@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
 use crate::module_id::ModuleId;
+use crate::window::{ActiveWindow, WindowError};
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,9 +127,8 @@ pub struct ConfigArgs {
 pub struct Config {
     pub base_url: Url,
     pub features: Features,
-    pub trading_timezone: String,
-    pub active_start: jiff::civil::Time,
-    pub active_end: jiff::civil::Time,
+    /// The active trading window (`TRADING_TIMEZONE`, `ACTIVE_TRADING_START`, `ACTIVE_TRADING_END`).
+    pub window: ActiveWindow,
     pub symbols: Vec<String>,
     pub module_timeout: Duration,
     pub run_deadline: Duration,
@@ -144,17 +144,6 @@ pub struct Config {
     pub spot_ob_depth: u32,
     /// True when the backend is the embedded sandbox; every result then says so.
     pub sandbox: bool,
-}
-
-impl Config {
-    /// The active trading window.
-    pub fn window(&self) -> Result<crate::window::ActiveWindow, crate::window::WindowError> {
-        crate::window::ActiveWindow::parse(
-            &self.trading_timezone,
-            &self.active_start.strftime("%H:%M").to_string(),
-            &self.active_end.strftime("%H:%M").to_string(),
-        )
-    }
 }
 
 /// Which modules are enabled.
@@ -193,16 +182,23 @@ impl ConfigArgs {
             whale_alerts: parse_bool("FEATURE_WHALE_ALERTS", &self.feature_whale_alerts)?,
             bias: parse_bool("FEATURE_BIAS", &self.feature_bias)?,
         };
-        let tz = self.trading_timezone.trim();
-        if jiff::tz::TimeZone::get(tz).is_err() {
-            return Err(ConfigError::new(
+        let window = ActiveWindow::parse(
+            &self.trading_timezone,
+            &self.active_trading_start,
+            &self.active_trading_end,
+        )
+        .map_err(|e| match e {
+            WindowError::Time { var, value } => ConfigError::new(
+                var,
+                &value,
+                "a time of day HH:MM on the 24-hour clock (07:00)",
+            ),
+            WindowError::TimeZone { value } => ConfigError::new(
                 "TRADING_TIMEZONE",
-                &self.trading_timezone,
+                &value,
                 "an IANA time zone name such as Asia/Jakarta or America/New_York",
-            ));
-        }
-        let active_start = parse_hhmm("ACTIVE_TRADING_START", &self.active_trading_start)?;
-        let active_end = parse_hhmm("ACTIVE_TRADING_END", &self.active_trading_end)?;
+            ),
+        })?;
         let symbols = parse_symbols("SNIPER_SYMBOLS", &self.symbols)?;
         let module_timeout = parse_duration("SNIPER_MODULE_TIMEOUT", &self.module_timeout)?;
         let run_deadline = parse_duration("SNIPER_RUN_DEADLINE", &self.run_deadline)?;
@@ -265,9 +261,7 @@ impl ConfigArgs {
         Ok(Config {
             base_url,
             features,
-            trading_timezone: tz.to_string(),
-            active_start,
-            active_end,
+            window,
             symbols,
             module_timeout,
             run_deadline,
@@ -392,25 +386,6 @@ pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, Config
     Ok(Duration::from_millis(ms))
 }
 
-/// `HH:MM`, 24-hour clock.
-pub fn parse_hhmm(var: &'static str, value: &str) -> Result<jiff::civil::Time, ConfigError> {
-    let err = || {
-        ConfigError::new(
-            var,
-            value,
-            "a time of day HH:MM on the 24-hour clock (07:00)",
-        )
-    };
-    let v = value.trim();
-    let (h, m) = v.split_once(':').ok_or_else(err)?;
-    if h.is_empty() || h.len() > 2 || m.len() != 2 {
-        return Err(err());
-    }
-    let h: i8 = h.parse().map_err(|_| err())?;
-    let m: i8 = m.parse().map_err(|_| err())?;
-    jiff::civil::Time::new(h, m, 0, 0).map_err(|_| err())
-}
-
 /// An integer within `lo..=hi`.
 pub fn parse_range(var: &'static str, value: &str, lo: u64, hi: u64) -> Result<u64, ConfigError> {
     let err = || ConfigError::new(var, value, format!("an integer from {lo} to {hi}"));
@@ -508,21 +483,6 @@ mod tests {
             "99999999999999999999h",
         ] {
             assert!(parse_duration("X", v).is_err(), "{v}");
-        }
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(
-            parse_hhmm("X", "07:00").unwrap(),
-            jiff::civil::time(7, 0, 0, 0)
-        );
-        assert_eq!(
-            parse_hhmm("X", "23:30").unwrap(),
-            jiff::civil::time(23, 30, 0, 0)
-        );
-        for v in ["24:00", "7", "07:60", "07:0", "aa:bb", ""] {
-            assert!(parse_hhmm("X", v).is_err(), "{v}");
         }
     }
 

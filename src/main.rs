@@ -391,13 +391,13 @@ async fn daemon_main(
             json,
         } => {
             let w = if respect_window {
-                cfg.window().map_err(|e| anyhow::anyhow!(e))?
+                cfg.window.clone()
             } else {
                 ActiveWindow::always_open()
             };
             (w, Some(json))
         }
-        DaemonMode::Serve => (cfg.window().map_err(|e| anyhow::anyhow!(e))?, None),
+        DaemonMode::Serve => (cfg.window.clone(), None),
     };
     let db_path = daemon.db.clone().unwrap_or_else(|| {
         if demo_json.is_some() {

@@ -55,44 +55,18 @@ impl App {
         store: Option<AsyncStore>,
         window: ActiveWindow,
     ) -> Arc<App> {
-        let mut saved = BTreeMap::new();
+        let (mut saved_breakers, mut saved_routes) = (BTreeMap::new(), BTreeMap::new());
         if let Some(store) = &store {
-            match store.breakers().await {
-                Ok(rows) => {
-                    for (module, json) in rows {
-                        let Some(m) = ModuleId::parse(&module) else {
-                            continue;
-                        };
-                        match serde_json::from_value(json.clone()) {
-                            Ok(snap) => {
-                                runner.restore_breaker(m, snap);
-                                saved.insert(m, json);
-                                tracing::info!(module = %m, "breaker state restored");
-                            }
-                            Err(e) => {
-                                tracing::warn!(module = %m, error = %e, "saved breaker unreadable; starting closed")
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read saved breakers"),
+            let breakers = store.breakers().await;
+            for (m, snap, json) in decode_rows(breakers, "breaker") {
+                runner.restore_breaker(m, snap);
+                saved_breakers.insert(m, json);
+                tracing::info!(module = %m, "breaker state restored");
             }
-        }
-        let mut saved_routes = BTreeMap::new();
-        if let Some(store) = &store {
-            match store.routes().await {
-                Ok(rows) => {
-                    for (module, json) in rows {
-                        let Some(m) = ModuleId::parse(&module) else {
-                            continue;
-                        };
-                        if let Ok(l) = serde_json::from_value(json.clone()) {
-                            runner.discovery().restore_learned(m, l);
-                            saved_routes.insert(m, json);
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read saved routes"),
+            let routes = store.routes().await;
+            for (m, learned, json) in decode_rows(routes, "learned route") {
+                runner.discovery().restore_learned(m, learned);
+                saved_routes.insert(m, json);
             }
         }
         Arc::new(App {
@@ -103,7 +77,7 @@ impl App {
             store,
             window,
             latest: RwLock::new(Vec::new()),
-            saved_breakers: Mutex::new(saved),
+            saved_breakers: Mutex::new(saved_breakers),
             on_run: RwLock::new(None),
         })
     }
@@ -170,6 +144,33 @@ impl App {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// Decode `(module, json)` rows saved in the store; unreadable rows are logged and skipped (the
+/// module then starts fresh).
+fn decode_rows<T: serde::de::DeserializeOwned>(
+    rows: Result<Vec<(String, Value)>, crate::store::StoreError>,
+    what: &str,
+) -> Vec<(ModuleId, T, Value)> {
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read saved {what}s");
+            return Vec::new();
+        }
+    };
+    rows.into_iter()
+        .filter_map(|(module, json)| {
+            let m = ModuleId::parse(&module)?;
+            match serde_json::from_value(json.clone()) {
+                Ok(v) => Some((m, v, json)),
+                Err(e) => {
+                    tracing::warn!(module = %m, error = %e, "saved {what} unreadable; starting fresh");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// The entries of `current` that differ from `saved`; `saved` is updated to match.

@@ -40,33 +40,6 @@ pub enum WindowError {
     },
 }
 
-/// Window settings from flags and the environment, with the design's defaults (Jakarta,
-/// 07:00–23:30). Flattened into `serve` by the lead; [`WindowArgs::into_window`] validates.
-#[derive(Debug, Clone, clap::Args)]
-pub struct WindowArgs {
-    /// IANA time zone of the active window.
-    #[arg(long, env = "TRADING_TIMEZONE", default_value = "Asia/Jakarta")]
-    pub trading_timezone: String,
-    /// Opening wall-clock time, HH:MM.
-    #[arg(long, env = "ACTIVE_TRADING_START", default_value = "07:00")]
-    pub active_trading_start: String,
-    /// Closing wall-clock time, HH:MM (exclusive; before the start = crosses midnight; equal to
-    /// the start = always open).
-    #[arg(long, env = "ACTIVE_TRADING_END", default_value = "23:30")]
-    pub active_trading_end: String,
-}
-
-impl WindowArgs {
-    /// Validates the three values.
-    pub fn into_window(self) -> Result<ActiveWindow, WindowError> {
-        ActiveWindow::parse(
-            &self.trading_timezone,
-            &self.active_trading_start,
-            &self.active_trading_end,
-        )
-    }
-}
-
 /// The daily active-hours window, validated once and then queried with instants.
 ///
 /// Exists so that the scheduler never handles strings or the system clock: it asks
