@@ -10,7 +10,10 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  install() { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --fix-missing "${need[@]}" >/dev/null; }
+  $SUDO apt-get update -qq
+  # One retry after repairing: a flaky mirror can leave a half-installed package behind.
+  install || { $SUDO apt-get -f install -y -qq >/dev/null || true; $SUDO apt-get update -qq; install; }
 fi
 SNIPER_REQUIRE_BROWSER=1 cargo test --all-targets --locked
 cargo test --doc --locked
