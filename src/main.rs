@@ -119,6 +119,9 @@ struct DaemonArgs {
     /// Default ./sniper.db for serve, :memory: for demo.
     #[arg(long, env = "SNIPER_DB")]
     db: Option<String>,
+    /// Keep module payloads in the run history (on/off; capped at 64 KiB per run).
+    #[arg(long, env = "SNIPER_STORE_PAYLOADS", default_value = "off")]
+    store_payloads: String,
     #[command(flatten)]
     gpts: sniper::proxy::ProxyArgs,
     #[command(flatten)]
@@ -377,6 +380,11 @@ async fn daemon_main(
         Ok(s) => s,
         Err(e) => return bad_config(e),
     };
+    let keep_payloads =
+        match sniper::config::parse_bool("SNIPER_STORE_PAYLOADS", &daemon.store_payloads) {
+            Ok(b) => b,
+            Err(e) => return bad_config(e),
+        };
     let gpts = match daemon.gpts.clone().into_config(cfg.base_url.clone()) {
         Ok(g) => g,
         Err(e) => return bad_config(e),
@@ -434,6 +442,7 @@ async fn daemon_main(
         window.clone(),
     )
     .await;
+    app.set_keep_payloads(keep_payloads);
     if let Some(json) = demo_json {
         app.set_on_run(Box::new(move |results| {
             let _ = print_results(results, json);

@@ -41,6 +41,8 @@ pub struct App {
     saved_breakers: Mutex<BTreeMap<ModuleId, Value>>,
     saved_routes: Mutex<BTreeMap<ModuleId, Value>>,
     on_run: RwLock<Option<OnRun>>,
+    /// Keep module payloads in the history (capped by the store).
+    keep_payloads: std::sync::atomic::AtomicBool,
 }
 
 /// Called after every run with its results (the demo prints them).
@@ -79,6 +81,7 @@ impl App {
             latest: RwLock::new(Vec::new()),
             saved_breakers: Mutex::new(saved_breakers),
             on_run: RwLock::new(None),
+            keep_payloads: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -87,7 +90,11 @@ impl App {
         let results = self.runner.run_once().await;
         if let Some(store) = &self.store {
             for r in &results {
-                match RunRecord::from_run_result(r, false) {
+                match RunRecord::from_run_result(
+                    r,
+                    self.keep_payloads
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                ) {
                     Ok(rec) => {
                         if let Err(e) = store.save_run(rec).await {
                             tracing::warn!(error = %e, "cannot save the run");
@@ -130,6 +137,12 @@ impl App {
         }
         *self.latest.write().unwrap_or_else(|e| e.into_inner()) = results.clone();
         results
+    }
+
+    /// Store module payloads with each run (off by default; the store caps their size).
+    pub fn set_keep_payloads(&self, yes: bool) {
+        self.keep_payloads
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Set the per-run callback.
