@@ -262,6 +262,15 @@ impl Discovery {
     /// Candidates for a module, learned shape first.
     pub fn candidates(&self, map: &RouteMap, m: ModuleId) -> Vec<RequestTemplate> {
         let mut out = map.candidates(m);
+        // The design's shapes send the module's configured symbol form (HEATMAP_SYMBOL_FORM…).
+        let form = self.cfg.prefs.module(m).symbol_form;
+        for t in out.iter_mut().filter(|t| t.source == Source::Default) {
+            for p in &mut t.params {
+                if let crate::template::Role::Symbol(f) = &mut p.role {
+                    *f = form;
+                }
+            }
+        }
         let c = self.lock();
         if let Some(l) = c.learned.get(&m)
             && l.basis.as_ref() == map.chosen.get(&m)

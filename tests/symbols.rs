@@ -61,3 +61,12 @@ async fn glued_usdc_pairs_are_not_glued_again() {
             .any(|h| h.query.clone().unwrap_or_default().contains("USDCUSDT"))
     );
 }
+
+#[tokio::test]
+async fn heatmap_symbol_form_is_configurable_on_default_shapes_too() {
+    let (sb, runner) = sandbox_runner(&["--heatmap-symbol-form", "base"]).await;
+    sb.state.set_spec(sniper::sandbox::SpecMode::Status(404));
+    runner.run_once().await;
+    let hm = sb.state.hits_for(ModuleId::Heatmap);
+    assert_eq!(hm[0].query.as_deref(), Some("symbol=SOL&timeframe=1h"));
+}
