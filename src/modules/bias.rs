@@ -5,11 +5,5 @@ use crate::symbol::SymbolForms;
 use crate::template::{Inputs, SymbolForm};
 
 pub fn inputs(_cfg: &Config, forms: &SymbolForms) -> Inputs {
-    Inputs {
-        base: forms.base.clone(),
-        spot: forms.spot.clone(),
-        perp: forms.perp.clone(),
-        default_symbol_form: Some(SymbolForm::Base),
-        ..Inputs::default()
-    }
+    super::symbol_inputs(forms, SymbolForm::Base)
 }

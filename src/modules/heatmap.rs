@@ -10,11 +10,7 @@ pub fn inputs(cfg: &Config, forms: &SymbolForms) -> Inputs {
     // tried: a different timeframe is different data, so the list holds just the choice.
     debug_assert!(HEATMAP_TIMEFRAMES.contains(&cfg.heatmap_timeframe.as_str()));
     Inputs {
-        base: forms.base.clone(),
-        spot: forms.spot.clone(),
-        perp: forms.perp.clone(),
-        default_symbol_form: Some(SymbolForm::Perp),
         timeframes: vec![cfg.heatmap_timeframe.clone()],
-        ..Inputs::default()
+        ..super::symbol_inputs(forms, SymbolForm::Perp)
     }
 }

@@ -72,6 +72,17 @@ pub fn inputs(m: ModuleId, cfg: &Config, forms: &SymbolForms) -> Inputs {
     }
 }
 
+/// The three symbol forms of a run, with the form a module prefers when the backend does not say.
+fn symbol_inputs(forms: &SymbolForms, preferred: crate::template::SymbolForm) -> Inputs {
+    Inputs {
+        base: forms.base.clone(),
+        spot: forms.spot.clone(),
+        perp: forms.perp.clone(),
+        default_symbol_form: Some(preferred),
+        ..Inputs::default()
+    }
+}
+
 /// True when a module's data does not depend on the run's symbol (fetched once per run).
 pub fn symbol_independent(m: ModuleId) -> bool {
     matches!(m, ModuleId::Etf | ModuleId::WhaleAlerts)

@@ -6,12 +6,8 @@ use crate::template::{Inputs, SymbolForm};
 
 pub fn inputs(cfg: &Config, forms: &SymbolForms) -> Inputs {
     Inputs {
-        base: forms.base.clone(),
-        spot: forms.spot.clone(),
-        perp: forms.perp.clone(),
-        default_symbol_form: Some(SymbolForm::Spot),
         exchange: Some(cfg.spot_ob_exchange.clone()),
         depth: Some(cfg.spot_ob_depth),
-        ..Inputs::default()
+        ..super::symbol_inputs(forms, SymbolForm::Spot)
     }
 }
