@@ -129,7 +129,8 @@ pub struct Config {
     pub features: Features,
     /// The active trading window (`TRADING_TIMEZONE`, `ACTIVE_TRADING_START`, `ACTIVE_TRADING_END`).
     pub window: ActiveWindow,
-    pub symbols: Vec<String>,
+    /// The configured symbols, parsed once: what the user typed and the forms modules send.
+    pub symbols: Vec<RunSymbol>,
     pub module_timeout: Duration,
     pub run_deadline: Duration,
     pub connect_timeout: Duration,
@@ -144,6 +145,14 @@ pub struct Config {
     pub spot_ob_depth: u32,
     /// True when the backend is the embedded sandbox; every result then says so.
     pub sandbox: bool,
+}
+
+/// One configured symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSymbol {
+    /// As given (`SOL`, `BTC-USDT-SWAP` …).
+    pub input: String,
+    pub forms: crate::symbol::SymbolForms,
 }
 
 /// Which modules are enabled.
@@ -419,19 +428,22 @@ pub fn parse_base_url(var: &'static str, value: &str) -> Result<Url, ConfigError
 }
 
 /// Comma-separated symbols, each checked by the symbol parser.
-fn parse_symbols(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
-    let mut out = Vec::new();
+fn parse_symbols(var: &'static str, value: &str) -> Result<Vec<RunSymbol>, ConfigError> {
+    let mut out: Vec<RunSymbol> = Vec::new();
     for s in value.split(',') {
         let s = s.trim();
-        if let Err(e) = crate::symbol::forms(s) {
-            return Err(ConfigError::new(
+        let forms = crate::symbol::forms(s).map_err(|e| {
+            ConfigError::new(
                 var,
                 value,
                 format!("comma-separated symbols such as SOL,BTC,ETH ({s:?}: {e})"),
-            ));
-        }
-        if !out.iter().any(|x: &String| x.eq_ignore_ascii_case(s)) {
-            out.push(s.to_string());
+            )
+        })?;
+        if !out.iter().any(|x| x.input.eq_ignore_ascii_case(s)) {
+            out.push(RunSymbol {
+                input: s.to_string(),
+                forms,
+            });
         }
     }
     if out.len() > 32 {

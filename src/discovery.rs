@@ -374,13 +374,12 @@ pub fn match_spec(
 
 /// Matching preferences from the configuration: the first symbol, and each module's settings.
 pub fn prefs_from_config(cfg: &Config) -> MatchPrefs {
-    let base = cfg
-        .symbols
-        .first()
-        .and_then(|s| crate::symbol::forms(s).ok())
-        .map(|f| f.base)
-        .unwrap_or_else(|| "SOL".to_string());
-    let mut prefs = MatchPrefs::for_base(&base);
+    let mut prefs = MatchPrefs::default();
+    if let Some(s) = cfg.symbols.first() {
+        prefs.base = s.forms.base.clone();
+        prefs.spot = s.forms.spot.clone();
+        prefs.perp = s.forms.perp.clone();
+    }
     for m in ModuleId::ALL {
         let mut mp = prefs.module(m);
         match m {

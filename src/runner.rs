@@ -16,7 +16,7 @@ use crate::metrics::{BreakerState as MetricState, Metrics};
 use crate::module_id::ModuleId;
 use crate::modules::{self, Call, Outcome};
 use crate::openapi::SpecLimits;
-use crate::symbol::{self, SymbolForms};
+use crate::symbol::SymbolForms;
 use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
 
 /// The wall clock, injectable so state machines can be driven by tests.
@@ -157,13 +157,12 @@ impl Runner {
             .await
             .unwrap_or_else(|_| Arc::new(RouteMap::default()));
 
-        let mut forms = Vec::new();
-        for s in &self.cfg.symbols {
-            match symbol::forms(s) {
-                Ok(f) => forms.push((s.clone(), f)),
-                Err(e) => tracing::error!(symbol = %s, error = %e, "symbol rejected"),
-            }
-        }
+        let forms: Vec<(String, SymbolForms)> = self
+            .cfg
+            .symbols
+            .iter()
+            .map(|s| (s.input.clone(), s.forms.clone()))
+            .collect();
         let Some(first) = forms.first().map(|(_, f)| f.clone()) else {
             return Vec::new();
         };
