@@ -2,8 +2,8 @@
 //! Goal: ≤ 10 ms per parse+match. Run: `cargo bench --bench discovery`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sniper::matcher::{MatchPrefs, match_all};
-use sniper::openapi::{SpecLimits, parse_spec};
+use sniper::discovery::matcher::{MatchPrefs, match_all};
+use sniper::discovery::openapi::{SpecLimits, parse_spec};
 use std::hint::black_box;
 
 fn fixture() -> Vec<u8> {

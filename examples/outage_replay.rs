@@ -3,8 +3,8 @@
 //!
 //! Run: `cargo run --example outage_replay`
 
-use sniper::breaker::{BreakerConfig, replay};
-use sniper::class::{ErrorClass, TransientKind};
+use sniper::resilience::breaker::{BreakerConfig, replay};
+use sniper::resilience::class::{ErrorClass, TransientKind};
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

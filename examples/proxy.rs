@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use axum::serve::ListenerExt as _;
 use clap::Parser;
-use sniper::proxy::{self, ProxyArgs};
+use sniper::gateway::{self as proxy, ProxyArgs};
 
 #[derive(Debug, Parser)]
 struct Cli {

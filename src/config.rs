@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
-use crate::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
+use crate::daemon::window::{ActiveWindow, WindowError};
 use crate::module_id::ModuleId;
-use crate::window::{ActiveWindow, WindowError};
+use crate::resilience::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,7 +140,7 @@ pub struct Config {
     pub breaker: BreakerSettings,
     pub etf_asset: String,
     pub heatmap_timeframe: String,
-    pub heatmap_symbol_form: crate::template::SymbolForm,
+    pub heatmap_symbol_form: crate::discovery::template::SymbolForm,
     pub spot_ob_exchange: String,
     pub spot_ob_depth: u32,
     /// True when the backend is the embedded sandbox; every result then says so.
@@ -242,9 +242,9 @@ impl ConfigArgs {
             .to_ascii_lowercase()
             .as_str()
         {
-            "base" => crate::template::SymbolForm::Base,
-            "spot" => crate::template::SymbolForm::Spot,
-            "perp" => crate::template::SymbolForm::Perp,
+            "base" => crate::discovery::template::SymbolForm::Base,
+            "spot" => crate::discovery::template::SymbolForm::Spot,
+            "perp" => crate::discovery::template::SymbolForm::Perp,
             _ => {
                 return Err(ConfigError::new(
                     "HEATMAP_SYMBOL_FORM",

@@ -1,29 +1,20 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 //!
-//! See `ARCHITECTURE.md` for the map. Entry points: [`runner::Runner`] (one run),
-//! [`sandbox`] (the embedded fake backend), [`config::ConfigArgs`] (configuration).
+//! The folders follow the path of a run (see `ARCHITECTURE.md`): [`discovery`] finds the
+//! backend's routes, [`run`] calls the five modules under [`resilience`]'s rules, the [`daemon`]
+//! schedules runs and serves the page, API and metrics, [`store`] keeps history and state,
+//! [`gateway`] is the `/gpts` reverse proxy, [`sandbox`] the embedded fake backend. At the root
+//! only what every layer uses: [`config`], [`upstream`] (the one URL builder and HTTP pool),
+//! [`module_id`].
 
-pub mod alerts;
-pub mod breaker;
-pub mod class;
-pub mod classify;
 pub mod config;
-pub mod defaults;
+pub mod daemon;
 pub mod discovery;
-pub mod matcher;
-pub mod metrics;
+pub mod gateway;
 pub mod module_id;
-pub mod modules;
-pub mod openapi;
-pub mod proxy;
-pub mod retry;
-pub mod runner;
+pub mod resilience;
+pub mod run;
 pub mod sandbox;
-pub mod scheduler;
-pub mod server;
-pub mod status;
 pub mod store;
 pub mod symbol;
-pub mod template;
 pub mod upstream;
-pub mod window;

@@ -9,13 +9,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sniper::config::{Config, ConfigArgs, ConfigError};
-use sniper::metrics::Metrics;
-use sniper::runner::{RunResult, Runner, system_clock};
-use sniper::sandbox::Sandbox;
-use sniper::server::{
+use sniper::daemon::metrics::Metrics;
+use sniper::daemon::server::{
     App, SHUTDOWN_WAIT, api_router, bind, metrics_router, serve_until, spawn_loop, termination,
 };
-use sniper::window::ActiveWindow;
+use sniper::daemon::window::ActiveWindow;
+use sniper::run::{RunResult, Runner, system_clock};
+use sniper::sandbox::Sandbox;
 
 /// sniper: market signals from a CoinGlass-style backend, gathered concurrently, degraded gracefully.
 ///
@@ -70,7 +70,7 @@ enum Cmd {
         #[arg(long, env = "SNIPER_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         #[command(flatten)]
-        gpts: sniper::proxy::ProxyArgs,
+        gpts: sniper::gateway::ProxyArgs,
     },
     /// Show what discovery chose on PY_BASE_URL's /openapi.json: per module the operation, its
     /// request template, its score, and the alternatives with why each lost.
@@ -123,11 +123,11 @@ struct DaemonArgs {
     #[arg(long, env = "SNIPER_STORE_PAYLOADS", default_value = "off")]
     store_payloads: String,
     #[command(flatten)]
-    gpts: sniper::proxy::ProxyArgs,
+    gpts: sniper::gateway::ProxyArgs,
     #[command(flatten)]
-    sched: sniper::scheduler::SchedulerArgs,
+    sched: sniper::daemon::scheduler::SchedulerArgs,
     #[command(flatten)]
-    alerts: sniper::alerts::AlertArgs,
+    alerts: sniper::daemon::alerts::AlertArgs,
 }
 
 fn main() -> ExitCode {
@@ -233,7 +233,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
                 } else {
                     match (&report, map.from_spec) {
-                        (Some(r), true) => write!(out, "{}", sniper::matcher::render_report(r))?,
+                        (Some(r), true) => write!(out, "{}", sniper::discovery::matcher::render_report(r))?,
                         _ => writeln!(
                             out,
                             "no usable spec ({}); modules use the design's default paths and URL shapes",
@@ -299,7 +299,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 fn proxy_main(
     base: &str,
     listen: &str,
-    gpts: sniper::proxy::ProxyArgs,
+    gpts: sniper::gateway::ProxyArgs,
 ) -> anyhow::Result<ExitCode> {
     let base = match sniper::config::parse_base_url("PY_BASE_URL", base) {
         Ok(b) => b,
@@ -318,12 +318,12 @@ fn proxy_main(
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
-        let app = sniper::proxy::try_router(cfg)?
+        let app = sniper::gateway::try_router(cfg)?
             .route(
                 "/health",
                 axum::routing::get(|| async { axum::Json(serde_json::json!({"ok": true})) }),
             )
-            .fallback(sniper::server::not_found);
+            .fallback(sniper::daemon::server::not_found);
         let listener = bind(listen)
             .await
             .with_context(|| format!("binding SNIPER_LISTEN={listen}"))?;
@@ -331,10 +331,10 @@ fn proxy_main(
             "sniper proxy: listening on http://{}/ — /gpts/* → {base}",
             listener.local_addr()?
         );
-        sniper::proxy::server::serve(
+        sniper::gateway::server::serve(
             listener,
             app,
-            sniper::proxy::server::HEADER_READ_TIMEOUT,
+            sniper::gateway::server::HEADER_READ_TIMEOUT,
             termination(),
         )
         .await?;
@@ -463,21 +463,21 @@ async fn daemon_main(
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     // The gateway follows the backend the runner uses (the sandbox in demo).
-    let gpts = sniper::proxy::ProxyConfig {
+    let gpts = sniper::gateway::ProxyConfig {
         base: cfg.base_url.clone(),
         ..gpts
     };
     let router = api_router(app.clone(), metrics_listener.is_none())
-        .merge(sniper::status::routes(store.clone()))
-        .merge(sniper::proxy::try_router(gpts)?)
-        .fallback(sniper::server::not_found);
+        .merge(sniper::daemon::status::routes(store.clone()))
+        .merge(sniper::gateway::try_router(gpts)?)
+        .fallback(sniper::daemon::server::not_found);
     let mut tasks = Vec::new();
     {
         let mut rx = rx.clone();
-        tasks.push(tokio::spawn(sniper::proxy::server::serve(
+        tasks.push(tokio::spawn(sniper::gateway::server::serve(
             listener,
             router,
-            sniper::proxy::server::HEADER_READ_TIMEOUT,
+            sniper::gateway::server::HEADER_READ_TIMEOUT,
             async move {
                 let _ = rx.wait_for(|s| *s).await;
             },
@@ -501,14 +501,14 @@ async fn daemon_main(
             },
         ));
     }
-    let alerter = sniper::alerts::Alerter::new(
+    let alerter = sniper::daemon::alerts::Alerter::new(
         reqwest::Client::builder()
             .build()
             .context("building the alert HTTP client")?,
         alert_cfg,
         Some(metrics.clone()),
     );
-    let hooks = sniper::scheduler::ObservingHooks {
+    let hooks = sniper::daemon::scheduler::ObservingHooks {
         metrics: metrics.clone(),
         alerter: Some(alerter),
     };
@@ -547,7 +547,7 @@ fn print_results(results: &[RunResult], json: bool) -> anyhow::Result<()> {
             serde_json::to_writer(&mut out, r)?;
             writeln!(out)?;
         } else {
-            writeln!(out, "{}", sniper::runner::summary(r))?;
+            writeln!(out, "{}", sniper::run::runner::summary(r))?;
         }
     }
     Ok(())

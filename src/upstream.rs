@@ -12,7 +12,7 @@ use http::HeaderMap;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use url::Url;
 
-use crate::class::{ErrorClass, PayloadKind, TransientKind};
+use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
 
 /// Characters escaped inside one path segment: everything that could end or alter the segment.
 const SEGMENT: &AsciiSet = &CONTROLS

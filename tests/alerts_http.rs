@@ -9,8 +9,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
-use sniper::alerts::{AlertArgs, AlertKind, Alerter, DEFAULT_TELEGRAM_API_BASE};
-use sniper::metrics::{DeliveryResult, Metrics};
+use sniper::daemon::alerts::{AlertArgs, AlertKind, Alerter, DEFAULT_TELEGRAM_API_BASE};
+use sniper::daemon::metrics::{DeliveryResult, Metrics};
 
 #[derive(Debug, Clone)]
 struct Received {

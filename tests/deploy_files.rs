@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use sniper::metrics::{AlertChannel, BreakerState, DeliveryResult, Metrics, RunOutcome};
+use sniper::daemon::metrics::{AlertChannel, BreakerState, DeliveryResult, Metrics, RunOutcome};
 use sniper::module_id::ModuleId;
 
 /// Every sample name in a fully populated exposition.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use sniper::module_id::ModuleId;
-use sniper::modules::Outcome;
-use sniper::runner::{Runner, system_clock};
+use sniper::run::modules::Outcome;
+use sniper::run::{Runner, system_clock};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -9,9 +9,9 @@
 mod faults;
 
 use faults::{Kind, cell};
-use sniper::breaker::{BreakerConfig, replay};
-use sniper::class::{ErrorClass, TransientKind};
 use sniper::module_id::ModuleId;
+use sniper::resilience::breaker::{BreakerConfig, replay};
+use sniper::resilience::class::{ErrorClass, TransientKind};
 
 async fn column(kind: Kind) {
     for m in ModuleId::ALL {

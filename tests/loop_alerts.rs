@@ -10,12 +10,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use sniper::alerts::{AlertArgs, Alerter, DEFAULT_TELEGRAM_API_BASE};
-use sniper::metrics::Metrics;
-use sniper::scheduler::{
+use sniper::daemon::alerts::{AlertArgs, Alerter, DEFAULT_TELEGRAM_API_BASE};
+use sniper::daemon::metrics::Metrics;
+use sniper::daemon::scheduler::{
     LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, run_loop,
 };
-use sniper::window::ActiveWindow;
+use sniper::daemon::window::ActiveWindow;
 use tokio::sync::watch;
 
 fn fast() -> SchedulerConfig {

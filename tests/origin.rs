@@ -4,7 +4,7 @@ mod common;
 
 use serde_json::json;
 use sniper::module_id::ModuleId;
-use sniper::runner::{Runner, system_clock};
+use sniper::run::{Runner, system_clock};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

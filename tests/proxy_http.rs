@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt as _;
 use http_body_util::BodyExt as _;
-use sniper::proxy::{ProxyConfig, router};
+use sniper::gateway::{ProxyConfig, router};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -627,7 +627,7 @@ async fn public_listener_closes_slow_header_senders_and_shuts_down() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gw = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(sniper::proxy::server::serve(
+    let server = tokio::spawn(sniper::gateway::server::serve(
         listener,
         router(config(&format!("http://{backend}"))),
         Duration::from_millis(200),

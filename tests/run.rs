@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use common::sandbox_runner;
 use sniper::module_id::ModuleId;
-use sniper::modules::Outcome;
+use sniper::run::modules::Outcome;
 use sniper::sandbox::{Fault, RouteDef, SpecMode};
 
-fn code(r: &sniper::runner::RunResult, m: ModuleId) -> Option<String> {
+fn code(r: &sniper::run::runner::RunResult, m: ModuleId) -> Option<String> {
     match &r.context[&m].call.outcome {
         Outcome::SoftFail { code, .. } => Some(code.clone()),
         _ => None,

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sniper::module_id::ModuleId;
-use sniper::scheduler::{
+use sniper::daemon::scheduler::{
     Clock, LoopContext, LoopHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus,
     run_loop,
 };
-use sniper::window::ActiveWindow;
+use sniper::daemon::window::ActiveWindow;
+use sniper::module_id::ModuleId;
 use tokio::sync::watch;
 
 fn ts(s: &str) -> Timestamp {

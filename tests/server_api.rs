@@ -4,9 +4,9 @@ mod common;
 
 use std::sync::Arc;
 
-use sniper::metrics::Metrics;
-use sniper::scheduler::SchedulerConfig;
-use sniper::server::{App, api_router};
+use sniper::daemon::metrics::Metrics;
+use sniper::daemon::scheduler::SchedulerConfig;
+use sniper::daemon::server::{App, api_router};
 use sniper::store::{AsyncStore, RunQuery, SqliteStore};
 
 async fn app(flags: &[&str]) -> (sniper::sandbox::Sandbox, Arc<App>, AsyncStore) {

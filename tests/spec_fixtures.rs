@@ -1,10 +1,10 @@
 //! Every real backend spec in shared/fixtures/openapi, parsed and matched, with expectations written
 //! by reading each document.
 
-use sniper::matcher::{DiscoveryReport, MatchPrefs, match_all, render_report};
+use sniper::discovery::matcher::{DiscoveryReport, MatchPrefs, match_all, render_report};
+use sniper::discovery::openapi::{Spec, SpecLimits, parse_spec};
+use sniper::discovery::template::{FilledRequest, Location, Role, SymbolForm};
 use sniper::module_id::ModuleId;
-use sniper::openapi::{Spec, SpecLimits, parse_spec};
-use sniper::template::{FilledRequest, Location, Role, SymbolForm};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openapi");
 

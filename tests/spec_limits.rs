@@ -1,6 +1,6 @@
 //! Documents refused as a whole: too large, too deep, not JSON, not OpenAPI.
 
-use sniper::openapi::{SpecError, SpecLimits, parse_spec};
+use sniper::discovery::openapi::{SpecError, SpecLimits, parse_spec};
 
 #[test]
 fn fifty_megabytes_is_refused_by_size() {

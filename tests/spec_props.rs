@@ -2,9 +2,9 @@
 //! matcher agrees with set membership on the anchored-alternation form backends write.
 
 use proptest::prelude::*;
-use sniper::matcher::{MatchPrefs, match_all};
-use sniper::openapi::{SpecLimits, parse_spec};
-use sniper::template::pattern_allows;
+use sniper::discovery::matcher::{MatchPrefs, match_all};
+use sniper::discovery::openapi::{SpecLimits, parse_spec};
+use sniper::discovery::template::pattern_allows;
 
 proptest! {
     #[test]

@@ -1,11 +1,11 @@
 //! The pure core against the lead's sandbox over real HTTP on loopback: fetch the sandbox's own
 //! `/openapi.json`, parse, match, fill, send, and assert on what the sandbox *received*.
 
-use sniper::matcher::{MatchPrefs, match_all};
+use sniper::discovery::matcher::{MatchPrefs, match_all};
+use sniper::discovery::openapi::{SpecLimits, parse_spec};
+use sniper::discovery::template::FilledRequest;
 use sniper::module_id::ModuleId;
-use sniper::openapi::{SpecLimits, parse_spec};
 use sniper::sandbox::{RouteDef, RouteParam, Sandbox, default_routes};
-use sniper::template::FilledRequest;
 
 fn url_for(base: &str, f: &FilledRequest) -> url::Url {
     let mut u = url::Url::parse(base).unwrap();

@@ -2,10 +2,10 @@
 //! `$ref`s and cycles, junk, hostile path keys. Asserts on the request sniper would send.
 
 use serde_json::{Value, json};
-use sniper::matcher::{DiscoveryReport, MatchPrefs, match_all};
+use sniper::discovery::matcher::{DiscoveryReport, MatchPrefs, match_all};
+use sniper::discovery::openapi::{ParamLocation, Spec, SpecLimits, SpecVersion, parse_spec};
+use sniper::discovery::template::FilledRequest;
 use sniper::module_id::ModuleId;
-use sniper::openapi::{ParamLocation, Spec, SpecLimits, SpecVersion, parse_spec};
-use sniper::template::FilledRequest;
 
 fn parse(doc: &Value) -> Spec {
     parse_spec(doc.to_string().as_bytes(), &SpecLimits::default()).unwrap()

@@ -12,7 +12,7 @@ use sniper::store::{AsyncStore, SqliteStore};
 async fn start() -> String {
     let store = SqliteStore::open(":memory:").unwrap();
     fixture::fill_store(&store, Timestamp::now(), 30);
-    let app = sniper::status::routes(AsyncStore::new(Arc::new(store)));
+    let app = sniper::daemon::status::routes(AsyncStore::new(Arc::new(store)));
     let (addr, _task) = fixture::serve(app, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -99,7 +99,7 @@ async fn root_serves_the_self_contained_page() {
     let csp = h["content-security-policy"].to_str().unwrap().to_string();
     assert!(csp.contains("connect-src 'self'"), "{csp}");
     let body = resp.text().await.unwrap();
-    assert_eq!(body, sniper::status::STATUS_PAGE_HTML);
+    assert_eq!(body, sniper::daemon::status::STATUS_PAGE_HTML);
     // Offline: nothing is loaded from another origin, and data never goes through innerHTML.
     for forbidden in [
         "http://",

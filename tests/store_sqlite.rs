@@ -574,8 +574,8 @@ fn history_args_parse_and_validate_limit() {
 #[test]
 fn a_runner_result_becomes_a_history_record() {
     use sniper::module_id::ModuleId;
-    use sniper::modules::{Call, Outcome as M};
-    use sniper::runner::{ModuleResult, RunError, RunResult, Symbols};
+    use sniper::run::modules::{Call, Outcome as M};
+    use sniper::run::runner::{ModuleResult, RunError, RunResult, Symbols};
     use std::collections::BTreeMap;
 
     let call = |outcome: M, latency_ms| ModuleResult {

@@ -19,8 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::class::ErrorClass;
 use crate::module_id::ModuleId;
+use crate::resilience::class::ErrorClass;
 
 /// The `Content-Type` of [`Metrics::encode`]'s output, for the `/metrics` response.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -461,7 +461,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::class::{PayloadKind, TransientKind};
+    use crate::resilience::class::{PayloadKind, TransientKind};
     use std::collections::{BTreeMap, BTreeSet};
 
     /// One parsed sample: name, labels, value.

@@ -14,10 +14,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::alerts::{Alerter, alert_for};
-use crate::metrics::{Metrics, RunOutcome};
+use crate::daemon::alerts::{Alerter, alert_for};
+use crate::daemon::metrics::{Metrics, RunOutcome};
+use crate::daemon::window::ActiveWindow;
 use crate::module_id::ModuleId;
-use crate::window::ActiveWindow;
 
 /// Default pause between two runs: the design's 5 s.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

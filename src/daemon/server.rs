@@ -19,15 +19,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::metrics::{self, Metrics};
-use crate::module_id::ModuleId;
-use crate::modules::Outcome;
-use crate::runner::{RunResult, Runner};
-use crate::scheduler::{
+use crate::daemon::metrics::{self, Metrics};
+use crate::daemon::scheduler::{
     LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, run_loop,
 };
+use crate::daemon::window::ActiveWindow;
+use crate::module_id::ModuleId;
+use crate::run::modules::Outcome;
+use crate::run::runner::{RunResult, Runner};
 use crate::store::{AsyncStore, RunRecord};
-use crate::window::ActiveWindow;
 
 /// Everything the loop and the handlers share.
 pub struct App {
@@ -229,7 +229,7 @@ pub fn summarize(results: &[RunResult]) -> RunSummary {
     }
 }
 
-fn json_probe(p: crate::scheduler::Probe) -> Response {
+fn json_probe(p: crate::daemon::scheduler::Probe) -> Response {
     let code = if p.ok {
         StatusCode::OK
     } else {

@@ -3,8 +3,8 @@
 //! Used when the backend has no usable `/openapi.json` or the spec has no match for a module,
 //! and after a spec route answers 404. Shapes are probed in order on 404.
 
+use crate::discovery::template::{Location, Param, RequestTemplate, Role, Source, SymbolForm};
 use crate::module_id::ModuleId;
-use crate::template::{Location, Param, RequestTemplate, Role, Source, SymbolForm};
 
 fn p(name: &str, location: Location, role: Role, required: bool) -> Param {
     Param {

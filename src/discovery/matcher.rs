@@ -13,9 +13,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::discovery::openapi::{Ignored, Operation, ParamLocation, Spec, SpecParam, SpecVersion};
+use crate::discovery::template::{
+    Inputs, Location, Param, RequestTemplate, Role, Source, SymbolForm,
+};
 use crate::module_id::ModuleId;
-use crate::openapi::{Ignored, Operation, ParamLocation, Spec, SpecParam, SpecVersion};
-use crate::template::{Inputs, Location, Param, RequestTemplate, Role, Source, SymbolForm};
 
 /// What one module asks of the backend when the spec does not say otherwise.
 ///

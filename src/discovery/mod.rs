@@ -4,6 +4,15 @@
 //! IO lives here; matching is pure (see [`match_spec`]). The cache is single-flight (one fetch shared
 //! by concurrent runs), conditional (`ETag`/`Last-Modified`), stale-if-error, and a run never waits
 //! for it longer than the discovery timeout.
+//!
+//! The layer: [`openapi`] walks a spec (bounded, origin-locked), [`matcher`] scores operations per
+//! module and builds [`template::RequestTemplate`]s, [`defaults`] holds the design's fallback shapes;
+//! this file fetches and caches the spec and keeps the route map and the learned shapes.
+
+pub mod defaults;
+pub mod matcher;
+pub mod openapi;
+pub mod template;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,12 +24,11 @@ use http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use self::matcher::{DiscoveryReport, MatchPrefs, match_all};
+use self::openapi::{SpecLimits, parse_spec};
+use self::template::{RequestTemplate, Source};
 use crate::config::Config;
-use crate::defaults;
-use crate::matcher::{DiscoveryReport, MatchPrefs, match_all};
 use crate::module_id::ModuleId;
-use crate::openapi::{SpecLimits, parse_spec};
-use crate::template::{RequestTemplate, Source};
 use crate::upstream::Upstream;
 
 /// How long to wait before trying again after a failed fetch, so a broken backend is not hammered.
@@ -180,7 +188,7 @@ impl Discovery {
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the spec URL");
-                Err(crate::class::ErrorClass::RouteMissing)
+                Err(crate::resilience::class::ErrorClass::RouteMissing)
             }
         };
         let now = Instant::now();
@@ -266,7 +274,7 @@ impl Discovery {
         let form = self.cfg.prefs.module(m).symbol_form;
         for t in out.iter_mut().filter(|t| t.source == Source::Default) {
             for p in &mut t.params {
-                if let crate::template::Role::Symbol(f) = &mut p.role {
+                if let crate::discovery::template::Role::Symbol(f) = &mut p.role {
                     *f = form;
                 }
             }

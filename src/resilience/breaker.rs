@@ -25,7 +25,7 @@
 //!   an hour-long circuit persisted across the restart that deploys the new key would be a
 //!   surprise. The cost is one probe per ≤ 5 min.
 //! - **Bad payload counts like transient.** A backend answering garbage N times in a row is
-//!   broken; it is never retried ([`crate::retry`]) but does trip the breaker.
+//!   broken; it is never retried ([`crate::resilience::retry`]) but does trip the breaker.
 //! - **Results that arrive while Open are ignored** (they belong to requests admitted before
 //!   the circuit opened and say nothing about now).
 //! - **HalfOpen lets exactly one probe through.** If the probe's result never arrives (the
@@ -36,9 +36,9 @@
 //!   always rejects. Neither erases the underlying state, so un-forcing a module keeps its
 //!   entitlement circuit.
 
-use crate::class::ErrorClass;
 use crate::module_id::ModuleId;
-use crate::retry::exp_backoff;
+use crate::resilience::class::ErrorClass;
+use crate::resilience::retry::exp_backoff;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

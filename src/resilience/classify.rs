@@ -16,7 +16,7 @@
 //! - 2xx: not JSON → bad payload `not_json`; a JSON error envelope → see [`classify_envelope`];
 //!   anything else → ok.
 
-use crate::class::{ErrorClass, PayloadKind, TransientKind};
+use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
 use http::HeaderMap;
 use http::header::RETRY_AFTER;
 use jiff::Timestamp;

@@ -9,7 +9,7 @@
 //! The random number is passed in (`rng_unit`), so tests are deterministic; the scheduler
 //! reuses [`full_jitter`] for its own backoff.
 
-use crate::class::ErrorClass;
+use crate::resilience::class::ErrorClass;
 use std::time::Duration;
 
 /// Total attempts allowed for one call: the first try plus one retry.
@@ -53,7 +53,7 @@ pub fn exp_backoff(base: Duration, cap: Duration, attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::class::{PayloadKind, TransientKind};
+    use crate::resilience::class::{PayloadKind, TransientKind};
     use proptest::prelude::*;
 
     #[test]

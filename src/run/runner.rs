@@ -8,24 +8,17 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
-use crate::class::{ErrorClass, TransientKind};
 use crate::config::Config;
+use crate::daemon::metrics::{BreakerState as MetricState, Metrics};
+use crate::discovery::openapi::SpecLimits;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
-use crate::metrics::{BreakerState as MetricState, Metrics};
 use crate::module_id::ModuleId;
-use crate::modules::{self, Call, Outcome};
-use crate::openapi::SpecLimits;
+use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
+use crate::resilience::class::{ErrorClass, TransientKind};
+use crate::run::clock::Clock;
+use crate::run::modules::{self, Call, Outcome};
 use crate::symbol::SymbolForms;
 use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
-
-/// The wall clock, injectable so state machines can be driven by tests.
-pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(jiff::Timestamp::now)
-}
 
 /// One module's entry in `context`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -15,8 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::modules::Outcome as ModuleOutcome;
-use crate::runner::RunResult;
+use crate::run::modules::Outcome as ModuleOutcome;
+use crate::run::runner::RunResult;
 
 /// Environment variable naming the database file (`:memory:` accepted).
 pub const DB_ENV: &str = "SNIPER_DB";

@@ -156,7 +156,7 @@ pub fn app(store: AsyncStore, status: Option<Value>) -> Router {
             }
         }
     });
-    sniper::status::routes(store).route("/api/status", status_route)
+    sniper::daemon::status::routes(store).route("/api/status", status_route)
 }
 
 /// Serve `app` on `addr` (port 0 for any); returns the bound address and the server task.

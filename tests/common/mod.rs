@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sniper::config::{Config, ConfigArgs};
-use sniper::runner::{Runner, system_clock};
+use sniper::run::{Runner, system_clock};
 use sniper::sandbox::Sandbox;
 
 #[derive(Parser)]

@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use sniper::breaker::{BreakerConfig, BreakerState};
-use sniper::class::{ErrorClass, PayloadKind, TransientKind};
 use sniper::config::ConfigArgs;
-use sniper::defaults::default_path;
+use sniper::discovery::defaults::default_path;
 use sniper::module_id::ModuleId;
-use sniper::modules::Outcome;
-use sniper::runner::{Clock, RunResult, Runner};
+use sniper::resilience::breaker::{BreakerConfig, BreakerState};
+use sniper::resilience::class::{ErrorClass, PayloadKind, TransientKind};
+use sniper::run::modules::Outcome;
+use sniper::run::{Clock, RunResult, Runner};
 use sniper::sandbox::{Fault, Sandbox};
 
 /// Each module's own timeout in the matrix. Short so a hang costs little, long enough that a

@@ -1,7 +1,7 @@
 //! Transition tables for the breaker, driven by a hand-built clock (seconds after `T0`).
 
 use super::*;
-use crate::class::{PayloadKind, TransientKind};
+use crate::resilience::class::{PayloadKind, TransientKind};
 use proptest::prelude::*;
 
 const T0: i64 = 1_700_000_000;

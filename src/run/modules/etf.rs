@@ -2,7 +2,7 @@
 //! paid plan; a 402 opens the module's circuit (see the runner).
 
 use crate::config::Config;
-use crate::template::{Inputs, SymbolForm};
+use crate::discovery::template::{Inputs, SymbolForm};
 
 pub fn inputs(cfg: &Config) -> Inputs {
     Inputs {

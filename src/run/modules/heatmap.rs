@@ -2,8 +2,8 @@
 //! configured timeframe.
 
 use crate::config::{Config, HEATMAP_TIMEFRAMES};
+use crate::discovery::template::{Inputs, SymbolForm};
 use crate::symbol::SymbolForms;
-use crate::template::{Inputs, SymbolForm};
 
 pub fn inputs(cfg: &Config, forms: &SymbolForms) -> Inputs {
     // The configured timeframe first; the others only if a backend allows nothing else is never

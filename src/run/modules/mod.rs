@@ -14,15 +14,15 @@ use tokio::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::class::ErrorClass;
-use crate::classify::classify_response;
 use crate::config::Config;
+use crate::discovery::template::{FillError, Inputs};
 use crate::discovery::{Discovery, RouteMap};
 use crate::module_id::ModuleId;
-use crate::retry;
-use crate::runner::Clock;
+use crate::resilience::class::ErrorClass;
+use crate::resilience::classify::classify_response;
+use crate::resilience::retry;
+use crate::run::clock::Clock;
 use crate::symbol::SymbolForms;
-use crate::template::{FillError, Inputs};
 use crate::upstream::Upstream;
 
 /// Upper bound of the jittered wait before the one retry of a transient failure.
@@ -73,7 +73,7 @@ pub fn inputs(m: ModuleId, cfg: &Config, forms: &SymbolForms) -> Inputs {
 }
 
 /// The three symbol forms of a run, with the form a module prefers when the backend does not say.
-fn symbol_inputs(forms: &SymbolForms, preferred: crate::template::SymbolForm) -> Inputs {
+fn symbol_inputs(forms: &SymbolForms, preferred: crate::discovery::template::SymbolForm) -> Inputs {
     Inputs {
         base: forms.base.clone(),
         spot: forms.spot.clone(),

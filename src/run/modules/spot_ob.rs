@@ -1,8 +1,8 @@
 //! Spot order book for the run's symbol (`SOLUSDT`), on the configured exchange and depth.
 
 use crate::config::Config;
+use crate::discovery::template::{Inputs, SymbolForm};
 use crate::symbol::SymbolForms;
-use crate::template::{Inputs, SymbolForm};
 
 pub fn inputs(cfg: &Config, forms: &SymbolForms) -> Inputs {
     Inputs {
