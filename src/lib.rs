@@ -7,6 +7,7 @@
 //! only what every layer uses: [`config`], [`upstream`] (the one URL builder and HTTP pool),
 //! [`module_id`].
 
+pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod discovery;

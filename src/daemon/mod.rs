@@ -4,6 +4,7 @@
 //! into the store; nothing below it imports it, except the run layer's metrics handle.
 
 pub mod alerts;
+pub mod cli;
 pub mod metrics;
 pub mod scheduler;
 pub mod server;

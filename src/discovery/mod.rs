@@ -9,6 +9,7 @@
 //! module and builds [`template::RequestTemplate`]s, [`defaults`] holds the design's fallback shapes;
 //! this file fetches and caches the spec and keeps the route map and the learned shapes.
 
+pub mod cli;
 pub mod defaults;
 pub mod matcher;
 pub mod openapi;

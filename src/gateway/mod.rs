@@ -10,6 +10,7 @@
 //! or at least with `axum::serve(.., app.into_make_service_with_connect_info::<SocketAddr>())`
 //! so `X-Forwarded-For` can carry the client address.
 
+pub mod cli;
 pub mod headers;
 mod openapi;
 pub mod path;

@@ -7,6 +7,8 @@
 //! response, huge body, error envelope).
 //! Tests use it to count what the backend *received*; `sniper demo` runs against it.
 
+pub mod cli;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
