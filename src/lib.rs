@@ -10,6 +10,7 @@ pub mod classify;
 pub mod config;
 pub mod defaults;
 pub mod discovery;
+pub mod market;
 pub mod matcher;
 pub mod metrics;
 pub mod module_id;
