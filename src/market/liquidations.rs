@@ -121,6 +121,11 @@ pub(crate) fn parse(body: &Value) -> Result<LiquidationLevels, DataError> {
     }
     levels.sort_by(|a, b| a.price.total_cmp(&b.price));
     history.sort_by_key(|b| b.time_ms);
+    // A bucket is stamped with its start; its data is current until its end, one spacing later.
+    if let [.., prev, last] = history.as_slice() {
+        let end = last.time_ms.saturating_add(last.time_ms - prev.time_ms);
+        newest = newest.max(Some(end));
+    }
     let mid_price = match top.and_then(|o| field(o, MID)) {
         Some(v) if !v.is_array() && !v.is_object() => num(v).filter(|m| m.is_finite() && *m > 0.0),
         _ => None,

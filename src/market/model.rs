@@ -112,7 +112,8 @@ pub struct LiqBucket {
 pub struct LiquidationLevels {
     /// The symbol as the answer spells it, if it says.
     pub symbol: Option<String>,
-    /// Newest time in the answer, epoch ms, if any.
+    /// Newest time in the answer, epoch ms, if any; for liquidation history, the end of the newest
+    /// bucket (its start plus the spacing between the last two buckets).
     pub time_ms: Option<i64>,
     /// Price levels with non-zero notional, price ascending.
     pub levels: Vec<LiqLevel>,
