@@ -3,7 +3,7 @@
 use jiff::civil::date;
 use sniper::symbol::{
     Instrument, Kind, Margin, Market, SymbolArgs, SymbolError, SymbolForms, Venue, forms,
-    forms_list, normalize_perp, normalize_spot, parse, run_symbol_cli,
+    forms_list, normalize_perp, normalize_spot, parse, parse_with, run_symbol_cli,
 };
 
 fn ccxt(input: &str, venue: Option<Venue>, market: Option<Market>) -> String {
@@ -316,9 +316,20 @@ fn cli(
     market: Option<Market>,
     json: bool,
 ) -> Result<String, SymbolError> {
+    cli_from(input, None, venue, market, json)
+}
+
+fn cli_from(
+    input: &str,
+    from: Option<Venue>,
+    venue: Option<Venue>,
+    market: Option<Market>,
+    json: bool,
+) -> Result<String, SymbolError> {
     let args = SymbolArgs {
         input: input.into(),
         venue,
+        from,
         market,
         json,
     };
@@ -381,4 +392,93 @@ fn symbol_lists_keep_order_drop_duplicates_and_report_typos() {
         forms_list("SOL,US DT"),
         Err(SymbolError::IllegalChar { .. })
     ));
+}
+
+/// `sniper symbol <input> [--from] [--venue] [--market]`, one line, without the newline.
+fn line(input: &str, from: Option<Venue>, venue: Option<Venue>, market: Option<Market>) -> String {
+    let out = cli_from(input, from, venue, market, false)
+        .unwrap_or_else(|e| panic!("{input} {from:?} -> {venue:?}: {e}"));
+    out.trim_end().to_owned()
+}
+
+#[test]
+fn the_venue_printed_does_not_change_how_an_unambiguous_id_reads() {
+    // Ids that name their instrument by themselves: every `--venue` reads them as no venue does.
+    let ids = [
+        "PF_XBTUSD",
+        "PI_XBTUSD",
+        "FI_XBTUSD_250328",
+        "FF_XBTUSD_250328",
+        "PF_SOLUSDT",
+        "BTC-USDT-SWAP",
+        "BTC-USD-SWAP",
+        "BTC-USD-250328",
+        "BTCUSD_PERP",
+        "BTCUSDT_250328",
+        "BTCUSDH25",
+        "BTCUSDT-28MAR25",
+        "BTC-PERPETUAL",
+        "BTC_USDC-PERPETUAL",
+        "BTC_USDC-28MAR25",
+        "BTC-PERP-INTX",
+        "XBTUSDTM",
+        "XBTUSDM",
+        "BTC_USDT_20250328",
+        "BTC/USDT:USDT",
+        "BTC/USD:BTC-250328",
+        "XXBTZUSD",
+        "SOLUSDC",
+        "SOL/USDT",
+    ];
+    for id in ids {
+        let alone = parse(id, None, None).unwrap_or_else(|e| panic!("{id}: {e}"));
+        for venue in Venue::ALL {
+            assert_eq!(
+                parse_with(id, None, Some(venue), None),
+                Ok(alone),
+                "{id} printed for {venue}"
+            );
+            if let Ok(want) = alone.format(venue) {
+                assert_eq!(
+                    line(id, None, Some(venue), None),
+                    want,
+                    "{id} --venue {venue}"
+                );
+            }
+        }
+    }
+    // Was PF/XBTUSD.
+    assert_eq!(
+        line("PF_XBTUSD", None, Some(Venue::Ccxt), None),
+        "BTC/USD:USD"
+    );
+    // Gate lists no linear USD perpetual: refused, not read as a Gate pair PF/XBTUSD.
+    assert!(matches!(
+        cli("PF_XBTUSD", Some(Venue::Gate), None, false),
+        Err(SymbolError::Unsupported {
+            venue: Venue::Gate,
+            ..
+        })
+    ));
+    assert_eq!(
+        line("PI_XBTUSD", None, Some(Venue::Okx), None),
+        "BTC-USD-SWAP"
+    );
+    assert_eq!(
+        line("FI_XBTUSD_250328", None, Some(Venue::Ccxt), None),
+        "BTC/USD:BTC-250328"
+    );
+    // A source venue named with --from still reads its own ids: PF_USDT is a Gate spot pair.
+    assert_eq!(line("PF_USDT", Some(Venue::Gate), None, None), "PF/USDT");
+    // What the string leaves open still takes the printed venue's default when --from is absent.
+    assert_eq!(line("SOL", None, Some(Venue::Hyperliquid), None), "SOL");
+    assert_eq!(
+        line("BTCUSD", None, Some(Venue::Bybit), Some(Market::Perp)),
+        "BTCUSD"
+    );
+    // ... and --from wins over it.
+    assert_eq!(
+        line("SOL", Some(Venue::Binance), Some(Venue::Ccxt), None),
+        "SOL/USDT"
+    );
 }

@@ -5,17 +5,22 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{Instrument, Market, SymbolError, Venue, parse};
+use super::{Instrument, Market, SymbolError, Venue, parse_with};
 
 /// Arguments of `sniper symbol`. Without `--venue` the symbol is printed in CCXT unified notation.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SymbolArgs {
     /// The symbol as you have it: SOL, SOLUSDT, SOL/USDT:USDT, BTC-USDT-SWAP, PF_XBTUSD, …
     pub input: String,
-    /// Venue to read defaults for and to print for: okx, binance, bybit, deribit, kraken, coinbase,
-    /// kucoin, gate, hyperliquid or ccxt.
+    /// Venue to print for: okx, binance, bybit, deribit, kraken, coinbase, kucoin, gate,
+    /// hyperliquid or ccxt. It never changes how an id that names its market is read; without
+    /// --from it settles only what the symbol leaves open (a bare coin's quote, BTC-27SEP24).
     #[arg(long)]
     pub venue: Option<Venue>,
+    /// Venue the symbol comes from, for ids that differ by venue (BTC-27SEP24 is Deribit's inverse
+    /// future and Bybit's USDC one; a bare coin's quote). Same names as --venue.
+    #[arg(long)]
+    pub from: Option<Venue>,
     /// Market wanted when the symbol does not say: spot, perp or future.
     #[arg(long)]
     pub market: Option<Market>,
@@ -37,7 +42,7 @@ struct Report<'a> {
 /// Runs `sniper symbol`: one line with the id (script-friendly), or the JSON report with `--json`.
 /// A refused symbol is an `Err` whose message is meant for the user (the CLI exits 2 with it).
 pub fn run_symbol_cli(args: &SymbolArgs, out: &mut dyn Write) -> Result<(), SymbolError> {
-    let instrument = parse(&args.input, args.venue, args.market)?;
+    let instrument = parse_with(&args.input, args.from, args.venue, args.market)?;
     tracing::debug!(input = %args.input, instrument = %instrument, "symbol parsed");
     let io = |e: std::io::Error| SymbolError::Output(e.to_string());
     if args.json {

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 pub use asset::{Asset, MAX_ASSET_LEN};
 pub use cli::{SymbolArgs, run_symbol_cli};
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 
 /// Quote used when the user gives only a coin (`SOL` → `SOL/USDT`), as the design did.
 pub const DEFAULT_QUOTE: &str = "USDT";

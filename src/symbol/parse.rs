@@ -29,19 +29,56 @@ struct Read {
 /// separated (`sol-usdt`, `SOL_USDT`, `SOL:USDT`), CCXT unified (`BTC/USD:BTC-250328`) and
 /// venue ids (`BTC-USDT-SWAP`, `BTCUSD_PERP`, `BTC-28MAR25`, `PF_XBTUSD`, `XBTUSDTM`, …).
 ///
-/// `venue` sets defaults for strings that do not say them: the quote of a bare coin (USDC on
-/// Hyperliquid, USD on Coinbase and Kraken, USDT elsewhere) and whether a USD pair asked as a perp
-/// is inverse. `market` decides what a plain pair is (spot when `None`) and must agree with a
-/// string that names its own kind.
+/// `venue` is the venue the string comes from. It sets defaults for strings that do not say them:
+/// the quote of a bare coin (USDC on Hyperliquid, USD on Coinbase and Kraken, USDT elsewhere),
+/// whether a USD pair asked as a perp is inverse, and which venue a dated id shared by two venues
+/// belongs to (`BTC-27SEP24`: Deribit's inverse future, or Bybit's USDC one). Naming another venue
+/// also turns off the id shapes only one venue uses (`PF_USDT` is a Gate spot pair). `market`
+/// decides what a plain pair is (spot when `None`) and must agree with a string that names its own
+/// kind.
 pub fn parse(
     input: &str,
     venue: Option<Venue>,
     market: Option<Market>,
 ) -> Result<Instrument, SymbolError> {
+    parse_with(input, venue, None, market)
+}
+
+/// [`parse`] with two venue hints: `from`, the venue the string comes from (as in [`parse`]), and
+/// `to`, the venue it is about to be printed for. `to` is a guess about the source used only when
+/// `from` is `None`, and only to settle what the string leaves open (a bare coin's quote, a USD
+/// pair's margin, a dated id two venues share). A string that names its instrument by itself
+/// (`PF_XBTUSD`, `BTC-USDT-SWAP`, …) reads the same whatever `to` is.
+pub fn parse_with(
+    input: &str,
+    from: Option<Venue>,
+    to: Option<Venue>,
+    market: Option<Market>,
+) -> Result<Instrument, SymbolError> {
     let mut buf = [0u8; MAX_INPUT];
     let s = normalise(input, &mut buf)?;
-    let read = read(s, venue)?;
-    resolve(read, s, venue, market)
+    let hints = Hints {
+        from,
+        guess: from.or(to),
+    };
+    let read = read(s, hints)?;
+    resolve(read, s, hints, market)
+}
+
+/// What the caller knows about where a string comes from.
+#[derive(Clone, Copy)]
+struct Hints {
+    /// The venue named as the source: besides defaults, it turns off other venues' id shapes.
+    from: Option<Venue>,
+    /// The source, or failing that the venue printed for: used only for what the string leaves open.
+    guess: Option<Venue>,
+}
+
+impl Hints {
+    /// Whether id shapes only `venue` uses may be read: not when another real venue is the source.
+    fn allows(self, venue: Venue) -> bool {
+        matches!(self.from, None | Some(Venue::Ccxt)) || self.from == Some(venue)
+    }
 }
 
 /// Trims, checks the characters and uppercases into `buf`.
@@ -83,9 +120,10 @@ fn allowed(c: char) -> bool {
 fn resolve(
     read: Read,
     s: &str,
-    venue: Option<Venue>,
+    hints: Hints,
     market: Option<Market>,
 ) -> Result<Instrument, SymbolError> {
+    let venue = hints.guess;
     let bare = read.quote.is_none();
     let quote = match read.quote {
         Some(q) => q,
@@ -210,7 +248,7 @@ fn glued<'a>(s: &'a str, whole: &str) -> Result<(&'a str, &'a str), SymbolError>
     split_glued(s).ok_or_else(|| malformed(whole))
 }
 
-fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
+fn read(s: &str, hints: Hints) -> Result<Read, SymbolError> {
     // One pass to learn which separators occur; most input is one word (`SOL`, `SOLUSDT`).
     let (mut slash, mut colon, mut dash) = (false, false, false);
     for b in s.bytes() {
@@ -228,9 +266,10 @@ fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
         return read_unified(s, base, rest);
     }
     // Kraken Futures: PF_ linear perp, PI_ inverse perp, FF_ linear future, FI_ inverse future.
-    // Skipped when another venue is named (`PF_USDT` is a spot pair on Gate), and a string that
-    // does not complete the pattern is read as anything else would be.
-    if matches!(venue, None | Some(Venue::Kraken))
+    // Skipped when another venue is named as the source (`PF_USDT` is a spot pair on Gate), but
+    // not for the venue printed for; a string that does not complete the pattern is read as
+    // anything else would be.
+    if hints.allows(Venue::Kraken)
         && let Some(read) = read_kraken_futures(s)
     {
         return read;
