@@ -394,11 +394,152 @@ fn symbol_lists_keep_order_drop_duplicates_and_report_typos() {
     ));
 }
 
+/// (input, --from, --venue, --market, the line printed).
+type CliCase = (
+    &'static str,
+    Option<Venue>,
+    Option<Venue>,
+    Option<Market>,
+    &'static str,
+);
+
 /// `sniper symbol <input> [--from] [--venue] [--market]`, one line, without the newline.
 fn line(input: &str, from: Option<Venue>, venue: Option<Venue>, market: Option<Market>) -> String {
     let out = cli_from(input, from, venue, market, false)
         .unwrap_or_else(|e| panic!("{input} {from:?} -> {venue:?}: {e}"));
     out.trim_end().to_owned()
+}
+
+#[test]
+fn bybit_usdc_contracts_have_their_own_ids() {
+    use Venue::*;
+    // (input, --from, --venue, --market, printed)
+    let cases: &[CliCase] = &[
+        // Was BTCPERPUSDT: BTCPERP is Bybit's USDC perpetual.
+        ("BTCPERP", None, Some(Bybit), None, "BTCPERP"),
+        ("BTCPERP", None, None, None, "BTC/USDC:USDC"),
+        ("ETHPERP", Some(Bybit), Some(Okx), None, "ETH-USDC-SWAP"),
+        ("BTCPERP", None, Some(Binance), None, "BTCUSDC"),
+        ("BTCPERP", None, Some(Hyperliquid), None, "BTC"),
+        // PERP alone is Perpetual Protocol's coin.
+        ("PERP", None, None, None, "PERP/USDT"),
+        (
+            "PERPUSDT",
+            Some(Bybit),
+            None,
+            Some(Market::Perp),
+            "PERP/USDT:USDT",
+        ),
+        // Was BTCUSDU24: on Bybit, BTC-27SEP24 is the USDC future.
+        ("BTC-27SEP24", None, Some(Bybit), None, "BTC-27SEP24"),
+        (
+            "BTC-27SEP24",
+            Some(Bybit),
+            None,
+            None,
+            "BTC/USDC:USDC-240927",
+        ),
+        (
+            "BTC-27SEP24",
+            Some(Bybit),
+            Some(Deribit),
+            None,
+            "BTC_USDC-27SEP24",
+        ),
+        // Deribit's id of the same spelling is the inverse future, and stays the default.
+        ("BTC-27SEP24", None, None, None, "BTC/USD:BTC-240927"),
+        ("BTC-27SEP24", Some(Deribit), Some(Bybit), None, "BTCUSDU24"),
+        ("BTC-27SEP24", None, Some(Okx), None, "BTC-USD-240927"),
+        // Bybit's USDT futures keep their glued quote.
+        (
+            "BTCUSDT-27SEP24",
+            None,
+            Some(Bybit),
+            None,
+            "BTCUSDT-27SEP24",
+        ),
+        // The other direction: USDC-settled contracts printed for Bybit.
+        ("BTC/USDC:USDC", None, Some(Bybit), None, "BTCPERP"),
+        (
+            "BTC/USDC:USDC-240927",
+            None,
+            Some(Bybit),
+            None,
+            "BTC-27SEP24",
+        ),
+        ("BTC-USDC-SWAP", None, Some(Bybit), None, "BTCPERP"),
+        (
+            "SOLUSDC",
+            Some(Binance),
+            Some(Bybit),
+            Some(Market::Perp),
+            "SOLPERP",
+        ),
+        ("BTC_USDC-PERPETUAL", None, Some(Bybit), None, "BTCPERP"),
+        // Bybit spot in USDC is still glued.
+        ("BTC/USDC", None, Some(Bybit), None, "BTCUSDC"),
+    ];
+    for (input, from, venue, market, want) in cases {
+        assert_eq!(
+            line(input, *from, *venue, *market),
+            *want,
+            "{input} --from {from:?} --venue {venue:?} --market {market:?}"
+        );
+    }
+}
+
+#[test]
+fn usdc_settled_contracts_on_every_venue() {
+    // (venue, perp BTC/USDC:USDC, future BTC/USDC:USDC-240927); None = the venue refuses it.
+    let table: &[(Venue, Option<&str>, Option<&str>)] = &[
+        (Venue::Okx, Some("BTC-USDC-SWAP"), Some("BTC-USDC-240927")),
+        (Venue::Binance, Some("BTCUSDC"), Some("BTCUSDC_240927")),
+        (Venue::Bybit, Some("BTCPERP"), Some("BTC-27SEP24")),
+        (
+            Venue::Deribit,
+            Some("BTC_USDC-PERPETUAL"),
+            Some("BTC_USDC-27SEP24"),
+        ),
+        (Venue::Kraken, Some("PF_XBTUSDC"), Some("FF_XBTUSDC_240927")),
+        (Venue::Coinbase, Some("BTC-PERP-INTX"), None),
+        (Venue::Kucoin, Some("XBTUSDCM"), None),
+        (Venue::Gate, Some("BTC_USDC"), Some("BTC_USDC_20240927")),
+        (Venue::Hyperliquid, Some("BTC"), None),
+        (
+            Venue::Ccxt,
+            Some("BTC/USDC:USDC"),
+            Some("BTC/USDC:USDC-240927"),
+        ),
+    ];
+    assert_eq!(table.len(), Venue::ALL.len());
+    let perp = parse("BTC/USDC:USDC", None, None).unwrap();
+    let future = parse("BTC/USDC:USDC-240927", None, None).unwrap();
+    for (venue, perp_id, future_id) in table {
+        for (instrument, want) in [(perp, perp_id), (future, future_id)] {
+            match want {
+                Some(id) => {
+                    assert_eq!(
+                        instrument.format(*venue).as_deref(),
+                        Ok(*id),
+                        "{instrument} on {venue}"
+                    );
+                    // And back: the id read as that venue's is the same instrument.
+                    assert_eq!(
+                        parse(id, Some(*venue), Some(instrument.market())),
+                        Ok(instrument),
+                        "{venue} {id}"
+                    );
+                }
+                None => assert!(
+                    matches!(
+                        instrument.format(*venue),
+                        Err(SymbolError::Unsupported { .. })
+                    ),
+                    "{instrument} on {venue}"
+                ),
+            }
+        }
+    }
 }
 
 #[test]
@@ -423,6 +564,7 @@ fn the_venue_printed_does_not_change_how_an_unambiguous_id_reads() {
         "BTC-PERP-INTX",
         "XBTUSDTM",
         "XBTUSDM",
+        "BTCPERP",
         "BTC_USDT_20250328",
         "BTC/USDT:USDT",
         "BTC/USD:BTC-250328",
@@ -481,4 +623,29 @@ fn the_venue_printed_does_not_change_how_an_unambiguous_id_reads() {
         line("SOL", Some(Venue::Binance), Some(Venue::Ccxt), None),
         "SOL/USDT"
     );
+}
+
+#[test]
+fn cli_from_is_its_own_option() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: SymbolArgs,
+    }
+    let cmd = Cmd::try_parse_from([
+        "symbol",
+        "BTC-27SEP24",
+        "--from",
+        "bybit",
+        "--venue",
+        "ccxt",
+    ])
+    .unwrap();
+    assert_eq!(cmd.args.from, Some(Venue::Bybit));
+    assert_eq!(cmd.args.venue, Some(Venue::Ccxt));
+    let mut out = Vec::new();
+    run_symbol_cli(&cmd.args, &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "BTC/USDC:USDC-240927\n");
+    assert!(Cmd::try_parse_from(["symbol", "BTC", "--from", "nope"]).is_err());
 }

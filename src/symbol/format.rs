@@ -90,6 +90,33 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
             }
         }
 
+        // USDC-settled contracts have their own ids: BTCPERP, BTC-27SEP24.
+        (
+            Venue::Bybit,
+            Kind::Perpetual {
+                margin: Margin::Linear,
+            },
+        ) if quote == "USDC" => {
+            out.push_str(base);
+            out.push_str("PERP");
+        }
+        (
+            Venue::Bybit,
+            Kind::Future {
+                margin: Margin::Linear,
+                expiry,
+            },
+        ) if quote == "USDC" => {
+            if split_glued(base).is_some() {
+                return Err(unsupported(
+                    venue,
+                    "this coin as a USDC future (its name reads as a pair)",
+                ));
+            }
+            out.push_str(base);
+            out.push('-');
+            push_ddmmmyy(&mut out, expiry);
+        }
         (Venue::Bybit, kind) => {
             push_glued(&mut out, venue, base, quote)?;
             match kind {

@@ -48,7 +48,7 @@ pub fn parse(
 /// `to`, the venue it is about to be printed for. `to` is a guess about the source used only when
 /// `from` is `None`, and only to settle what the string leaves open (a bare coin's quote, a USD
 /// pair's margin, a dated id two venues share). A string that names its instrument by itself
-/// (`PF_XBTUSD`, `BTC-USDT-SWAP`, …) reads the same whatever `to` is.
+/// (`PF_XBTUSD`, `BTC-USDT-SWAP`, `BTCPERP`, …) reads the same whatever `to` is.
 pub fn parse_with(
     input: &str,
     from: Option<Venue>,
@@ -260,7 +260,7 @@ fn read(s: &str, hints: Hints) -> Result<Read, SymbolError> {
         }
     }
     if !(slash || colon || dash) {
-        return read_word(s);
+        return read_word(s, hints);
     }
     if slash && let Some((base, rest)) = s.split_once('/') {
         return read_unified(s, base, rest);
@@ -302,7 +302,7 @@ fn read(s: &str, hints: Hints) -> Result<Read, SymbolError> {
         let (b, q) = glued(code, s)?;
         return perp(b, q, None);
     }
-    read_tokens(s)
+    read_tokens(s, hints)
 }
 
 fn read_kraken_futures(s: &str) -> Option<Result<Read, SymbolError>> {
@@ -382,7 +382,7 @@ fn read_unified(s: &str, base: &str, rest: &str) -> Result<Read, SymbolError> {
 }
 
 /// Forms split by `-` and `_`.
-fn read_tokens(s: &str) -> Result<Read, SymbolError> {
+fn read_tokens(s: &str, hints: Hints) -> Result<Read, SymbolError> {
     const MAX_TOKENS: usize = 6;
     let mut tokens = [""; MAX_TOKENS];
     let mut seps = [0u8; MAX_TOKENS];
@@ -414,15 +414,19 @@ fn read_tokens(s: &str) -> Result<Read, SymbolError> {
         };
     }
     match n {
-        1 => read_word(s),
+        1 => read_word(s, hints),
         2 => {
             let (a, b) = (tokens[0], tokens[1]);
             if seps[0] == b'-' {
                 if let Some(expiry) = parse_ddmmmyy(b) {
                     let expiry = expiry?;
-                    // BTCUSDT-28MAR25 (Bybit linear) or BTC-28MAR25 (Deribit inverse).
+                    // BTCUSDT-28MAR25 (Bybit linear), BTC-28MAR25 (Deribit inverse, or on Bybit its
+                    // USDC-settled future: only the venue tells which).
                     return match split_glued(a) {
                         Some((base, quote)) => future(base, quote, None, expiry),
+                        None if hints.guess == Some(Venue::Bybit) => {
+                            future(a, "USDC", Some(Margin::Linear), expiry)
+                        }
                         None => future(a, "USD", Some(Margin::Inverse), expiry),
                     };
                 }
@@ -458,10 +462,18 @@ fn read_tokens(s: &str) -> Result<Read, SymbolError> {
     }
 }
 
-/// One word: Kraken legacy pairs, Bybit inverse futures, KuCoin futures, glued pairs, bare coins.
-fn read_word(s: &str) -> Result<Read, SymbolError> {
+/// One word: Kraken legacy pairs, Bybit USDC perpetuals and inverse futures, KuCoin futures, glued
+/// pairs, bare coins.
+fn read_word(s: &str, hints: Hints) -> Result<Read, SymbolError> {
     if let Some((b, q)) = split_kraken_legacy(s) {
         return pair(b, q);
+    }
+    // Bybit USDC perpetuals: BTCPERP (BTC/USDC:USDC). `PERP` alone is a coin.
+    if hints.allows(Venue::Bybit)
+        && let Some(base) = s.strip_suffix("PERP")
+        && word(base)
+    {
+        return perp(base, "USDC", Some(Margin::Linear));
     }
     // Bybit inverse futures: BTCUSDH25 (last Friday of March 2025).
     if s.len() > 6
