@@ -569,6 +569,7 @@ fn the_venue_printed_does_not_change_how_an_unambiguous_id_reads() {
         "BTC/USDT:USDT",
         "BTC/USD:BTC-250328",
         "XXBTZUSD",
+        "kPEPE",
         "SOLUSDC",
         "SOL/USDT",
     ];
@@ -623,6 +624,97 @@ fn the_venue_printed_does_not_change_how_an_unambiguous_id_reads() {
         line("SOL", Some(Venue::Binance), Some(Venue::Ccxt), None),
         "SOL/USDT"
     );
+}
+
+#[test]
+fn hyperliquid_kilo_prefix_keeps_its_meaning() {
+    use Venue::*;
+    let perp = Some(Market::Perp);
+    // (input, --from, --venue, --market, printed)
+    let cases: &[CliCase] = &[
+        // Was KPEPE.
+        ("kPEPE", None, Some(Hyperliquid), perp, "kPEPE"),
+        ("kPEPE", Some(Hyperliquid), Some(Hyperliquid), None, "kPEPE"),
+        ("kPEPE", None, None, None, "1000PEPE/USDC:USDC"),
+        ("kPEPE", None, Some(Binance), None, "1000PEPEUSDC"),
+        ("kPEPE", None, Some(Bybit), None, "1000PEPEPERP"),
+        ("kSHIB", None, Some(Okx), None, "1000SHIB-USDC-SWAP"),
+        ("kBONK/USDC:USDC", None, Some(Hyperliquid), None, "kBONK"),
+        // Binance's 1000-lot perps, printed for Hyperliquid (which settles perps in USDC only).
+        (
+            "1000PEPEUSDT",
+            Some(Binance),
+            Some(Hyperliquid),
+            perp,
+            "kPEPE",
+        ),
+        (
+            "1000PEPEUSDC",
+            Some(Binance),
+            Some(Hyperliquid),
+            perp,
+            "kPEPE",
+        ),
+        (
+            "1000SHIBUSDT",
+            Some(Bybit),
+            Some(Hyperliquid),
+            perp,
+            "kSHIB",
+        ),
+        ("1000PEPE/USDC:USDC", None, Some(Hyperliquid), None, "kPEPE"),
+        // ... and back to the 1000PEPE forms.
+        ("kPEPE", None, Some(Binance), None, "1000PEPEUSDC"),
+        (
+            "1000PEPE-USDT-SWAP",
+            None,
+            Some(Binance),
+            None,
+            "1000PEPEUSDT",
+        ),
+        (
+            "1000PEPE-USDT-SWAP",
+            None,
+            Some(Bybit),
+            None,
+            "1000PEPEUSDT",
+        ),
+        // A lot that is not a plain thousand, and all-caps or all-lowercase names, are coins.
+        ("1000000MOG", None, Some(Hyperliquid), perp, "1000000MOG"),
+        ("KPEPE", None, Some(Hyperliquid), perp, "KPEPE"),
+        ("kpepe", None, Some(Hyperliquid), perp, "KPEPE"),
+        ("KAITO", None, Some(Hyperliquid), perp, "KAITO"),
+    ];
+    for (input, from, venue, market, want) in cases {
+        assert_eq!(
+            line(input, *from, *venue, *market),
+            *want,
+            "{input} --from {from:?} --venue {venue:?} --market {market:?}"
+        );
+    }
+    // kPEPE is 1000PEPE, not a coin named KPEPE.
+    let i = parse("kPEPE", Some(Hyperliquid), None).unwrap();
+    assert_eq!(
+        (i.base(), i.quote(), i.market()),
+        ("1000PEPE", "USDC", Market::Perp)
+    );
+    // The instrument itself stays strict: Hyperliquid lists no USDT perpetual; the CLI prints its
+    // USDC counterpart, and the JSON report names it as such.
+    let usdt = parse("1000PEPEUSDT", Some(Binance), perp).unwrap();
+    assert!(usdt.format(Hyperliquid).is_err());
+    assert_eq!(
+        usdt.counterpart_on(Hyperliquid).map(|c| c.to_string()),
+        Some("1000PEPE/USDC:USDC".to_owned())
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli_from("1000PEPEUSDT", Some(Binance), None, perp, true).unwrap())
+            .unwrap();
+    assert_eq!(json["venues"]["binance"], "1000PEPEUSDT");
+    assert_eq!(json["venues"]["bybit"], "1000PEPEUSDT");
+    assert_eq!(json["counterparts"]["hyperliquid"], "kPEPE");
+    assert!(json["unsupported"]["hyperliquid"].is_string());
+    // Inverse contracts have no counterpart there.
+    assert!(cli("BTC-USD-SWAP", Some(Hyperliquid), None, false).is_err());
 }
 
 #[test]

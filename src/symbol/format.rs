@@ -272,7 +272,7 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
                             "this coin as a perpetual (its name reads as a pair)",
                         ));
                     }
-                    out.push_str(base);
+                    push_hyperliquid_coin(&mut out, base);
                 }
                 Kind::Perpetual {
                     margin: Margin::Inverse,
@@ -282,4 +282,16 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
         }
     }
     Ok(out)
+}
+
+/// Hyperliquid names a 1000-coin lot with a lowercase `k`: `1000PEPE` → `kPEPE` (`1000000MOG`,
+/// whose lot is not a plain thousand, stays as it is).
+fn push_hyperliquid_coin(out: &mut String, base: &str) {
+    match base.strip_prefix("1000") {
+        Some(coin) if coin.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+            out.push('k');
+            out.push_str(coin);
+        }
+        _ => out.push_str(base),
+    }
 }

@@ -319,6 +319,32 @@ impl Instrument {
     }
 }
 
+impl Instrument {
+    /// What `venue` lists in place of this instrument when it does not list it itself: Hyperliquid
+    /// and Coinbase International settle every linear perpetual in USDC, so a linear perpetual
+    /// quoted in another dollar (`1000PEPEUSDT` on Binance) has the coin's USDC perpetual as its
+    /// counterpart there (`kPEPE`). `None` when the venue lists this instrument, or nothing close.
+    pub fn counterpart_on(&self, venue: Venue) -> Option<Instrument> {
+        if self.format(venue).is_ok() || !matches!(venue, Venue::Hyperliquid | Venue::Coinbase) {
+            return None;
+        }
+        let dollar = matches!(
+            self.quote(),
+            "USD" | "USDT" | "FDUSD" | "BUSD" | "TUSD" | "DAI"
+        );
+        if !dollar
+            || self.kind
+                != (Kind::Perpetual {
+                    margin: Margin::Linear,
+                })
+        {
+            return None;
+        }
+        let counterpart = Instrument::new(self.base, Asset::from_static("USDC"), self.kind).ok()?;
+        counterpart.format(venue).is_ok().then_some(counterpart)
+    }
+}
+
 impl fmt::Debug for Instrument {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Instrument({self})")

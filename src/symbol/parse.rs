@@ -48,15 +48,21 @@ pub fn parse(
 /// `to`, the venue it is about to be printed for. `to` is a guess about the source used only when
 /// `from` is `None`, and only to settle what the string leaves open (a bare coin's quote, a USD
 /// pair's margin, a dated id two venues share). A string that names its instrument by itself
-/// (`PF_XBTUSD`, `BTC-USDT-SWAP`, `BTCPERP`, …) reads the same whatever `to` is.
+/// (`PF_XBTUSD`, `BTC-USDT-SWAP`, `BTCPERP`, `kPEPE`, …) reads the same whatever `to` is.
 pub fn parse_with(
     input: &str,
     from: Option<Venue>,
     to: Option<Venue>,
     market: Option<Market>,
 ) -> Result<Instrument, SymbolError> {
-    let mut buf = [0u8; MAX_INPUT];
-    let s = normalise(input, &mut buf)?;
+    let mut buf = [0u8; BUF_LEN];
+    let (s, kilo) = normalise(input, &mut buf)?;
+    // `kPEPE` is Hyperliquid's spelling: it says where it comes from.
+    let from = if kilo && from.is_none() {
+        Some(Venue::Hyperliquid)
+    } else {
+        from
+    };
     let hints = Hints {
         from,
         guess: from.or(to),
@@ -81,8 +87,15 @@ impl Hints {
     }
 }
 
-/// Trims, checks the characters and uppercases into `buf`.
-fn normalise<'b>(input: &str, buf: &'b mut [u8; MAX_INPUT]) -> Result<&'b str, SymbolError> {
+/// Hyperliquid writes a 1000-coin lot with a lowercase `k` (`kPEPE` is Binance's `1000PEPE`).
+const KILO: &str = "1000";
+
+/// Room for the input plus `k` widened to [`KILO`].
+const BUF_LEN: usize = MAX_INPUT + KILO.len() - 1;
+
+/// Trims, checks the characters and uppercases into `buf`. A leading lowercase `k` before an
+/// uppercase letter (`kPEPE`, Hyperliquid's 1000-lot) is written as `1000`, and reported.
+fn normalise<'b>(input: &str, buf: &'b mut [u8; BUF_LEN]) -> Result<(&'b str, bool), SymbolError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(SymbolError::Empty);
@@ -97,20 +110,29 @@ fn normalise<'b>(input: &str, buf: &'b mut [u8; MAX_INPUT]) -> Result<&'b str, S
             max: MAX_INPUT,
         });
     }
-    let len = trimmed.len();
-    for (i, &b) in trimmed.as_bytes().iter().enumerate() {
+    let bytes = trimmed.as_bytes();
+    let kilo = bytes.len() > 1 && bytes[0] == b'k' && bytes[1].is_ascii_uppercase();
+    let (skip, mut len) = if kilo {
+        buf[..KILO.len()].copy_from_slice(KILO.as_bytes());
+        (1, KILO.len())
+    } else {
+        (0, 0)
+    };
+    for (i, &b) in bytes.iter().enumerate().skip(skip) {
         if !allowed(char::from(b)) {
             // Slow path, errors only: name the character and its position in characters.
             let pos = trimmed[..i].chars().count();
             let ch = trimmed[i..].chars().next().unwrap_or('?');
             return Err(SymbolError::IllegalChar { ch, pos: pos + 1 });
         }
-        buf[i] = b.to_ascii_uppercase();
+        buf[len] = b.to_ascii_uppercase();
+        len += 1;
     }
     // Only ASCII was written above.
-    std::str::from_utf8(&buf[..len]).map_err(|_| SymbolError::Malformed {
+    let s = std::str::from_utf8(&buf[..len]).map_err(|_| SymbolError::Malformed {
         input: input.to_owned(),
-    })
+    })?;
+    Ok((s, kilo))
 }
 
 fn allowed(c: char) -> bool {
