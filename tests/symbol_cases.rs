@@ -3,7 +3,7 @@
 use jiff::civil::date;
 use sniper::symbol::{
     Instrument, Kind, Margin, Market, SymbolArgs, SymbolError, SymbolForms, Venue, forms,
-    forms_list, normalize_perp, normalize_spot, parse, run_symbol_cli,
+    forms_list, normalize_perp, normalize_spot, parse, parse_with, run_symbol_cli,
 };
 
 fn ccxt(input: &str, venue: Option<Venue>, market: Option<Market>) -> String {
@@ -316,9 +316,20 @@ fn cli(
     market: Option<Market>,
     json: bool,
 ) -> Result<String, SymbolError> {
+    cli_from(input, None, venue, market, json)
+}
+
+fn cli_from(
+    input: &str,
+    from: Option<Venue>,
+    venue: Option<Venue>,
+    market: Option<Market>,
+    json: bool,
+) -> Result<String, SymbolError> {
     let args = SymbolArgs {
         input: input.into(),
         venue,
+        from,
         market,
         json,
     };
@@ -381,4 +392,352 @@ fn symbol_lists_keep_order_drop_duplicates_and_report_typos() {
         forms_list("SOL,US DT"),
         Err(SymbolError::IllegalChar { .. })
     ));
+}
+
+/// (input, --from, --venue, --market, the line printed).
+type CliCase = (
+    &'static str,
+    Option<Venue>,
+    Option<Venue>,
+    Option<Market>,
+    &'static str,
+);
+
+/// `sniper symbol <input> [--from] [--venue] [--market]`, one line, without the newline.
+fn line(input: &str, from: Option<Venue>, venue: Option<Venue>, market: Option<Market>) -> String {
+    let out = cli_from(input, from, venue, market, false)
+        .unwrap_or_else(|e| panic!("{input} {from:?} -> {venue:?}: {e}"));
+    out.trim_end().to_owned()
+}
+
+#[test]
+fn bybit_usdc_contracts_have_their_own_ids() {
+    use Venue::*;
+    // (input, --from, --venue, --market, printed)
+    let cases: &[CliCase] = &[
+        // Was BTCPERPUSDT: BTCPERP is Bybit's USDC perpetual.
+        ("BTCPERP", None, Some(Bybit), None, "BTCPERP"),
+        ("BTCPERP", None, None, None, "BTC/USDC:USDC"),
+        ("ETHPERP", Some(Bybit), Some(Okx), None, "ETH-USDC-SWAP"),
+        ("BTCPERP", None, Some(Binance), None, "BTCUSDC"),
+        ("BTCPERP", None, Some(Hyperliquid), None, "BTC"),
+        // PERP alone is Perpetual Protocol's coin.
+        ("PERP", None, None, None, "PERP/USDT"),
+        (
+            "PERPUSDT",
+            Some(Bybit),
+            None,
+            Some(Market::Perp),
+            "PERP/USDT:USDT",
+        ),
+        // Was BTCUSDU24: on Bybit, BTC-27SEP24 is the USDC future.
+        ("BTC-27SEP24", None, Some(Bybit), None, "BTC-27SEP24"),
+        (
+            "BTC-27SEP24",
+            Some(Bybit),
+            None,
+            None,
+            "BTC/USDC:USDC-240927",
+        ),
+        (
+            "BTC-27SEP24",
+            Some(Bybit),
+            Some(Deribit),
+            None,
+            "BTC_USDC-27SEP24",
+        ),
+        // Deribit's id of the same spelling is the inverse future, and stays the default.
+        ("BTC-27SEP24", None, None, None, "BTC/USD:BTC-240927"),
+        ("BTC-27SEP24", Some(Deribit), Some(Bybit), None, "BTCUSDU24"),
+        ("BTC-27SEP24", None, Some(Okx), None, "BTC-USD-240927"),
+        // Bybit's USDT futures keep their glued quote.
+        (
+            "BTCUSDT-27SEP24",
+            None,
+            Some(Bybit),
+            None,
+            "BTCUSDT-27SEP24",
+        ),
+        // The other direction: USDC-settled contracts printed for Bybit.
+        ("BTC/USDC:USDC", None, Some(Bybit), None, "BTCPERP"),
+        (
+            "BTC/USDC:USDC-240927",
+            None,
+            Some(Bybit),
+            None,
+            "BTC-27SEP24",
+        ),
+        ("BTC-USDC-SWAP", None, Some(Bybit), None, "BTCPERP"),
+        (
+            "SOLUSDC",
+            Some(Binance),
+            Some(Bybit),
+            Some(Market::Perp),
+            "SOLPERP",
+        ),
+        ("BTC_USDC-PERPETUAL", None, Some(Bybit), None, "BTCPERP"),
+        // Bybit spot in USDC is still glued.
+        ("BTC/USDC", None, Some(Bybit), None, "BTCUSDC"),
+    ];
+    for (input, from, venue, market, want) in cases {
+        assert_eq!(
+            line(input, *from, *venue, *market),
+            *want,
+            "{input} --from {from:?} --venue {venue:?} --market {market:?}"
+        );
+    }
+}
+
+#[test]
+fn usdc_settled_contracts_on_every_venue() {
+    // (venue, perp BTC/USDC:USDC, future BTC/USDC:USDC-240927); None = the venue refuses it.
+    let table: &[(Venue, Option<&str>, Option<&str>)] = &[
+        (Venue::Okx, Some("BTC-USDC-SWAP"), Some("BTC-USDC-240927")),
+        (Venue::Binance, Some("BTCUSDC"), Some("BTCUSDC_240927")),
+        (Venue::Bybit, Some("BTCPERP"), Some("BTC-27SEP24")),
+        (
+            Venue::Deribit,
+            Some("BTC_USDC-PERPETUAL"),
+            Some("BTC_USDC-27SEP24"),
+        ),
+        (Venue::Kraken, Some("PF_XBTUSDC"), Some("FF_XBTUSDC_240927")),
+        (Venue::Coinbase, Some("BTC-PERP-INTX"), None),
+        (Venue::Kucoin, Some("XBTUSDCM"), None),
+        (Venue::Gate, Some("BTC_USDC"), Some("BTC_USDC_20240927")),
+        (Venue::Hyperliquid, Some("BTC"), None),
+        (
+            Venue::Ccxt,
+            Some("BTC/USDC:USDC"),
+            Some("BTC/USDC:USDC-240927"),
+        ),
+    ];
+    assert_eq!(table.len(), Venue::ALL.len());
+    let perp = parse("BTC/USDC:USDC", None, None).unwrap();
+    let future = parse("BTC/USDC:USDC-240927", None, None).unwrap();
+    for (venue, perp_id, future_id) in table {
+        for (instrument, want) in [(perp, perp_id), (future, future_id)] {
+            match want {
+                Some(id) => {
+                    assert_eq!(
+                        instrument.format(*venue).as_deref(),
+                        Ok(*id),
+                        "{instrument} on {venue}"
+                    );
+                    // And back: the id read as that venue's is the same instrument.
+                    assert_eq!(
+                        parse(id, Some(*venue), Some(instrument.market())),
+                        Ok(instrument),
+                        "{venue} {id}"
+                    );
+                }
+                None => assert!(
+                    matches!(
+                        instrument.format(*venue),
+                        Err(SymbolError::Unsupported { .. })
+                    ),
+                    "{instrument} on {venue}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_venue_printed_does_not_change_how_an_unambiguous_id_reads() {
+    // Ids that name their instrument by themselves: every `--venue` reads them as no venue does.
+    let ids = [
+        "PF_XBTUSD",
+        "PI_XBTUSD",
+        "FI_XBTUSD_250328",
+        "FF_XBTUSD_250328",
+        "PF_SOLUSDT",
+        "BTC-USDT-SWAP",
+        "BTC-USD-SWAP",
+        "BTC-USD-250328",
+        "BTCUSD_PERP",
+        "BTCUSDT_250328",
+        "BTCUSDH25",
+        "BTCUSDT-28MAR25",
+        "BTC-PERPETUAL",
+        "BTC_USDC-PERPETUAL",
+        "BTC_USDC-28MAR25",
+        "BTC-PERP-INTX",
+        "XBTUSDTM",
+        "XBTUSDM",
+        "BTCPERP",
+        "BTC_USDT_20250328",
+        "BTC/USDT:USDT",
+        "BTC/USD:BTC-250328",
+        "XXBTZUSD",
+        "kPEPE",
+        "SOLUSDC",
+        "SOL/USDT",
+    ];
+    for id in ids {
+        let alone = parse(id, None, None).unwrap_or_else(|e| panic!("{id}: {e}"));
+        for venue in Venue::ALL {
+            assert_eq!(
+                parse_with(id, None, Some(venue), None),
+                Ok(alone),
+                "{id} printed for {venue}"
+            );
+            if let Ok(want) = alone.format(venue) {
+                assert_eq!(
+                    line(id, None, Some(venue), None),
+                    want,
+                    "{id} --venue {venue}"
+                );
+            }
+        }
+    }
+    // Was PF/XBTUSD.
+    assert_eq!(
+        line("PF_XBTUSD", None, Some(Venue::Ccxt), None),
+        "BTC/USD:USD"
+    );
+    // Gate lists no linear USD perpetual: refused, not read as a Gate pair PF/XBTUSD.
+    assert!(matches!(
+        cli("PF_XBTUSD", Some(Venue::Gate), None, false),
+        Err(SymbolError::Unsupported {
+            venue: Venue::Gate,
+            ..
+        })
+    ));
+    assert_eq!(
+        line("PI_XBTUSD", None, Some(Venue::Okx), None),
+        "BTC-USD-SWAP"
+    );
+    assert_eq!(
+        line("FI_XBTUSD_250328", None, Some(Venue::Ccxt), None),
+        "BTC/USD:BTC-250328"
+    );
+    // A source venue named with --from still reads its own ids: PF_USDT is a Gate spot pair.
+    assert_eq!(line("PF_USDT", Some(Venue::Gate), None, None), "PF/USDT");
+    // What the string leaves open still takes the printed venue's default when --from is absent.
+    assert_eq!(line("SOL", None, Some(Venue::Hyperliquid), None), "SOL");
+    assert_eq!(
+        line("BTCUSD", None, Some(Venue::Bybit), Some(Market::Perp)),
+        "BTCUSD"
+    );
+    // ... and --from wins over it.
+    assert_eq!(
+        line("SOL", Some(Venue::Binance), Some(Venue::Ccxt), None),
+        "SOL/USDT"
+    );
+}
+
+#[test]
+fn hyperliquid_kilo_prefix_keeps_its_meaning() {
+    use Venue::*;
+    let perp = Some(Market::Perp);
+    // (input, --from, --venue, --market, printed)
+    let cases: &[CliCase] = &[
+        // Was KPEPE.
+        ("kPEPE", None, Some(Hyperliquid), perp, "kPEPE"),
+        ("kPEPE", Some(Hyperliquid), Some(Hyperliquid), None, "kPEPE"),
+        ("kPEPE", None, None, None, "1000PEPE/USDC:USDC"),
+        ("kPEPE", None, Some(Binance), None, "1000PEPEUSDC"),
+        ("kPEPE", None, Some(Bybit), None, "1000PEPEPERP"),
+        ("kSHIB", None, Some(Okx), None, "1000SHIB-USDC-SWAP"),
+        ("kBONK/USDC:USDC", None, Some(Hyperliquid), None, "kBONK"),
+        // Binance's 1000-lot perps, printed for Hyperliquid (which settles perps in USDC only).
+        (
+            "1000PEPEUSDT",
+            Some(Binance),
+            Some(Hyperliquid),
+            perp,
+            "kPEPE",
+        ),
+        (
+            "1000PEPEUSDC",
+            Some(Binance),
+            Some(Hyperliquid),
+            perp,
+            "kPEPE",
+        ),
+        (
+            "1000SHIBUSDT",
+            Some(Bybit),
+            Some(Hyperliquid),
+            perp,
+            "kSHIB",
+        ),
+        ("1000PEPE/USDC:USDC", None, Some(Hyperliquid), None, "kPEPE"),
+        // ... and back to the 1000PEPE forms.
+        ("kPEPE", None, Some(Binance), None, "1000PEPEUSDC"),
+        (
+            "1000PEPE-USDT-SWAP",
+            None,
+            Some(Binance),
+            None,
+            "1000PEPEUSDT",
+        ),
+        (
+            "1000PEPE-USDT-SWAP",
+            None,
+            Some(Bybit),
+            None,
+            "1000PEPEUSDT",
+        ),
+        // A lot that is not a plain thousand, and all-caps or all-lowercase names, are coins.
+        ("1000000MOG", None, Some(Hyperliquid), perp, "1000000MOG"),
+        ("KPEPE", None, Some(Hyperliquid), perp, "KPEPE"),
+        ("kpepe", None, Some(Hyperliquid), perp, "KPEPE"),
+        ("KAITO", None, Some(Hyperliquid), perp, "KAITO"),
+    ];
+    for (input, from, venue, market, want) in cases {
+        assert_eq!(
+            line(input, *from, *venue, *market),
+            *want,
+            "{input} --from {from:?} --venue {venue:?} --market {market:?}"
+        );
+    }
+    // kPEPE is 1000PEPE, not a coin named KPEPE.
+    let i = parse("kPEPE", Some(Hyperliquid), None).unwrap();
+    assert_eq!(
+        (i.base(), i.quote(), i.market()),
+        ("1000PEPE", "USDC", Market::Perp)
+    );
+    // The instrument itself stays strict: Hyperliquid lists no USDT perpetual; the CLI prints its
+    // USDC counterpart, and the JSON report names it as such.
+    let usdt = parse("1000PEPEUSDT", Some(Binance), perp).unwrap();
+    assert!(usdt.format(Hyperliquid).is_err());
+    assert_eq!(
+        usdt.counterpart_on(Hyperliquid).map(|c| c.to_string()),
+        Some("1000PEPE/USDC:USDC".to_owned())
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli_from("1000PEPEUSDT", Some(Binance), None, perp, true).unwrap())
+            .unwrap();
+    assert_eq!(json["venues"]["binance"], "1000PEPEUSDT");
+    assert_eq!(json["venues"]["bybit"], "1000PEPEUSDT");
+    assert_eq!(json["counterparts"]["hyperliquid"], "kPEPE");
+    assert!(json["unsupported"]["hyperliquid"].is_string());
+    // Inverse contracts have no counterpart there.
+    assert!(cli("BTC-USD-SWAP", Some(Hyperliquid), None, false).is_err());
+}
+
+#[test]
+fn cli_from_is_its_own_option() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: SymbolArgs,
+    }
+    let cmd = Cmd::try_parse_from([
+        "symbol",
+        "BTC-27SEP24",
+        "--from",
+        "bybit",
+        "--venue",
+        "ccxt",
+    ])
+    .unwrap();
+    assert_eq!(cmd.args.from, Some(Venue::Bybit));
+    assert_eq!(cmd.args.venue, Some(Venue::Ccxt));
+    let mut out = Vec::new();
+    run_symbol_cli(&cmd.args, &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "BTC/USDC:USDC-240927\n");
+    assert!(Cmd::try_parse_from(["symbol", "BTC", "--from", "nope"]).is_err());
 }

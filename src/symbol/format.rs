@@ -90,6 +90,33 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
             }
         }
 
+        // USDC-settled contracts have their own ids: BTCPERP, BTC-27SEP24.
+        (
+            Venue::Bybit,
+            Kind::Perpetual {
+                margin: Margin::Linear,
+            },
+        ) if quote == "USDC" => {
+            out.push_str(base);
+            out.push_str("PERP");
+        }
+        (
+            Venue::Bybit,
+            Kind::Future {
+                margin: Margin::Linear,
+                expiry,
+            },
+        ) if quote == "USDC" => {
+            if split_glued(base).is_some() {
+                return Err(unsupported(
+                    venue,
+                    "this coin as a USDC future (its name reads as a pair)",
+                ));
+            }
+            out.push_str(base);
+            out.push('-');
+            push_ddmmmyy(&mut out, expiry);
+        }
         (Venue::Bybit, kind) => {
             push_glued(&mut out, venue, base, quote)?;
             match kind {
@@ -245,7 +272,7 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
                             "this coin as a perpetual (its name reads as a pair)",
                         ));
                     }
-                    out.push_str(base);
+                    push_hyperliquid_coin(&mut out, base);
                 }
                 Kind::Perpetual {
                     margin: Margin::Inverse,
@@ -255,4 +282,16 @@ pub fn format(i: &Instrument, venue: Venue) -> Result<String, SymbolError> {
         }
     }
     Ok(out)
+}
+
+/// Hyperliquid names a 1000-coin lot with a lowercase `k`: `1000PEPE` → `kPEPE` (`1000000MOG`,
+/// whose lot is not a plain thousand, stays as it is).
+fn push_hyperliquid_coin(out: &mut String, base: &str) {
+    match base.strip_prefix("1000") {
+        Some(coin) if coin.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+            out.push('k');
+            out.push_str(coin);
+        }
+        _ => out.push_str(base),
+    }
 }

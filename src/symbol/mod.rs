@@ -30,7 +30,7 @@ use serde::Serialize;
 
 pub use asset::{Asset, MAX_ASSET_LEN};
 pub use cli::{SymbolArgs, run_symbol_cli};
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 
 /// Quote used when the user gives only a coin (`SOL` → `SOL/USDT`), as the design did.
 pub const DEFAULT_QUOTE: &str = "USDT";
@@ -316,6 +316,32 @@ impl Instrument {
             kind: Kind::Perpetual { margin },
             ..*self
         }
+    }
+}
+
+impl Instrument {
+    /// What `venue` lists in place of this instrument when it does not list it itself: Hyperliquid
+    /// and Coinbase International settle every linear perpetual in USDC, so a linear perpetual
+    /// quoted in another dollar (`1000PEPEUSDT` on Binance) has the coin's USDC perpetual as its
+    /// counterpart there (`kPEPE`). `None` when the venue lists this instrument, or nothing close.
+    pub fn counterpart_on(&self, venue: Venue) -> Option<Instrument> {
+        if self.format(venue).is_ok() || !matches!(venue, Venue::Hyperliquid | Venue::Coinbase) {
+            return None;
+        }
+        let dollar = matches!(
+            self.quote(),
+            "USD" | "USDT" | "FDUSD" | "BUSD" | "TUSD" | "DAI"
+        );
+        if !dollar
+            || self.kind
+                != (Kind::Perpetual {
+                    margin: Margin::Linear,
+                })
+        {
+            return None;
+        }
+        let counterpart = Instrument::new(self.base, Asset::from_static("USDC"), self.kind).ok()?;
+        counterpart.format(venue).is_ok().then_some(counterpart)
     }
 }
 

@@ -29,23 +29,73 @@ struct Read {
 /// separated (`sol-usdt`, `SOL_USDT`, `SOL:USDT`), CCXT unified (`BTC/USD:BTC-250328`) and
 /// venue ids (`BTC-USDT-SWAP`, `BTCUSD_PERP`, `BTC-28MAR25`, `PF_XBTUSD`, `XBTUSDTM`, …).
 ///
-/// `venue` sets defaults for strings that do not say them: the quote of a bare coin (USDC on
-/// Hyperliquid, USD on Coinbase and Kraken, USDT elsewhere) and whether a USD pair asked as a perp
-/// is inverse. `market` decides what a plain pair is (spot when `None`) and must agree with a
-/// string that names its own kind.
+/// `venue` is the venue the string comes from. It sets defaults for strings that do not say them:
+/// the quote of a bare coin (USDC on Hyperliquid, USD on Coinbase and Kraken, USDT elsewhere),
+/// whether a USD pair asked as a perp is inverse, and which venue a dated id shared by two venues
+/// belongs to (`BTC-27SEP24`: Deribit's inverse future, or Bybit's USDC one). Naming another venue
+/// also turns off the id shapes only one venue uses (`PF_USDT` is a Gate spot pair). `market`
+/// decides what a plain pair is (spot when `None`) and must agree with a string that names its own
+/// kind.
 pub fn parse(
     input: &str,
     venue: Option<Venue>,
     market: Option<Market>,
 ) -> Result<Instrument, SymbolError> {
-    let mut buf = [0u8; MAX_INPUT];
-    let s = normalise(input, &mut buf)?;
-    let read = read(s, venue)?;
-    resolve(read, s, venue, market)
+    parse_with(input, venue, None, market)
 }
 
-/// Trims, checks the characters and uppercases into `buf`.
-fn normalise<'b>(input: &str, buf: &'b mut [u8; MAX_INPUT]) -> Result<&'b str, SymbolError> {
+/// [`parse`] with two venue hints: `from`, the venue the string comes from (as in [`parse`]), and
+/// `to`, the venue it is about to be printed for. `to` is a guess about the source used only when
+/// `from` is `None`, and only to settle what the string leaves open (a bare coin's quote, a USD
+/// pair's margin, a dated id two venues share). A string that names its instrument by itself
+/// (`PF_XBTUSD`, `BTC-USDT-SWAP`, `BTCPERP`, `kPEPE`, …) reads the same whatever `to` is.
+pub fn parse_with(
+    input: &str,
+    from: Option<Venue>,
+    to: Option<Venue>,
+    market: Option<Market>,
+) -> Result<Instrument, SymbolError> {
+    let mut buf = [0u8; BUF_LEN];
+    let (s, kilo) = normalise(input, &mut buf)?;
+    // `kPEPE` is Hyperliquid's spelling: it says where it comes from.
+    let from = if kilo && from.is_none() {
+        Some(Venue::Hyperliquid)
+    } else {
+        from
+    };
+    let hints = Hints {
+        from,
+        guess: from.or(to),
+    };
+    let read = read(s, hints)?;
+    resolve(read, s, hints, market)
+}
+
+/// What the caller knows about where a string comes from.
+#[derive(Clone, Copy)]
+struct Hints {
+    /// The venue named as the source: besides defaults, it turns off other venues' id shapes.
+    from: Option<Venue>,
+    /// The source, or failing that the venue printed for: used only for what the string leaves open.
+    guess: Option<Venue>,
+}
+
+impl Hints {
+    /// Whether id shapes only `venue` uses may be read: not when another real venue is the source.
+    fn allows(self, venue: Venue) -> bool {
+        matches!(self.from, None | Some(Venue::Ccxt)) || self.from == Some(venue)
+    }
+}
+
+/// Hyperliquid writes a 1000-coin lot with a lowercase `k` (`kPEPE` is Binance's `1000PEPE`).
+const KILO: &str = "1000";
+
+/// Room for the input plus `k` widened to [`KILO`].
+const BUF_LEN: usize = MAX_INPUT + KILO.len() - 1;
+
+/// Trims, checks the characters and uppercases into `buf`. A leading lowercase `k` before an
+/// uppercase letter (`kPEPE`, Hyperliquid's 1000-lot) is written as `1000`, and reported.
+fn normalise<'b>(input: &str, buf: &'b mut [u8; BUF_LEN]) -> Result<(&'b str, bool), SymbolError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(SymbolError::Empty);
@@ -60,20 +110,29 @@ fn normalise<'b>(input: &str, buf: &'b mut [u8; MAX_INPUT]) -> Result<&'b str, S
             max: MAX_INPUT,
         });
     }
-    let len = trimmed.len();
-    for (i, &b) in trimmed.as_bytes().iter().enumerate() {
+    let bytes = trimmed.as_bytes();
+    let kilo = bytes.len() > 1 && bytes[0] == b'k' && bytes[1].is_ascii_uppercase();
+    let (skip, mut len) = if kilo {
+        buf[..KILO.len()].copy_from_slice(KILO.as_bytes());
+        (1, KILO.len())
+    } else {
+        (0, 0)
+    };
+    for (i, &b) in bytes.iter().enumerate().skip(skip) {
         if !allowed(char::from(b)) {
             // Slow path, errors only: name the character and its position in characters.
             let pos = trimmed[..i].chars().count();
             let ch = trimmed[i..].chars().next().unwrap_or('?');
             return Err(SymbolError::IllegalChar { ch, pos: pos + 1 });
         }
-        buf[i] = b.to_ascii_uppercase();
+        buf[len] = b.to_ascii_uppercase();
+        len += 1;
     }
     // Only ASCII was written above.
-    std::str::from_utf8(&buf[..len]).map_err(|_| SymbolError::Malformed {
+    let s = std::str::from_utf8(&buf[..len]).map_err(|_| SymbolError::Malformed {
         input: input.to_owned(),
-    })
+    })?;
+    Ok((s, kilo))
 }
 
 fn allowed(c: char) -> bool {
@@ -83,9 +142,10 @@ fn allowed(c: char) -> bool {
 fn resolve(
     read: Read,
     s: &str,
-    venue: Option<Venue>,
+    hints: Hints,
     market: Option<Market>,
 ) -> Result<Instrument, SymbolError> {
+    let venue = hints.guess;
     let bare = read.quote.is_none();
     let quote = match read.quote {
         Some(q) => q,
@@ -210,7 +270,7 @@ fn glued<'a>(s: &'a str, whole: &str) -> Result<(&'a str, &'a str), SymbolError>
     split_glued(s).ok_or_else(|| malformed(whole))
 }
 
-fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
+fn read(s: &str, hints: Hints) -> Result<Read, SymbolError> {
     // One pass to learn which separators occur; most input is one word (`SOL`, `SOLUSDT`).
     let (mut slash, mut colon, mut dash) = (false, false, false);
     for b in s.bytes() {
@@ -222,15 +282,16 @@ fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
         }
     }
     if !(slash || colon || dash) {
-        return read_word(s);
+        return read_word(s, hints);
     }
     if slash && let Some((base, rest)) = s.split_once('/') {
         return read_unified(s, base, rest);
     }
     // Kraken Futures: PF_ linear perp, PI_ inverse perp, FF_ linear future, FI_ inverse future.
-    // Skipped when another venue is named (`PF_USDT` is a spot pair on Gate), and a string that
-    // does not complete the pattern is read as anything else would be.
-    if matches!(venue, None | Some(Venue::Kraken))
+    // Skipped when another venue is named as the source (`PF_USDT` is a spot pair on Gate), but
+    // not for the venue printed for; a string that does not complete the pattern is read as
+    // anything else would be.
+    if hints.allows(Venue::Kraken)
         && let Some(read) = read_kraken_futures(s)
     {
         return read;
@@ -263,7 +324,7 @@ fn read(s: &str, venue: Option<Venue>) -> Result<Read, SymbolError> {
         let (b, q) = glued(code, s)?;
         return perp(b, q, None);
     }
-    read_tokens(s)
+    read_tokens(s, hints)
 }
 
 fn read_kraken_futures(s: &str) -> Option<Result<Read, SymbolError>> {
@@ -343,7 +404,7 @@ fn read_unified(s: &str, base: &str, rest: &str) -> Result<Read, SymbolError> {
 }
 
 /// Forms split by `-` and `_`.
-fn read_tokens(s: &str) -> Result<Read, SymbolError> {
+fn read_tokens(s: &str, hints: Hints) -> Result<Read, SymbolError> {
     const MAX_TOKENS: usize = 6;
     let mut tokens = [""; MAX_TOKENS];
     let mut seps = [0u8; MAX_TOKENS];
@@ -375,15 +436,19 @@ fn read_tokens(s: &str) -> Result<Read, SymbolError> {
         };
     }
     match n {
-        1 => read_word(s),
+        1 => read_word(s, hints),
         2 => {
             let (a, b) = (tokens[0], tokens[1]);
             if seps[0] == b'-' {
                 if let Some(expiry) = parse_ddmmmyy(b) {
                     let expiry = expiry?;
-                    // BTCUSDT-28MAR25 (Bybit linear) or BTC-28MAR25 (Deribit inverse).
+                    // BTCUSDT-28MAR25 (Bybit linear), BTC-28MAR25 (Deribit inverse, or on Bybit its
+                    // USDC-settled future: only the venue tells which).
                     return match split_glued(a) {
                         Some((base, quote)) => future(base, quote, None, expiry),
+                        None if hints.guess == Some(Venue::Bybit) => {
+                            future(a, "USDC", Some(Margin::Linear), expiry)
+                        }
                         None => future(a, "USD", Some(Margin::Inverse), expiry),
                     };
                 }
@@ -419,10 +484,18 @@ fn read_tokens(s: &str) -> Result<Read, SymbolError> {
     }
 }
 
-/// One word: Kraken legacy pairs, Bybit inverse futures, KuCoin futures, glued pairs, bare coins.
-fn read_word(s: &str) -> Result<Read, SymbolError> {
+/// One word: Kraken legacy pairs, Bybit USDC perpetuals and inverse futures, KuCoin futures, glued
+/// pairs, bare coins.
+fn read_word(s: &str, hints: Hints) -> Result<Read, SymbolError> {
     if let Some((b, q)) = split_kraken_legacy(s) {
         return pair(b, q);
+    }
+    // Bybit USDC perpetuals: BTCPERP (BTC/USDC:USDC). `PERP` alone is a coin.
+    if hints.allows(Venue::Bybit)
+        && let Some(base) = s.strip_suffix("PERP")
+        && word(base)
+    {
+        return perp(base, "USDC", Some(Margin::Linear));
     }
     // Bybit inverse futures: BTCUSDH25 (last Friday of March 2025).
     if s.len() > 6
