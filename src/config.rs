@@ -110,10 +110,26 @@ pub struct ConfigArgs {
     /// Heatmap timeframe: 5m|15m|1h|4h|1d.
     #[arg(long, env = "HEATMAP_TIMEFRAME", default_value = "1h")]
     pub heatmap_timeframe: String,
-    /// Symbol form sent to the heatmap when the backend's spec does not say: base (SOL),
-    /// spot (SOLUSDT) or perp (SOL-USDT-SWAP, the design's choice).
-    #[arg(long, env = "HEATMAP_SYMBOL_FORM", default_value = "perp")]
-    pub heatmap_symbol_form: String,
+    /// Symbol form sent to the heatmap only when the backend's spec gives no evidence (enum,
+    /// pattern, example, default, description): base (SOL), spot (SOLUSDT) or perp
+    /// (SOL-USDT-SWAP). Unset: base, the form the real backend documents.
+    #[arg(long, env = "HEATMAP_SYMBOL_FORM")]
+    pub heatmap_symbol_form: Option<String>,
+    /// Maximum age of the order book's newest point before it is `SPOT_OB_STALE`.
+    #[arg(long, env = "SNIPER_MAX_AGE_SPOT_OB", default_value = "60s")]
+    pub max_age_spot_ob: String,
+    /// Maximum age of the heatmap's newest point before it is `HEATMAP_STALE`.
+    #[arg(long, env = "SNIPER_MAX_AGE_HEATMAP", default_value = "15m")]
+    pub max_age_heatmap: String,
+    /// Maximum age of the newest whale alert before the feed is `WHALE_ALERTS_STALE`.
+    #[arg(long, env = "SNIPER_MAX_AGE_WHALE_ALERTS", default_value = "2h")]
+    pub max_age_whale_alerts: String,
+    /// Maximum age of the newest ETF day (from the end of that day) before `ETF_STALE`.
+    #[arg(long, env = "SNIPER_MAX_AGE_ETF", default_value = "96h")]
+    pub max_age_etf: String,
+    /// Maximum age of the bias before it is `BIAS_STALE`.
+    #[arg(long, env = "SNIPER_MAX_AGE_BIAS", default_value = "1h")]
+    pub max_age_bias: String,
     /// Exchange of the spot order book.
     #[arg(long, env = "SPOT_OB_EXCHANGE", default_value = "binance")]
     pub spot_ob_exchange: String,
@@ -140,7 +156,10 @@ pub struct Config {
     pub breaker: BreakerSettings,
     pub etf_asset: String,
     pub heatmap_timeframe: String,
-    pub heatmap_symbol_form: crate::discovery::template::SymbolForm,
+    /// `None`: the module's own default (base), used only where the spec gives no evidence.
+    pub heatmap_symbol_form: Option<crate::discovery::template::SymbolForm>,
+    /// Per module: how old the newest point may be before the answer is stale.
+    pub max_age: std::collections::BTreeMap<crate::module_id::ModuleId, Duration>,
     pub spot_ob_exchange: String,
     pub spot_ob_depth: u32,
     /// True when the backend is the embedded sandbox; every result then says so.
@@ -238,21 +257,52 @@ impl ConfigArgs {
         }
         let heatmap_symbol_form = match self
             .heatmap_symbol_form
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
+            .as_deref()
+            .map(|v| (v, v.trim().to_ascii_lowercase()))
         {
-            "base" => crate::discovery::template::SymbolForm::Base,
-            "spot" => crate::discovery::template::SymbolForm::Spot,
-            "perp" => crate::discovery::template::SymbolForm::Perp,
-            _ => {
+            None => None,
+            Some((_, v)) if v.is_empty() => None,
+            Some((_, v)) if v == "base" => Some(crate::discovery::template::SymbolForm::Base),
+            Some((_, v)) if v == "spot" => Some(crate::discovery::template::SymbolForm::Spot),
+            Some((_, v)) if v == "perp" => Some(crate::discovery::template::SymbolForm::Perp),
+            Some((raw, _)) => {
                 return Err(ConfigError::new(
                     "HEATMAP_SYMBOL_FORM",
-                    &self.heatmap_symbol_form,
-                    "one of base, spot, perp",
+                    raw,
+                    "one of base, spot, perp (or unset)",
                 ));
             }
         };
+        let mut max_age = std::collections::BTreeMap::new();
+        for (m, var, v) in [
+            (
+                crate::module_id::ModuleId::SpotOb,
+                "SNIPER_MAX_AGE_SPOT_OB",
+                &self.max_age_spot_ob,
+            ),
+            (
+                crate::module_id::ModuleId::Heatmap,
+                "SNIPER_MAX_AGE_HEATMAP",
+                &self.max_age_heatmap,
+            ),
+            (
+                crate::module_id::ModuleId::WhaleAlerts,
+                "SNIPER_MAX_AGE_WHALE_ALERTS",
+                &self.max_age_whale_alerts,
+            ),
+            (
+                crate::module_id::ModuleId::Etf,
+                "SNIPER_MAX_AGE_ETF",
+                &self.max_age_etf,
+            ),
+            (
+                crate::module_id::ModuleId::Bias,
+                "SNIPER_MAX_AGE_BIAS",
+                &self.max_age_bias,
+            ),
+        ] {
+            max_age.insert(m, parse_duration(var, v)?);
+        }
         let spot_ob_exchange = self.spot_ob_exchange.trim().to_ascii_lowercase();
         if spot_ob_exchange.is_empty()
             || spot_ob_exchange.len() > 32
@@ -282,6 +332,7 @@ impl ConfigArgs {
             etf_asset,
             heatmap_timeframe,
             heatmap_symbol_form,
+            max_age,
             spot_ob_exchange,
             spot_ob_depth,
             sandbox: false,

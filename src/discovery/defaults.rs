@@ -15,6 +15,7 @@ fn p(name: &str, location: Location, role: Role, required: bool) -> Param {
         allowed: Vec::new(),
         pattern: None,
         default: None,
+        form_pinned: false,
     }
 }
 

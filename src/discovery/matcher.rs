@@ -679,6 +679,7 @@ pub fn build_template(op: &Operation, prefix: &str, fallback_form: SymbolForm) -
                 allowed: p.enum_values.clone(),
                 pattern: p.pattern.clone(),
                 default: p.default.clone(),
+                form_pinned: symbol_form_evidence(p).is_some() || p.pattern.is_some(),
             })
         })
         .collect();
@@ -718,9 +719,15 @@ pub fn role_for(p: &SpecParam, fallback_form: SymbolForm) -> Role {
 /// enum, examples, default and description that shows a recognisable symbol decides
 /// (`BTC-USDT-SWAP` → Perp, `SOLUSDT` → Spot, `BTC`/`ETH`/`SOL` → Base); else `fallback`.
 pub fn symbol_form(p: &SpecParam, fallback: SymbolForm) -> SymbolForm {
+    symbol_form_evidence(p).unwrap_or(fallback)
+}
+
+/// The form the spec's evidence shows for a symbol parameter, `None` when it shows none (see
+/// [`symbol_form`]).
+pub fn symbol_form_evidence(p: &SpecParam) -> Option<SymbolForm> {
     let n = p.name.to_ascii_lowercase().replace(['_', '-'], "");
     if n == "instid" {
-        return SymbolForm::Perp;
+        return Some(SymbolForm::Perp);
     }
     let sources: [Vec<&str>; 4] = [
         p.enum_values.iter().map(String::as_str).collect(),
@@ -743,10 +750,10 @@ pub fn symbol_form(p: &SpecParam, fallback: SymbolForm) -> SymbolForm {
         if let Some(f) = best
             && counts[f as usize] > 0
         {
-            return f;
+            return Some(f);
         }
     }
-    fallback
+    None
 }
 
 /// Bases that, seen bare in a description, mean "this parameter wants the base form".

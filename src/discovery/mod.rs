@@ -283,10 +283,13 @@ impl Discovery {
         let c = self.lock();
         if let Some(l) = c.learned.get(&m)
             && l.basis.as_ref() == map.chosen.get(&m)
-            && let Some(i) = out.iter().position(|x| *x == l.template)
+            && let Some(i) = out.iter().position(|x| {
+                // The same route, possibly with the symbol form learned from an `EMPTY` answer.
+                x.method == l.template.method && x.path == l.template.path
+            })
         {
-            let t = out.remove(i);
-            out.insert(0, t);
+            out.remove(i);
+            out.insert(0, l.template.clone());
         }
         out
     }
@@ -395,7 +398,9 @@ pub fn prefs_from_config(cfg: &Config) -> MatchPrefs {
             ModuleId::Etf => mp.fixed_base = Some(cfg.etf_asset.clone()),
             ModuleId::Heatmap => {
                 mp.timeframes = vec![cfg.heatmap_timeframe.clone()];
-                mp.symbol_form = cfg.heatmap_symbol_form;
+                if let Some(f) = cfg.heatmap_symbol_form {
+                    mp.symbol_form = f;
+                }
             }
             ModuleId::SpotOb => {
                 mp.exchange = Some(cfg.spot_ob_exchange.clone());

@@ -58,6 +58,11 @@ pub struct Param {
     /// The spec's default, rendered as a string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// For a symbol parameter: the spec's evidence (enum, pattern, example, default, description,
+    /// `instId`) decided the form. When false, the form is sniper's fallback, and a module that
+    /// answers `EMPTY` may try the other forms.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub form_pinned: bool,
 }
 
 /// Where a template came from.
@@ -216,11 +221,23 @@ fn role_key(r: Role) -> RoleKey {
 /// nothing to send (optional parameters are then left to the backend's default).
 fn value_for(p: &Param, inputs: &Inputs) -> Result<Option<String>, FillError> {
     let wanted: Vec<String> = match p.role {
-        Role::Symbol(form) => vec![match form {
-            SymbolForm::Base => inputs.base.clone(),
-            SymbolForm::Spot => inputs.spot.clone(),
-            SymbolForm::Perp => inputs.perp.clone(),
-        }],
+        // The template's form first, then the others: an `enum` or `pattern` that refuses the
+        // first picks the form it accepts (`^[A-Z]{2,10}$` → `SOL`) instead of failing the route.
+        Role::Symbol(form) => {
+            let value = |f: SymbolForm| match f {
+                SymbolForm::Base => inputs.base.clone(),
+                SymbolForm::Spot => inputs.spot.clone(),
+                SymbolForm::Perp => inputs.perp.clone(),
+            };
+            let mut v = vec![value(form)];
+            for f in [SymbolForm::Base, SymbolForm::Spot, SymbolForm::Perp] {
+                let x = value(f);
+                if !v.contains(&x) {
+                    v.push(x);
+                }
+            }
+            v
+        }
         Role::Exchange => inputs.exchange.iter().cloned().collect(),
         Role::Timeframe => inputs.timeframes.clone(),
         Role::Depth => inputs.depth.iter().map(u32::to_string).collect(),
@@ -619,6 +636,7 @@ mod tests {
             allowed: vec![],
             pattern: None,
             default: None,
+            form_pinned: false,
         }
     }
 

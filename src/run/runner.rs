@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::daemon::metrics::{BreakerState as MetricState, Metrics};
 use crate::discovery::openapi::SpecLimits;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
+use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
 use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
 use crate::resilience::class::{ErrorClass, TransientKind};
@@ -62,6 +63,11 @@ pub struct RunResult {
     pub duration_ms: u64,
     /// True when the backend is the embedded sandbox: the data is not real.
     pub sandbox: bool,
+    /// What a trader reads off this run's usable data; a feature whose input is missing is absent.
+    pub features: SymbolFeatures,
+    /// This run's usable data per module (also in `context`; not serialised twice).
+    #[serde(skip)]
+    pub market: BTreeMap<ModuleId, MarketData>,
 }
 
 /// Everything a run needs, built once and shared by every run.
@@ -272,6 +278,11 @@ impl Runner {
                 &self.discovery,
                 map,
                 &inputs,
+                self.cfg
+                    .max_age
+                    .get(&m)
+                    .copied()
+                    .unwrap_or_else(|| crate::market::default_max_age(m)),
                 Instant::now() + budget,
                 &self.clock,
             ),
@@ -297,6 +308,11 @@ impl Runner {
             Outcome::SoftFail {
                 class: Some(class), ..
             } => self.with_breaker(m, |b| b.on_failure(class, now)),
+            // The backend answered, but not with usable data (EMPTY, STALE, BAD_PAYLOAD): not a
+            // failure of the backend, so it never trips the breaker (and closes a half-open one).
+            Outcome::SoftFail { class: None, .. } if call.attempts > 0 => {
+                self.with_breaker(m, |b| b.on_success(now))
+            }
             _ => {}
         }
         call
@@ -342,9 +358,13 @@ impl Runner {
         let mut soft_fails = Vec::new();
         let mut used = Vec::new();
         let mut errors = Vec::new();
+        let mut market = BTreeMap::new();
         for (m, r) in &context {
             match &r.call.outcome {
-                Outcome::Ok { .. } => used.push(*m),
+                Outcome::Ok { data } => {
+                    used.push(*m);
+                    market.insert(*m, data.clone());
+                }
                 Outcome::SoftFail { code, detail, .. } => {
                     soft_fails.push(code.clone());
                     errors.push(RunError {
@@ -361,7 +381,11 @@ impl Runner {
                 Outcome::Disabled => {}
             }
         }
+        let data: Vec<&MarketData> = market.values().collect();
+        let features = features(&data, &f.base, timestamp.as_millisecond());
         RunResult {
+            features,
+            market,
             success: !used.is_empty(),
             soft_fails,
             used_modules: used,
@@ -414,12 +438,25 @@ pub fn summary(r: &RunResult) -> String {
     );
     for (m, res) in &r.context {
         let line = match &res.call.outcome {
+            Outcome::Ok {
+                data: MarketData::OrderBook(b),
+            } if b.note.is_some() => format!(
+                "ok ({}ms) — {}",
+                res.latency_ms,
+                b.note.as_deref().unwrap_or_default()
+            ),
             Outcome::Ok { .. } => format!("ok ({}ms)", res.latency_ms),
             Outcome::SoftFail { code, detail, .. } => format!("soft fail {code}: {detail}"),
             Outcome::HardError { detail } => format!("hard error: {detail}"),
             Outcome::Disabled => "disabled".to_string(),
         };
         s.push_str(&format!("\n  {:<13} {}", m.as_str(), line));
+    }
+    if r.features != SymbolFeatures::default() {
+        s.push_str(&format!(
+            "\n  features      {}",
+            crate::market::summary_line(&r.features)
+        ));
     }
     s
 }

@@ -12,11 +12,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::config::Config;
-use crate::discovery::template::{FillError, Inputs};
+use crate::discovery::template::{FillError, Inputs, RequestTemplate, Role, SymbolForm};
 use crate::discovery::{Discovery, RouteMap};
+use crate::market::{self, Asked, DataError, MarketData};
 use crate::module_id::ModuleId;
 use crate::resilience::class::ErrorClass;
 use crate::resilience::classify::classify_response;
@@ -34,8 +34,8 @@ const MIN_RETRY_BUDGET: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
-    /// The backend answered with usable JSON.
-    Ok { data: Value },
+    /// The backend answered with usable market data (parsed and validated by `market`).
+    Ok { data: MarketData },
     /// The module could not contribute; the run goes on.
     SoftFail {
         code: String,
@@ -89,23 +89,31 @@ pub fn symbol_independent(m: ModuleId) -> bool {
 }
 
 /// Call a module: try its candidates in order (next on 404 or when a template cannot be filled),
-/// stop at the first other answer. The caller bounds the time.
+/// stop at the first other answer. A 2xx answer is parsed and validated into [`MarketData`]
+/// (`max_age` bounds its newest point); an answer with no usable point (`EMPTY`) from a template
+/// whose symbol form the spec does not pin is retried with the other symbol forms, and the form
+/// that yields data is learned. The caller bounds the time.
+#[allow(clippy::too_many_arguments)]
 pub async fn call(
     m: ModuleId,
     upstream: &Upstream,
     discovery: &Discovery,
     map: &RouteMap,
     inputs: &Inputs,
+    max_age: Duration,
     deadline: Instant,
     clock: &Clock,
 ) -> Call {
-    let candidates = discovery.candidates(map, m);
+    let mut queue: std::collections::VecDeque<RequestTemplate> =
+        discovery.candidates(map, m).into();
     let mut attempts = 0;
     let mut last_request = None;
     let mut fill_errors: Vec<FillError> = Vec::new();
     let mut saw_404 = false;
     let mut tried: Vec<url::Url> = Vec::new();
-    for t in &candidates {
+    let mut first_empty: Option<Outcome> = None;
+    let mut variants_left = 0usize;
+    while let Some(t) = queue.pop_front() {
         let filled = match t.fill(inputs) {
             Ok(f) => f,
             Err(e) => {
@@ -157,17 +165,58 @@ pub async fn call(
             }
         };
         match result {
-            Ok(data) => {
-                discovery.learn(map, m, t);
-                return Call {
-                    outcome: Outcome::Ok { data },
-                    request: last_request,
-                    attempts,
-                };
+            Ok(body) => {
+                let asked = asked_of(&t, inputs);
+                let now_ms = clock().as_millisecond();
+                match market::parse(m, &body, now_ms, max_age, &asked) {
+                    Ok(data) => {
+                        discovery.learn(map, m, &t);
+                        return Call {
+                            outcome: Outcome::Ok { data },
+                            request: last_request,
+                            attempts,
+                        };
+                    }
+                    Err(e) => {
+                        let outcome = data_soft(m, &e);
+                        if let Some(first) = &first_empty {
+                            // A form variant did no better: try the next, else report the
+                            // answer to the spec's own form.
+                            variants_left = variants_left.saturating_sub(1);
+                            if variants_left == 0 {
+                                return Call {
+                                    outcome: first.clone(),
+                                    request: last_request,
+                                    attempts,
+                                };
+                            }
+                            continue;
+                        }
+                        if matches!(e, DataError::Empty { .. })
+                            && Instant::now() + MIN_RETRY_BUDGET < deadline
+                        {
+                            let variants = other_forms(&t);
+                            if !variants.is_empty() {
+                                tracing::debug!(module = %m, path = %t.path, "EMPTY: trying the other symbol forms");
+                                first_empty = Some(outcome);
+                                variants_left = variants.len();
+                                for v in variants.into_iter().rev() {
+                                    queue.push_front(v);
+                                }
+                                continue;
+                            }
+                        }
+                        return Call {
+                            outcome,
+                            request: last_request,
+                            attempts,
+                        };
+                    }
+                }
             }
             Err(ErrorClass::RouteMissing) => {
                 saw_404 = true;
-                discovery.route_missing(t);
+                discovery.route_missing(&t);
                 continue;
             }
             Err(class) => {
@@ -178,6 +227,13 @@ pub async fn call(
                 };
             }
         }
+    }
+    if let Some(first) = first_empty {
+        return Call {
+            outcome: first,
+            request: last_request,
+            attempts,
+        };
     }
     let outcome = if !saw_404 && let Some(e) = fill_errors.first() {
         Outcome::SoftFail {
@@ -197,6 +253,60 @@ pub async fn call(
         request: last_request,
         attempts,
     }
+}
+
+/// The soft fail of an answer that was not usable data: `<MODULE>_EMPTY`, `_BAD_PAYLOAD`,
+/// `_STALE`. It carries no error class: the backend answered, so no breaker counts it.
+pub fn data_soft(m: ModuleId, e: &DataError) -> Outcome {
+    Outcome::SoftFail {
+        code: e.code(m),
+        class: None,
+        detail: e.to_string(),
+    }
+}
+
+/// What a template asks for with these inputs: the exchange sent and the symbol in the form sent.
+fn asked_of(t: &RequestTemplate, inputs: &Inputs) -> Asked {
+    let mut asked = Asked::default();
+    for p in &t.params {
+        match p.role {
+            Role::Exchange => asked.venue = inputs.exchange.clone(),
+            Role::Symbol(f) => {
+                asked.instrument = Some(match f {
+                    SymbolForm::Base => inputs.base.clone(),
+                    SymbolForm::Spot => inputs.spot.clone(),
+                    SymbolForm::Perp => inputs.perp.clone(),
+                })
+            }
+            _ => {}
+        }
+    }
+    asked
+}
+
+/// The template with its unpinned symbol parameter switched to each other form (pinned, so they
+/// are not expanded again); empty when the spec pins the form or there is no symbol parameter.
+fn other_forms(t: &RequestTemplate) -> Vec<RequestTemplate> {
+    let Some(i) = t
+        .params
+        .iter()
+        .position(|p| matches!(p.role, Role::Symbol(_)) && !p.form_pinned && p.allowed.is_empty())
+    else {
+        return Vec::new();
+    };
+    let Role::Symbol(current) = t.params[i].role else {
+        return Vec::new();
+    };
+    [SymbolForm::Base, SymbolForm::Spot, SymbolForm::Perp]
+        .into_iter()
+        .filter(|f| *f != current)
+        .map(|f| {
+            let mut v = t.clone();
+            v.params[i].role = Role::Symbol(f);
+            v.params[i].form_pinned = true;
+            v
+        })
+        .collect()
 }
 
 /// The soft fail for a class.
