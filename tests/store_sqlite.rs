@@ -603,7 +603,12 @@ fn a_runner_result_becomes_a_history_record() {
         ModuleId::Heatmap,
         call(
             M::Ok {
-                data: json!({"a": 1}),
+                data: sniper::market::MarketData::Bias(sniper::market::Bias {
+                    direction: sniper::market::Direction::Long,
+                    score: 0.5,
+                    confidence: None,
+                    time_ms: None,
+                }),
             },
             200,
         ),
@@ -636,6 +641,8 @@ fn a_runner_result_becomes_a_history_record() {
         timestamp: ts("2030-01-01T00:00:00Z"),
         duration_ms: 250,
         sandbox: true,
+        features: Default::default(),
+        market: Default::default(),
     };
     let rec = RunRecord::from_run_result(&result, true).unwrap();
     assert_eq!(rec.outcome, Outcome::Partial);
@@ -669,7 +676,20 @@ fn a_runner_result_becomes_a_history_record() {
     let clean = RunResult {
         soft_fails: vec![],
         errors: vec![],
-        context: BTreeMap::from([(ModuleId::Heatmap, call(M::Ok { data: json!(1) }, 9))]),
+        context: BTreeMap::from([(
+            ModuleId::Heatmap,
+            call(
+                M::Ok {
+                    data: sniper::market::MarketData::Bias(sniper::market::Bias {
+                        direction: sniper::market::Direction::Short,
+                        score: -0.5,
+                        confidence: None,
+                        time_ms: None,
+                    }),
+                },
+                9,
+            ),
+        )]),
         ..result
     };
     let rec = RunRecord::from_run_result(&clean, false).unwrap();
