@@ -1,0 +1,143 @@
+//! Failure kinds from public bug reports (issue 13 items 1–3), over real HTTP against the
+//! sandbox with the fault-matrix harness and its fake clock.
+
+#[path = "support/faults.rs"]
+mod faults;
+
+use faults::{received, run, setup};
+use sniper::module_id::ModuleId;
+use sniper::resilience::breaker::BreakerState;
+use sniper::resilience::class::ErrorClass;
+use sniper::run::RunResult;
+use sniper::run::modules::Outcome;
+use sniper::sandbox::Fault;
+
+fn class_of(r: &RunResult, m: ModuleId) -> Option<ErrorClass> {
+    match &r.context[&m].call.outcome {
+        Outcome::SoftFail { class, .. } => class.clone(),
+        o => panic!("{m}: expected a soft fail, got {o:?}"),
+    }
+}
+
+fn code_of(r: &RunResult, m: ModuleId) -> String {
+    match &r.context[&m].call.outcome {
+        Outcome::SoftFail { code, .. } => code.clone(),
+        o => panic!("{m}: expected a soft fail, got {o:?}"),
+    }
+}
+
+const BINANCE_BAN: &str =
+    r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1767225600000."}"#;
+
+/// Item 1: a 418 with `Retry-After: 120` relaying an exchange's IP ban is a rate limit for
+/// 120 s: the circuit opens at once and no request goes out for the next 20 s of runs (each
+/// call would extend the ban); after 120 s one probe goes out.
+#[tokio::test]
+async fn teapot_with_retry_after_is_a_rate_limit_for_that_long() {
+    let (sb, runner, clock) = setup(&[]).await;
+    let m = ModuleId::Heatmap;
+    sb.state.set_fault(
+        m,
+        Fault {
+            status: Some(418),
+            retry_after: Some("120".into()),
+            body: Some(serde_json::from_str(BINANCE_BAN).expect("json")),
+            ..Fault::default()
+        },
+    );
+    let r = run(&runner).await;
+    assert_eq!(
+        class_of(&r, m),
+        Some(ErrorClass::RateLimited {
+            retry_after_secs: Some(120)
+        })
+    );
+    assert_eq!(code_of(&r, m), "RATE_LIMITED");
+    let view = r.context[&m].breaker.clone().expect("view");
+    assert_eq!(view.state, BreakerState::Open);
+    assert_eq!(
+        view.until,
+        clock
+            .now()
+            .checked_add(jiff::SignedDuration::from_secs(120))
+            .ok()
+    );
+    let after_first = received(&sb, m);
+    assert_eq!(after_first, 1, "a rate limit is never retried");
+    for _ in 0..4 {
+        clock.advance(5);
+        let r = run(&runner).await;
+        assert_eq!(code_of(&r, m), "HEATMAP_CIRCUIT_OPEN");
+    }
+    assert_eq!(received(&sb, m), after_first, "no request during the ban");
+    clock.advance(100);
+    sb.state.clear_faults();
+    let r = run(&runner).await;
+    assert!(
+        r.used_modules.contains(&m),
+        "probe after the ban: {:?}",
+        r.errors
+    );
+    assert_eq!(received(&sb, m), after_first + 1);
+}
+
+/// Item 1, without the header: the ban body's "until <epoch ms>" sets the open time (capped by
+/// `SNIPER_BREAKER_RATE_LIMIT_CAP`), and OKX's `50011` in a 200 envelope is a rate limit.
+#[tokio::test]
+async fn ban_bodies_without_retry_after_are_rate_limits() {
+    let (sb, runner, clock) = setup(&["--breaker-rate-limit-cap", "90s"]).await;
+    // The fake clock starts at 2026-01-05T12:00:00Z; the ban ends 10 minutes later.
+    let until_ms = clock.now().as_millisecond() + 600_000;
+    sb.state.set_fault(
+        ModuleId::Heatmap,
+        Fault {
+            status: Some(418),
+            body: Some(serde_json::json!({
+                "code": -1003,
+                "msg": format!("Way too much request weight used; IP banned until {until_ms}.")
+            })),
+            ..Fault::default()
+        },
+    );
+    sb.state.set_fault(
+        ModuleId::SpotOb,
+        Fault {
+            status: Some(200),
+            body: Some(serde_json::json!({"code": "50011", "msg": "Rate limit reached."})),
+            ..Fault::default()
+        },
+    );
+    let r = run(&runner).await;
+    assert_eq!(
+        class_of(&r, ModuleId::Heatmap),
+        Some(ErrorClass::RateLimited {
+            retry_after_secs: Some(600)
+        })
+    );
+    let until = r.context[&ModuleId::Heatmap]
+        .breaker
+        .clone()
+        .and_then(|v| v.until);
+    assert_eq!(
+        until,
+        clock
+            .now()
+            .checked_add(jiff::SignedDuration::from_secs(90))
+            .ok(),
+        "capped by SNIPER_BREAKER_RATE_LIMIT_CAP"
+    );
+    assert_eq!(
+        class_of(&r, ModuleId::SpotOb),
+        Some(ErrorClass::RateLimited {
+            retry_after_secs: None
+        })
+    );
+    assert_eq!(
+        r.context[&ModuleId::SpotOb]
+            .breaker
+            .clone()
+            .map(|v| v.state),
+        Some(BreakerState::Open),
+        "a rate limit opens at once"
+    );
+}
