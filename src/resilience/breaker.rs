@@ -395,6 +395,31 @@ impl Breaker {
         }
     }
 
+    /// The admitted request was answered deliberately by a healthy backend, but its failure is
+    /// counted elsewhere (a per-symbol breaker: the backend refused that symbol). A half-open
+    /// probe closes the circuit — the backend is up; a closed circuit is left as it is (its
+    /// failure count is not reset, so one symbol's refusals cannot hide other failures).
+    pub fn on_answered(&mut self, now: Timestamp) {
+        if matches!(self.phase, Phase::HalfOpen { .. }) {
+            self.on_success(now);
+        }
+    }
+
+    /// The admitted request's outcome says nothing about this breaker (it was refused by another
+    /// breaker, or failed for a reason counted elsewhere): a half-open probe's slot is freed so
+    /// the next caller probes, without waiting for it to expire.
+    pub fn on_no_verdict(&mut self, _now: Timestamp) {
+        if self.mode != BreakerMode::Normal {
+            return;
+        }
+        if let Phase::HalfOpen { reason, .. } = self.phase {
+            self.phase = Phase::HalfOpen {
+                reason,
+                probe_until: None,
+            };
+        }
+    }
+
     /// The admitted request failed with `class`.
     pub fn on_failure(&mut self, class: &ErrorClass, now: Timestamp) {
         if self.mode != BreakerMode::Normal {
