@@ -141,3 +141,122 @@ async fn ban_bodies_without_retry_after_are_rate_limits() {
         "a rate limit opens at once"
     );
 }
+
+const SIX: &str = "SOL,AAA,BBB,CCC,DDD,EEE";
+const UNKNOWN: [&str; 5] = ["AAA", "BBB", "CCC", "DDD", "EEE"];
+
+/// Heatmap requests the sandbox received naming `symbol` (in the path or the query).
+fn heatmap_hits(sb: &sniper::sandbox::Sandbox, symbol: &str) -> usize {
+    sb.state
+        .hits_for(ModuleId::Heatmap)
+        .iter()
+        .filter(|h| {
+            h.path.contains(symbol) || h.query.as_deref().is_some_and(|q| q.contains(symbol))
+        })
+        .count()
+}
+
+fn result_for<'a>(rs: &'a [RunResult], symbol: &str) -> &'a RunResult {
+    rs.iter()
+        .find(|r| r.symbols.input == symbol)
+        .expect("a result per symbol")
+}
+
+/// Item 2: five unknown symbols answered `400 {"detail":"symbol not supported"}` open a
+/// breaker for (heatmap, that symbol) only; SOL's heatmap keeps one request per run and the
+/// module's own breaker stays closed.
+#[tokio::test]
+async fn one_symbols_rejection_does_not_close_the_module_for_the_others() {
+    let (sb, runner, clock) = setup(&["--symbol", SIX]).await;
+    sb.state.set_fault(
+        ModuleId::Heatmap,
+        Fault {
+            status: Some(400),
+            body: Some(serde_json::json!({"detail": "symbol not supported"})),
+            symbols: UNKNOWN.iter().map(|s| s.to_string()).collect(),
+            ..Fault::default()
+        },
+    );
+    let runs = 7; // t = 0, 5, … 30 s
+    let mut last = Vec::new();
+    for _ in 0..runs {
+        last = runner.run_once().await;
+        assert_eq!(last.len(), 6);
+        clock.advance(5);
+    }
+    assert_eq!(heatmap_hits(&sb, "SOL"), runs, "one SOL request per run");
+    let sol = result_for(&last, "SOL");
+    assert!(
+        sol.used_modules.contains(&ModuleId::Heatmap),
+        "{:?}",
+        sol.errors
+    );
+    for s in UNKNOWN {
+        assert_eq!(
+            heatmap_hits(&sb, s),
+            5,
+            "{s}: the threshold, then its own circuit"
+        );
+        let r = result_for(&last, s);
+        assert_eq!(code_of(r, ModuleId::Heatmap), "HEATMAP_CIRCUIT_OPEN");
+        let heatmap = &r.context[&ModuleId::Heatmap];
+        let own = heatmap.symbol_breaker.clone().expect("per-symbol view");
+        assert_eq!(own.state, BreakerState::Open, "{s}");
+        assert_eq!(own.reason.map(|r| r.as_str()), Some("bad_payload"), "{s}");
+        assert_eq!(
+            heatmap.breaker.clone().map(|v| v.state),
+            Some(BreakerState::Closed),
+            "{s}: the module's breaker is for the backend's own failures"
+        );
+    }
+    // The per-symbol breakers are saved under `<module>:<symbol>` keys.
+    let keys: Vec<String> = runner
+        .keyed_breaker_snapshots()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(keys.contains(&"heatmap:AAA".to_string()), "{keys:?}");
+    assert!(keys.contains(&"heatmap".to_string()), "{keys:?}");
+}
+
+/// Item 2: a backend failure (500 for every symbol) still counts against the module: one
+/// breaker for all symbols, opened after the threshold, and in half-open only one symbol probes.
+#[tokio::test]
+async fn backend_failures_still_open_the_module_and_one_symbol_probes() {
+    let (sb, runner, clock) = setup(&["--symbol", "SOL,BTC,ETH"]).await;
+    sb.state.set_fault(
+        ModuleId::Heatmap,
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    // Each run sends 3 calls (one per symbol); 2 runs = 6 failures ≥ the threshold of 5.
+    for _ in 0..2 {
+        runner.run_once().await;
+        clock.advance(5);
+    }
+    let rs = runner.run_once().await;
+    for r in &rs {
+        assert_eq!(code_of(r, ModuleId::Heatmap), "HEATMAP_CIRCUIT_OPEN");
+    }
+    let before = sb.state.hits_for(ModuleId::Heatmap).len();
+    sb.state.clear_faults();
+    clock.advance(30);
+    let rs = runner.run_once().await;
+    let probed = rs
+        .iter()
+        .filter(|r| r.context[&ModuleId::Heatmap].call.attempts > 0)
+        .count();
+    assert_eq!(
+        probed, 1,
+        "half-open lets exactly one symbol's call through"
+    );
+    assert_eq!(sb.state.hits_for(ModuleId::Heatmap).len(), before + 1);
+    clock.advance(5);
+    let rs = runner.run_once().await;
+    assert!(
+        rs.iter()
+            .all(|r| r.used_modules.contains(&ModuleId::Heatmap))
+    );
+}
