@@ -260,3 +260,84 @@ async fn backend_failures_still_open_the_module_and_one_symbol_probes() {
             .all(|r| r.used_modules.contains(&ModuleId::Heatmap))
     );
 }
+
+/// Item 2: once a symbol's call succeeded on a route (discovery settled: a learned shape), a 404
+/// for another symbol on every shape counts against that symbol, not the module; before that,
+/// a 404 is discovery's business and opens nothing.
+#[tokio::test]
+async fn a_404_after_discovery_settled_counts_against_the_symbol() {
+    let (sb, runner, clock) = setup(&["--symbol", "SOL,AAA"]).await;
+    let rs = runner.run_once().await;
+    assert!(
+        rs.iter()
+            .all(|r| r.used_modules.contains(&ModuleId::Heatmap))
+    );
+    sb.state.set_fault(
+        ModuleId::Heatmap,
+        Fault {
+            status: Some(404),
+            symbols: vec!["AAA".into()],
+            ..Fault::default()
+        },
+    );
+    let mut last = Vec::new();
+    for _ in 0..5 {
+        clock.advance(5);
+        last = runner.run_once().await;
+    }
+    let aaa = &result_for(&last, "AAA").context[&ModuleId::Heatmap];
+    assert_eq!(
+        aaa.symbol_breaker.clone().map(|v| v.state),
+        Some(BreakerState::Open),
+        "{aaa:?}"
+    );
+    assert_eq!(
+        aaa.breaker.clone().map(|v| v.state),
+        Some(BreakerState::Closed)
+    );
+    let hits = heatmap_hits(&sb, "AAA");
+    clock.advance(5);
+    let rs = runner.run_once().await;
+    assert_eq!(heatmap_hits(&sb, "AAA"), hits, "AAA's circuit is open");
+    assert!(
+        result_for(&rs, "SOL")
+            .used_modules
+            .contains(&ModuleId::Heatmap)
+    );
+}
+
+/// Issue 18: a run in which every module was refused by an open circuit sent nothing; the
+/// scheduler sees `NothingSent` (no backoff growth) and the earliest half-open instant.
+#[tokio::test]
+async fn a_run_refused_by_every_circuit_sent_nothing() {
+    use sniper::daemon::scheduler::RunVerdict;
+    use sniper::daemon::server::summarize;
+    let (sb, runner, clock) = setup(&[]).await;
+    for m in ModuleId::ALL {
+        sb.state.set_fault(
+            m,
+            Fault {
+                status: Some(429),
+                retry_after: Some(format!("{}", 10 + m as i64)),
+                ..Fault::default()
+            },
+        );
+    }
+    let first = runner.run_once().await;
+    assert_eq!(summarize(&first).verdict(), RunVerdict::Failure);
+    let sent = sb.state.hits().len();
+    clock.advance(1);
+    let refused = runner.run_once().await;
+    assert_eq!(sb.state.hits().len(), sent);
+    let s = summarize(&refused);
+    assert_eq!(s.verdict(), RunVerdict::NothingSent);
+    let t0 = clock
+        .now()
+        .checked_sub(jiff::SignedDuration::from_secs(1))
+        .ok();
+    assert_eq!(
+        s.next_half_open,
+        t0.and_then(|t| t.checked_add(jiff::SignedDuration::from_secs(10)).ok()),
+        "the first circuit to turn half-open"
+    );
+}
