@@ -98,6 +98,10 @@ pub struct ConfigArgs {
     /// Longest open time of the doubling schedule.
     #[arg(long, env = "SNIPER_BREAKER_MAX_OPEN", default_value = "5m")]
     pub breaker_max_open: String,
+    /// Longest open time after transient failures (5xx, timeouts, resets): a healed backend is
+    /// probed at most this long after it heals.
+    #[arg(long, env = "SNIPER_BREAKER_TRANSIENT_MAX_OPEN", default_value = "30s")]
+    pub breaker_transient_max_open: String,
     /// Modules whose circuit is forced open, comma separated (etf,heatmap,spot_ob,whale_alerts,bias).
     #[arg(long, env = "SNIPER_BREAKER_FORCE_OPEN", default_value = "")]
     pub breaker_force_open: String,
@@ -359,6 +363,10 @@ impl ConfigArgs {
             )? as u32,
             base_open: parse_duration("SNIPER_BREAKER_BASE_OPEN", &self.breaker_base_open)?,
             max_open: parse_duration("SNIPER_BREAKER_MAX_OPEN", &self.breaker_max_open)?,
+            transient_max_open: parse_duration(
+                "SNIPER_BREAKER_TRANSIENT_MAX_OPEN",
+                &self.breaker_transient_max_open,
+            )?,
         };
         if config.base_open > config.max_open {
             return Err(ConfigError::new(

@@ -63,6 +63,13 @@ impl Base {
         self.url.origin().ascii_serialization()
     }
 
+    /// The backend's identity for saved state: origin (scheme, lower-case host, port unless the
+    /// scheme's default) followed by the path prefix without a trailing `/`, e.g.
+    /// `https://api.example.com/py`. No user info, query or fragment.
+    pub fn key(&self) -> String {
+        format!("{}{}", self.origin(), self.prefix)
+    }
+
     /// The path prefix (`/py`), empty for the root.
     pub fn prefix(&self) -> &str {
         &self.prefix

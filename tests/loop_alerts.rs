@@ -67,6 +67,7 @@ async fn drive(script: Vec<bool>, hooks: ObservingHooks) -> Arc<SchedulerStatus>
                     soft_fails: vec![],
                     modules_active: if success { 5 } else { 0 },
                     detail: (!success).then(|| "all modules unreachable".to_string()),
+                    ..RunSummary::default()
                 }
             }
         }

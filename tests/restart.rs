@@ -155,3 +155,61 @@ async fn learned_url_shape_survives_a_restart() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// Issue 13 item 3: saved state belongs to one backend. A staging backend's 402 must not keep
+/// production's ETF circuit open after sniper is pointed at production with the same
+/// `SNIPER_DB`; pointed back at staging, staging's circuit is still open. The API says which
+/// backend each run went to.
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_state_belongs_to_one_backend() {
+    let staging = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let production = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    production.state.set_licensed(true);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sniper.db");
+    let db = db.to_str().unwrap();
+    let key = |sb: &Sandbox| sb.url().trim_end_matches('/').to_string();
+
+    let (mut first, url) = start(db, &staging.url());
+    wait_runs(&url, 2).await;
+    assert_eq!(staging.state.hits_for(ModuleId::Etf).len(), 1, "402 opened");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, url) = start(db, &production.url());
+    wait_runs(&url, 2).await;
+    assert!(
+        production.state.hits_for(ModuleId::Etf).len() >= 2,
+        "staging's circuit was restored against production"
+    );
+    let latest = json(&format!("{url}/api/runs/latest")).await.unwrap();
+    assert_eq!(
+        latest["results"][0]["backend"],
+        key(&production),
+        "{latest}"
+    );
+    let runs = json(&format!("{url}/api/runs?limit=1000")).await.unwrap();
+    let backends: std::collections::BTreeSet<String> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["backend"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        backends,
+        [key(&staging), key(&production)].into_iter().collect(),
+        "{runs}"
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let (mut third, url) = start(db, &staging.url());
+    wait_runs(&url, 2).await;
+    assert_eq!(
+        staging.state.hits_for(ModuleId::Etf).len(),
+        1,
+        "staging's own circuit is still open after the round trip"
+    );
+    third.kill().unwrap();
+    third.wait().unwrap();
+}

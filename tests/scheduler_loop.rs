@@ -41,6 +41,7 @@ fn partial() -> RunSummary {
         soft_fails: vec![ModuleId::Etf],
         modules_active: 4,
         detail: None,
+        ..RunSummary::default()
     }
 }
 

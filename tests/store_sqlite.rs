@@ -9,6 +9,9 @@ use sniper::store::{
 };
 use std::sync::Arc;
 
+/// The backend the saved state in these tests belongs to.
+const B: &str = "http://127.0.0.1:8000";
+
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
@@ -43,6 +46,7 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         payload: None,
         payload_dropped: false,
         sandbox: true,
+        backend: None,
     }
 }
 
@@ -110,7 +114,7 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
     assert!(!table_names(&path).contains(&"breakers".to_string()));
 
     let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let runs = store.runs(&RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].id, Some(7));
@@ -122,9 +126,9 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
     );
     // The v2 tables exist and work.
     store
-        .save_breaker("etf", &json!({"state": "open"}))
+        .save_breaker(B, "etf", &json!({"state": "open"}))
         .unwrap();
-    assert_eq!(store.breakers().unwrap().len(), 1);
+    assert_eq!(store.breakers(B).unwrap().len(), 1);
     // And the module index v2 added is there.
     let conn = Connection::open(&path).unwrap();
     let idx: i64 = conn
@@ -349,25 +353,114 @@ fn payload_over_the_cap_is_dropped_and_flagged() {
 #[test]
 fn breakers_and_routes_round_trip_and_replace() {
     let store = SqliteStore::open(":memory:").unwrap();
-    assert!(store.breakers().unwrap().is_empty());
+    assert!(store.breakers(B).unwrap().is_empty());
     let open = json!({"state": "open", "reason": "entitlement", "until": "2099-01-01T14:05:00Z"});
     store
-        .save_breaker("etf", &json!({"state": "closed"}))
+        .save_breaker(B, "etf", &json!({"state": "closed"}))
         .unwrap();
-    store.save_breaker("etf", &open).unwrap();
+    store.save_breaker(B, "etf", &open).unwrap();
     store
-        .save_breaker("bias", &json!({"state": "half_open"}))
+        .save_breaker(B, "bias", &json!({"state": "half_open"}))
         .unwrap();
     assert_eq!(
-        store.breakers().unwrap(),
+        store.breakers(B).unwrap(),
         [
             ("bias".to_string(), json!({"state": "half_open"})),
             ("etf".to_string(), open)
         ]
     );
     let route = json!({"method": "GET", "path": "/api/etf/flows", "source": "openapi"});
-    store.save_route("etf", &route).unwrap();
-    assert_eq!(store.routes().unwrap(), [("etf".to_string(), route)]);
+    store.save_route(B, "etf", &route).unwrap();
+    assert_eq!(store.routes(B).unwrap(), [("etf".to_string(), route)]);
+}
+
+/// Issue 13 item 3: saved state belongs to one backend. What one backend saved is invisible to
+/// another; the same key is kept once per backend.
+#[test]
+fn breakers_and_routes_are_kept_per_backend() {
+    let store = SqliteStore::open(":memory:").unwrap();
+    let staging = "https://staging.example.com/py";
+    let open = json!({"state": "open", "reason": "entitlement"});
+    store.save_breaker(staging, "etf", &open).unwrap();
+    store
+        .save_breaker(B, "etf", &json!({"state": "closed"}))
+        .unwrap();
+    store
+        .save_route(staging, "etf", &json!({"path": "/s"}))
+        .unwrap();
+    assert_eq!(
+        store.breakers(staging).unwrap(),
+        [("etf".to_string(), open)]
+    );
+    assert_eq!(
+        store.breakers(B).unwrap(),
+        [("etf".to_string(), json!({"state": "closed"}))]
+    );
+    assert!(store.routes(B).unwrap().is_empty());
+    assert!(
+        store
+            .breakers("https://prod.example.com")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A v2 file: its runs are kept (backend unknown), its breakers and routes — whose backend is
+/// unknown — are not restored anywhere.
+#[test]
+fn migrates_a_v2_database_dropping_state_of_unknown_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO runs (id, at_ms, outcome, success, duration_ms, soft_fails, sandbox)
+             VALUES (3, ?1, 'success', 1, 100, '[]', 0)",
+            [Timestamp::now().as_millisecond()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO breakers (module, snapshot, updated_ms) VALUES ('etf', '{}', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    let runs = store.runs(&RunQuery::default()).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].backend, None);
+    assert!(store.breakers(B).unwrap().is_empty());
+    assert!(store.breakers("").unwrap().is_empty());
+}
+
+#[test]
+fn a_saved_run_keeps_its_backend_and_history_shows_it() {
+    let store = SqliteStore::open(":memory:").unwrap();
+    let mut r = run(ts("2030-01-01T10:00:00Z"), Outcome::Success);
+    r.backend = Some("https://api.example.com/py".into());
+    store.save_run(&r).unwrap();
+    let back = store.runs(&RunQuery::default()).unwrap();
+    assert_eq!(
+        back[0].backend.as_deref(),
+        Some("https://api.example.com/py")
+    );
+    let mut out = Vec::new();
+    run_history_cli(
+        &store,
+        &HistoryArgs {
+            limit: 5,
+            json: false,
+        },
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.lines().next().unwrap().contains("BACKEND"), "{text}");
+    assert!(text.contains("https://api.example.com/py"), "{text}");
 }
 
 #[test]
@@ -379,15 +472,15 @@ fn a_file_database_keeps_everything_across_reopen() {
     let route = json!({"method": "POST", "path": "/x"});
     let id = {
         let store = SqliteStore::open(path).unwrap();
-        store.save_breaker("etf", &open).unwrap();
-        store.save_route("heatmap", &route).unwrap();
+        store.save_breaker(B, "etf", &open).unwrap();
+        store.save_route(B, "heatmap", &route).unwrap();
         store
             .save_run(&run(Timestamp::now(), Outcome::Partial))
             .unwrap()
     };
     let store = SqliteStore::open(path).unwrap();
-    assert_eq!(store.breakers().unwrap(), [("etf".to_string(), open)]);
-    assert_eq!(store.routes().unwrap(), [("heatmap".to_string(), route)]);
+    assert_eq!(store.breakers(B).unwrap(), [("etf".to_string(), open)]);
+    assert_eq!(store.routes(B).unwrap(), [("heatmap".to_string(), route)]);
     let runs = store.runs(&RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].id, Some(id));
@@ -423,7 +516,7 @@ fn prune_deletes_old_runs_and_their_module_rows_only() {
         .unwrap();
     let kept = store.save_run(&run(cutoff, Outcome::Partial)).unwrap();
     store
-        .save_breaker("etf", &json!({"state": "open"}))
+        .save_breaker(B, "etf", &json!({"state": "open"}))
         .unwrap();
     assert_eq!(store.prune(cutoff).unwrap(), 2);
     let runs = store
@@ -436,7 +529,7 @@ fn prune_deletes_old_runs_and_their_module_rows_only() {
         runs.iter().map(|r| r.id.unwrap()).collect::<Vec<_>>(),
         [kept]
     );
-    assert_eq!(store.breakers().unwrap().len(), 1, "prune keeps breakers");
+    assert_eq!(store.breakers(B).unwrap().len(), 1, "prune keeps breakers");
     let orphans: i64 = Connection::open(&path)
         .unwrap()
         .query_row(
@@ -482,17 +575,17 @@ async fn async_store_runs_on_the_blocking_pool() {
         .await
         .unwrap();
     store
-        .save_breaker("etf".into(), json!({"state": "open"}))
+        .save_breaker(B.into(), "etf".into(), json!({"state": "open"}))
         .await
         .unwrap();
     store
-        .save_route("etf".into(), json!({"path": "/a"}))
+        .save_route(B.into(), "etf".into(), json!({"path": "/a"}))
         .await
         .unwrap();
     let runs = store.runs(RunQuery::default()).await.unwrap();
     assert_eq!(runs[0].id, Some(id));
-    assert_eq!(store.breakers().await.unwrap().len(), 1);
-    assert_eq!(store.routes().await.unwrap().len(), 1);
+    assert_eq!(store.breakers(B.into()).await.unwrap().len(), 1);
+    assert_eq!(store.routes(B.into()).await.unwrap().len(), 1);
     assert_eq!(
         store
             .prune(Timestamp::now() + SignedDuration::from_secs(1))
@@ -586,6 +679,8 @@ fn a_runner_result_becomes_a_history_record() {
         },
         latency_ms,
         breaker: None,
+        symbol_breaker: None,
+        circuit_open: false,
     };
     let mut context = BTreeMap::new();
     context.insert(
@@ -643,10 +738,12 @@ fn a_runner_result_becomes_a_history_record() {
         sandbox: true,
         features: Default::default(),
         market: Default::default(),
+        backend: "http://127.0.0.1:8000/py".into(),
     };
     let rec = RunRecord::from_run_result(&result, true).unwrap();
     assert_eq!(rec.outcome, Outcome::Partial);
     assert!(rec.success && rec.sandbox);
+    assert_eq!(rec.backend.as_deref(), Some("http://127.0.0.1:8000/py"));
     assert_eq!(rec.at, ts("2030-01-01T00:00:00Z"));
     assert_eq!(
         rec.modules,

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod metrics;
+pub mod recovery;
 pub mod scheduler;
 pub mod server;
 pub mod status;

@@ -137,6 +137,22 @@ impl SchedulerArgs {
     }
 }
 
+/// The earliest a wake planned for a circuit turning half-open may be, from the end of a run: a
+/// circuit whose instant has already passed is probed by the very next run, never in a busy loop.
+pub const MIN_WAKE: Duration = Duration::from_secs(1);
+
+/// What a finished run means for the backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunVerdict {
+    /// Some module produced data (a partial success included): the streak ends.
+    Success,
+    /// Requests went out and none produced data: the streak grows.
+    Failure,
+    /// Every module answered circuit-open: no request went out, so the run says nothing about
+    /// the backend; the streak is left as it was (issue 18).
+    NothingSent,
+}
+
 /// What the loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -224,12 +240,39 @@ impl Scheduler {
         unit: f64,
         window: &ActiveWindow,
     ) -> Decision {
-        self.consecutive_failures = if success {
-            0
+        let verdict = if success {
+            RunVerdict::Success
         } else {
-            self.consecutive_failures.saturating_add(1)
+            RunVerdict::Failure
         };
-        let at = now.checked_add(self.delay(unit)).unwrap_or(now);
+        self.after_run(now, verdict, None, unit, window)
+    }
+
+    /// Records a finished run and decides when the next run is: at `now` + the pause
+    /// ([`Scheduler::delay`]: the interval, or the jittered backoff during a streak), or at
+    /// `half_open` — the earliest instant an open circuit admits a probe again — when that
+    /// comes first (never sooner than [`MIN_WAKE`] after `now`). A [`RunVerdict::NothingSent`]
+    /// run leaves the streak unchanged. `unit` is the jitter draw in `[0, 1]`.
+    pub fn after_run(
+        &mut self,
+        now: Timestamp,
+        verdict: RunVerdict,
+        half_open: Option<Timestamp>,
+        unit: f64,
+        window: &ActiveWindow,
+    ) -> Decision {
+        match verdict {
+            RunVerdict::Success => self.consecutive_failures = 0,
+            RunVerdict::Failure => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1)
+            }
+            RunVerdict::NothingSent => {}
+        }
+        let mut at = now.checked_add(self.delay(unit)).unwrap_or(now);
+        if let Some(h) = half_open {
+            let floor = now.checked_add(MIN_WAKE).unwrap_or(now);
+            at = at.min(h.max(floor));
+        }
         Self::place(at, window)
     }
 
@@ -253,9 +296,24 @@ pub struct RunSummary {
     pub modules_active: usize,
     /// A short human reason for a failure, for alerts and logs (never a metric label).
     pub detail: Option<String>,
+    /// Every enabled module answered circuit-open: no request went out.
+    pub nothing_sent: bool,
+    /// The earliest instant an open circuit of this run admits a probe again, if any.
+    pub next_half_open: Option<Timestamp>,
 }
 
 impl RunSummary {
+    /// What the run means for the backoff: nothing sent, success or failure.
+    pub fn verdict(&self) -> RunVerdict {
+        if self.nothing_sent && !self.success {
+            RunVerdict::NothingSent
+        } else if self.success {
+            RunVerdict::Success
+        } else {
+            RunVerdict::Failure
+        }
+    }
+
     /// success / partial / failure.
     pub fn outcome(&self) -> RunOutcome {
         RunOutcome::classify(self.success, self.soft_fails.len())
@@ -681,7 +739,13 @@ where
                 match summary {
                     Some(summary) => {
                         let prev = sched.consecutive_failures();
-                        next = sched.on_run_finished(end, summary.success, (ctx.jitter)(), &window);
+                        next = sched.after_run(
+                            end,
+                            summary.verdict(),
+                            summary.next_half_open,
+                            (ctx.jitter)(),
+                            &window,
+                        );
                         let new = sched.consecutive_failures();
                         let outcome = summary.outcome();
                         if summary.success {
@@ -742,6 +806,45 @@ mod tests {
             s.on_run_finished(now, true, 0.0, &w),
             Decision::RunAt(ts("2026-06-01T00:00:05Z"))
         );
+    }
+
+    /// Issue 18: a run that sent nothing (every module circuit-open) leaves the streak alone,
+    /// and the next wake is the earlier of the pause and the first circuit turning half-open.
+    #[test]
+    fn after_run_table() {
+        use RunVerdict::*;
+        let w = ActiveWindow::always_open();
+        let t0 = ts("2026-06-01T00:00:00Z");
+        let at = |s: i64| t0.checked_add(SignedDuration::from_secs(s)).unwrap();
+        // (streak before, verdict, half-open in s from t0, jitter, streak after, wake in s)
+        let cases: [(u32, RunVerdict, Option<i64>, f64, u32, i64); 11] = [
+            (0, Success, None, 1.0, 0, 5),
+            (0, Success, Some(2), 1.0, 0, 2),
+            (4, Failure, None, 1.0, 5, 60),
+            // The backoff would sleep 60 s; a circuit turns half-open at 25 s: wake then.
+            (4, Failure, Some(25), 1.0, 5, 25),
+            (4, Failure, Some(25), 0.1, 5, 6),
+            // Nothing sent: the streak stays; wake at the half-open instant.
+            (5, NothingSent, Some(12), 1.0, 5, 12),
+            (5, NothingSent, None, 1.0, 5, 60),
+            (0, NothingSent, Some(3600), 1.0, 0, 5),
+            // A half-open instant already past: the next run comes after MIN_WAKE, not at once.
+            (5, NothingSent, Some(-3), 1.0, 5, 1),
+            (2, Success, Some(30), 1.0, 0, 5),
+            (2, Failure, Some(1), 0.0, 3, 0),
+        ];
+        for (before, verdict, half_open, unit, after, wake) in cases {
+            let mut s = sched();
+            for _ in 0..before {
+                s.on_run_finished(t0, false, 0.0, &w);
+            }
+            let got = s.after_run(t0, verdict, half_open.map(at), unit, &w);
+            assert_eq!(
+                (s.consecutive_failures(), got),
+                (after, Decision::RunAt(at(wake))),
+                "{before} {verdict:?} {half_open:?} {unit}"
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::daemon::scheduler::{
 };
 use crate::daemon::window::ActiveWindow;
 use crate::module_id::ModuleId;
+use crate::resilience::breaker::BreakerState;
 use crate::run::modules::Outcome;
 use crate::run::runner::{RunResult, Runner};
 use crate::store::{AsyncStore, RunRecord};
@@ -37,8 +38,9 @@ pub struct App {
     pub store: Option<AsyncStore>,
     pub window: ActiveWindow,
     latest: RwLock<Vec<RunResult>>,
-    /// Breaker snapshots and learned routes as last saved, so only changes are written.
-    saved_breakers: Mutex<BTreeMap<ModuleId, Value>>,
+    /// Breaker snapshots (by store key, see [`crate::run::runner::breaker_key`]) and learned
+    /// routes as last saved, so only changes are written.
+    saved_breakers: Mutex<BTreeMap<String, Value>>,
     saved_routes: Mutex<BTreeMap<ModuleId, Value>>,
     on_run: RwLock<Option<OnRun>>,
     /// Keep module payloads in the history (capped by the store).
@@ -49,7 +51,9 @@ pub struct App {
 pub type OnRun = Box<dyn Fn(&[RunResult]) + Send + Sync>;
 
 impl App {
-    /// Build the app; restores breaker state from the store if there is one.
+    /// Build the app; restores the breaker state and learned routes saved for this runner's
+    /// backend ([`Runner::backend`]) from the store if there is one. State saved for another
+    /// backend is left alone.
     pub async fn new(
         runner: Arc<Runner>,
         sched: &SchedulerConfig,
@@ -59,13 +63,28 @@ impl App {
     ) -> Arc<App> {
         let (mut saved_breakers, mut saved_routes) = (BTreeMap::new(), BTreeMap::new());
         if let Some(store) = &store {
-            let breakers = store.breakers().await;
-            for (m, snap, json) in decode_rows(breakers, "breaker") {
-                runner.restore_breaker(m, snap);
-                saved_breakers.insert(m, json);
-                tracing::info!(module = %m, "breaker state restored");
+            let backend = runner.backend().to_string();
+            match store.breakers(backend.clone()).await {
+                Ok(rows) => {
+                    for (key, json) in rows {
+                        match serde_json::from_value(json.clone()) {
+                            Ok(snap) => {
+                                if runner.restore_keyed_breaker(&key, snap) {
+                                    tracing::info!(breaker = %key, %backend, "breaker state restored");
+                                    saved_breakers.insert(key, json);
+                                }
+                            }
+                            Err(e) => tracing::warn!(
+                                breaker = %key,
+                                error = %e,
+                                "saved breaker unreadable; starting fresh"
+                            ),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read saved breakers"),
             }
-            let routes = store.routes().await;
+            let routes = store.routes(backend.clone()).await;
             for (m, learned, json) in decode_rows(routes, "learned route") {
                 runner.discovery().restore_learned(m, learned);
                 saved_routes.insert(m, json);
@@ -103,15 +122,16 @@ impl App {
                     Err(e) => tracing::warn!(error = %e, "cannot record the run"),
                 }
             }
+            let backend = self.runner.backend().to_string();
             let snaps = self
                 .runner
-                .breaker_snapshots()
+                .keyed_breaker_snapshots()
                 .into_iter()
-                .filter_map(|(m, snap)| Some((m, serde_json::to_value(&snap).ok()?)));
+                .filter_map(|(k, snap)| Some((k, serde_json::to_value(&snap).ok()?)));
             let changed = take_changed(&self.saved_breakers, snaps);
-            for (m, v) in changed {
-                if let Err(e) = store.save_breaker(m.as_str().to_string(), v).await {
-                    tracing::warn!(module = %m, error = %e, "cannot save breaker state");
+            for (k, v) in changed {
+                if let Err(e) = store.save_breaker(backend.clone(), k.clone(), v).await {
+                    tracing::warn!(breaker = %k, error = %e, "cannot save breaker state");
                 }
             }
             let learned = self
@@ -122,7 +142,10 @@ impl App {
                 .filter_map(|(m, l)| Some((m, serde_json::to_value(&l).ok()?)));
             let changed = take_changed(&self.saved_routes, learned);
             for (m, v) in changed {
-                if let Err(e) = store.save_route(m.as_str().to_string(), v).await {
+                if let Err(e) = store
+                    .save_route(backend.clone(), m.as_str().to_string(), v)
+                    .await
+                {
                     tracing::warn!(module = %m, error = %e, "cannot save learned route");
                 }
             }
@@ -187,15 +210,15 @@ fn decode_rows<T: serde::de::DeserializeOwned>(
 }
 
 /// The entries of `current` that differ from `saved`; `saved` is updated to match.
-fn take_changed(
-    saved: &Mutex<BTreeMap<ModuleId, Value>>,
-    current: impl Iterator<Item = (ModuleId, Value)>,
-) -> Vec<(ModuleId, Value)> {
+fn take_changed<K: Ord + Clone>(
+    saved: &Mutex<BTreeMap<K, Value>>,
+    current: impl Iterator<Item = (K, Value)>,
+) -> Vec<(K, Value)> {
     let mut saved = saved.lock().unwrap_or_else(|e| e.into_inner());
     let mut changed = Vec::new();
     for (m, v) in current {
         if saved.get(&m) != Some(&v) {
-            saved.insert(m, v.clone());
+            saved.insert(m.clone(), v.clone());
             changed.push((m, v));
         }
     }
@@ -215,10 +238,27 @@ pub fn summarize(results: &[RunResult]) -> RunSummary {
         }
     }
     let success = results.iter().any(|r| r.success);
+    let calls = || {
+        results
+            .iter()
+            .flat_map(|r| r.context.values())
+            .filter(|m| m.call.outcome != Outcome::Disabled)
+    };
+    // Every enabled module of every symbol refused by an open circuit: nothing went out.
+    let nothing_sent = calls().next().is_some() && calls().all(|m| m.circuit_open);
+    // The earliest instant a circuit seen in this run admits a probe again.
+    let next_half_open = calls()
+        .flat_map(|m| [m.breaker.as_ref(), m.symbol_breaker.as_ref()])
+        .flatten()
+        .filter(|v| matches!(v.state, BreakerState::Open | BreakerState::HalfOpen))
+        .filter_map(|v| v.until)
+        .min();
     RunSummary {
         success,
         soft_fails: soft,
         modules_active: active,
+        nothing_sent,
+        next_half_open,
         detail: (!success).then(|| {
             let codes: Vec<String> = results
                 .iter()

@@ -12,12 +12,18 @@
 //! | entitlement    | at once                   | `entitlement_open` (1 h), fixed                   |
 //! | rate limited   | at once                   | `Retry-After` capped at `rate_limit_cap` (5 min); without it, the doubling schedule |
 //! | auth           | at once                   | the doubling schedule                             |
-//! | transient      | after `failure_threshold` (5) consecutive failures | the doubling schedule    |
+//! | transient      | after `failure_threshold` (5) consecutive failures | the doubling schedule capped at `transient_max_open` (30 s) |
 //! | bad payload    | like transient            | the doubling schedule                             |
 //! | route missing  | never (discovery's job)   | —                                                 |
 //!
 //! The doubling schedule is Envoy's outlier ejection: `min(max_open, base_open · 2^n)` where
-//! `n` counts the opens since the circuit last closed (30 s, 60 s, 120 s, 240 s, 300 s…).
+//! `n` counts the opens since the circuit last closed (30 s, 60 s, 120 s, 240 s, 300 s…); a
+//! half-open probe that succeeds closes the circuit and resets `n`.
+//!
+//! - **Transient open time is capped at 30 s** (issue 18): an outage's circuit kept doubling to
+//!   5 min, so a backend that healed was first probed up to 5 min later. With the cap, data
+//!   resumes at most `transient_max_open` (+ one run interval) after the backend heals, and a
+//!   10-minute outage at a 5-s cadence still sends 24 requests instead of 120 (80 % saved).
 //!
 //! Decisions documented here:
 //! - **Auth opens at once but on the doubling schedule, not for an hour.** Bad credentials do
@@ -64,6 +70,9 @@ pub struct BreakerConfig {
     pub base_open: Duration,
     /// Cap of the doubling schedule (5 min).
     pub max_open: Duration,
+    /// Cap of the doubling schedule for transient failures (30 s): how long a healed backend may
+    /// wait for its first probe.
+    pub transient_max_open: Duration,
 }
 
 impl Default for BreakerConfig {
@@ -74,6 +83,7 @@ impl Default for BreakerConfig {
             failure_threshold: 5,
             base_open: Duration::from_secs(30),
             max_open: Duration::from_secs(300),
+            transient_max_open: Duration::from_secs(30),
         }
     }
 }
@@ -122,6 +132,7 @@ impl BreakerConfig {
             ("rate_limit_cap", self.rate_limit_cap),
             ("base_open", self.base_open),
             ("max_open", self.max_open),
+            ("transient_max_open", self.transient_max_open),
         ];
         for (field, d) in durations {
             if d.is_zero() {
@@ -384,6 +395,31 @@ impl Breaker {
         }
     }
 
+    /// The admitted request was answered deliberately by a healthy backend, but its failure is
+    /// counted elsewhere (a per-symbol breaker: the backend refused that symbol). A half-open
+    /// probe closes the circuit — the backend is up; a closed circuit is left as it is (its
+    /// failure count is not reset, so one symbol's refusals cannot hide other failures).
+    pub fn on_answered(&mut self, now: Timestamp) {
+        if matches!(self.phase, Phase::HalfOpen { .. }) {
+            self.on_success(now);
+        }
+    }
+
+    /// The admitted request's outcome says nothing about this breaker (it was refused by another
+    /// breaker, or failed for a reason counted elsewhere): a half-open probe's slot is freed so
+    /// the next caller probes, without waiting for it to expire.
+    pub fn on_no_verdict(&mut self, _now: Timestamp) {
+        if self.mode != BreakerMode::Normal {
+            return;
+        }
+        if let Phase::HalfOpen { reason, .. } = self.phase {
+            self.phase = Phase::HalfOpen {
+                reason,
+                probe_until: None,
+            };
+        }
+    }
+
     /// The admitted request failed with `class`.
     pub fn on_failure(&mut self, class: &ErrorClass, now: Timestamp) {
         if self.mode != BreakerMode::Normal {
@@ -421,6 +457,10 @@ impl Breaker {
             ErrorClass::RateLimited {
                 retry_after_secs: Some(s),
             } => Duration::from_secs(*s).min(self.cfg.rate_limit_cap),
+            ErrorClass::Transient { .. } => {
+                let cap = self.cfg.max_open.min(self.cfg.transient_max_open);
+                exp_backoff(self.cfg.base_open.min(cap), cap, self.opens)
+            }
             _ => exp_backoff(self.cfg.base_open, self.cfg.max_open, self.opens),
         };
         self.opens = self.opens.saturating_add(1);

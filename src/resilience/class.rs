@@ -16,7 +16,10 @@ pub enum ErrorClass {
     Auth { status: u16 },
     /// 404 (after every URL shape was tried).
     RouteMissing,
-    /// 429, or 503 with `Retry-After`. `retry_after_secs` is the server's wish, if it said one.
+    /// 429; any non-2xx answer carrying `Retry-After`; 418 (exchanges' IP ban); a known ban body
+    /// ("… until <epoch ms>", Binance `-1003`, OKX `50011`, "rate limit" / "too many requests"
+    /// messages, also in 2xx envelopes). `retry_after_secs` is the server's wish (the header, or
+    /// the time left until the ban's end), if it said one.
     RateLimited { retry_after_secs: Option<u64> },
     /// Other 5xx, timeouts, connection refused or reset.
     Transient { kind: TransientKind },

@@ -5,11 +5,16 @@
 //! connections) and the body size cap are classified by the HTTP client, not here.
 //!
 //! Rules, in order:
-//! - 402 → entitlement.
-//! - 401/403 → entitlement if the body speaks of a plan (see [`mentions_plan`]), else auth.
+//! - any non-2xx answer carrying `Retry-After` → rate limited for that long (seconds or
+//!   HTTP-date; an unparseable header still says "back off", so it becomes rate limited without
+//!   a duration). Exchanges relaying an IP ban answer `418` + `Retry-After: 120`, not 429.
+//! - 402, and 401/403 whose body speaks of a plan (see [`mentions_plan`]) → entitlement.
+//! - a known ban body (see [`ban_in_text`] / [`ban_code`]: "… until <epoch ms>", Binance
+//!   `-1003`, OKX `50011`, "rate limit", "too many requests") and status 418 → rate limited
+//!   (for the time left until the ban's end when the text names one).
+//! - other 401/403 → auth.
 //! - 404, 405, 410 → route missing (the route is gone or changed shape: discovery's job).
-//! - 429 → rate limited; 503 carrying a `Retry-After` header → rate limited (an unparseable
-//!   header still says "back off", so it becomes rate limited without a duration).
+//! - 429 → rate limited.
 //! - 408, 425 and every other 5xx → transient.
 //! - any other non-2xx (400, 409, 422, unexpected 1xx/3xx, …) → bad payload, kind `rejected`:
 //!   the backend refused this request and sending it again cannot help.
@@ -39,8 +44,29 @@ pub fn classify_response(
     body: &[u8],
     now: Timestamp,
 ) -> Result<Value, ErrorClass> {
+    if (200..=299).contains(&status) {
+        return classify_body(status, body, now);
+    }
+    if headers.contains_key(RETRY_AFTER) {
+        return Err(ErrorClass::RateLimited {
+            retry_after_secs: retry_after(headers, now),
+        });
+    }
+    let plan_refusal = status == 402
+        || (matches!(status, 401 | 403) && mentions_plan(&String::from_utf8_lossy(body)));
+    if !plan_refusal {
+        if let Some(secs) = ban_in_body(body, now) {
+            return Err(ErrorClass::RateLimited {
+                retry_after_secs: secs,
+            });
+        }
+        if status == 418 {
+            return Err(ErrorClass::RateLimited {
+                retry_after_secs: None,
+            });
+        }
+    }
     match status {
-        200..=299 => classify_body(status, body),
         402 => Err(ErrorClass::Entitlement { status }),
         401 | 403 => {
             if mentions_plan(&String::from_utf8_lossy(body)) {
@@ -51,10 +77,7 @@ pub fn classify_response(
         }
         404 | 405 | 410 => Err(ErrorClass::RouteMissing),
         429 => Err(ErrorClass::RateLimited {
-            retry_after_secs: retry_after(headers, now),
-        }),
-        503 if headers.contains_key(RETRY_AFTER) => Err(ErrorClass::RateLimited {
-            retry_after_secs: retry_after(headers, now),
+            retry_after_secs: None,
         }),
         408 | 425 | 500..=599 => Err(ErrorClass::Transient {
             kind: TransientKind::Status(status),
@@ -136,12 +159,86 @@ pub fn mentions_plan(text: &str) -> bool {
 }
 
 /// A 2xx body: must be JSON, and must not be an error envelope.
-fn classify_body(status: u16, body: &[u8]) -> Result<Value, ErrorClass> {
+fn classify_body(status: u16, body: &[u8], now: Timestamp) -> Result<Value, ErrorClass> {
     let value: Value = serde_json::from_slice(body).map_err(|_| ErrorClass::BadPayload {
         kind: PayloadKind::NotJson,
     })?;
-    classify_envelope(status, &value)?;
+    classify_envelope_at(status, &value, now)?;
     Ok(value)
+}
+
+/// Message fields of an error body, in the order they are read.
+const MESSAGE_FIELDS: [&str; 5] = ["msg", "message", "error", "detail", "reason"];
+
+/// Does a non-2xx body announce a ban or rate limit? `Some(secs)` when it does: `secs` is the
+/// time left until the ban's end when the text names one ("until <epoch ms>"), else `None`.
+/// Looks at a JSON body's `code` ([`ban_code`]) and message fields, or at a text body as a whole.
+fn ban_in_body(body: &[u8], now: Timestamp) -> Option<Option<u64>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(obj)) => {
+            let text = MESSAGE_FIELDS
+                .iter()
+                .filter_map(|k| obj.get(*k))
+                .map(value_text)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let by_code = obj.get("code").and_then(numeric_code).is_some_and(ban_code);
+            let by_text = ban_in_text(&text, now);
+            by_text.or(by_code.then_some(None))
+        }
+        _ => ban_in_text(&String::from_utf8_lossy(body), now),
+    }
+}
+
+/// Exchange error codes that mean "rate limited / banned": Binance `-1003` (too much request
+/// weight; IP banned), `-1015` (too many orders), OKX `50011` (rate limit reached), `50061`
+/// (sub-account rate limit).
+pub fn ban_code(code: i64) -> bool {
+    matches!(code, -1003 | -1015 | 50011 | 50061)
+}
+
+/// Does this message text announce a rate limit or ban? `Some(secs)` if so, with the seconds
+/// from `now` until the ban's end when the text names one as "until <epoch ms>" (rounded up; 0
+/// when past), else `Some(None)`. Phrases (case-insensitive): "rate limit", "too many requests",
+/// "request weight", "ip banned", or any "until <epoch ms>".
+pub fn ban_in_text(text: &str, now: Timestamp) -> Option<Option<u64>> {
+    let lower = text.to_lowercase();
+    let until = ban_until(&lower, now);
+    if until.is_some() {
+        return Some(until);
+    }
+    let phrase = [
+        "rate limit",
+        "too many requests",
+        "request weight",
+        "banned",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    phrase.then_some(None)
+}
+
+/// Seconds from `now` to the first "until <epoch ms>" of `text` (12–14 digits: epoch
+/// milliseconds from 2001 to 5138), rounded up; 0 when past. `None` when there is none.
+fn ban_until(text: &str, now: Timestamp) -> Option<u64> {
+    let lower = text.to_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("until") {
+        rest = &rest[i + "until".len()..];
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if (12..=14).contains(&digits.len())
+            && let Ok(ms) = digits.parse::<i64>()
+        {
+            let left_ms = ms.saturating_sub(now.as_millisecond());
+            let secs = u64::try_from(left_ms).unwrap_or(0);
+            return Some(secs.div_ceil(1000));
+        }
+    }
+    None
 }
 
 /// Decide whether a parsed 2xx JSON body is an error envelope, and which class it is.
@@ -162,6 +259,13 @@ fn classify_body(status: u16, body: &[u8]) -> Result<Value, ErrorClass> {
 /// The `status` carried by entitlement/auth is the envelope code when it is a valid HTTP
 /// status (100…599), otherwise the real HTTP status — the envelope code is what explains it.
 pub fn classify_envelope(status: u16, value: &Value) -> Result<(), ErrorClass> {
+    classify_envelope_at(status, value, Timestamp::UNIX_EPOCH)
+}
+
+/// [`classify_envelope`] with the time, so a ban envelope ("banned until <epoch ms>", Binance
+/// `-1003`, OKX `50011`, "rate limit"/"too many requests" messages) is rate limited for the time
+/// left. Ban detection comes after the plan message and before the code rules.
+pub fn classify_envelope_at(status: u16, value: &Value, now: Timestamp) -> Result<(), ErrorClass> {
     let Some(obj) = value.as_object() else {
         return Ok(());
     };
@@ -177,12 +281,28 @@ pub fn classify_envelope(status: u16, value: &Value) -> Result<(), ErrorClass> {
         .filter(|n| (100..=599).contains(n));
     let shown = http_like.unwrap_or(status);
 
-    let message_mentions_plan = ["msg", "message", "error", "detail", "reason"]
+    let message_mentions_plan = MESSAGE_FIELDS
         .iter()
         .filter_map(|k| obj.get(*k))
         .any(|v| mentions_plan(&value_text(v)));
     if message_mentions_plan {
         return Err(ErrorClass::Entitlement { status: shown });
+    }
+    let text = MESSAGE_FIELDS
+        .iter()
+        .filter_map(|k| obj.get(*k))
+        .map(value_text)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(secs) = ban_in_text(&text, now) {
+        return Err(ErrorClass::RateLimited {
+            retry_after_secs: secs,
+        });
+    }
+    if numeric.is_some_and(ban_code) {
+        return Err(ErrorClass::RateLimited {
+            retry_after_secs: None,
+        });
     }
     Err(match http_like {
         Some(402) => ErrorClass::Entitlement { status: 402 },
@@ -331,6 +451,46 @@ mod tests {
             (502, vec![], "bad gateway", tr(502)),
             (504, vec![], "", tr(504)),
             (408, vec![], "", tr(408)),
+            // Any answer with Retry-After is a rate limit for that long (issue 13 item 1).
+            (
+                418,
+                vec![("retry-after", "120")],
+                BINANCE_BAN,
+                rl(Some(120)),
+            ),
+            (400, vec![("retry-after", "30")], "", rl(Some(30))),
+            (500, vec![("retry-after", "3")], "", rl(Some(3))),
+            (
+                403,
+                vec![("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")],
+                "",
+                rl(Some(7)),
+            ),
+            (418, vec![], "", rl(None)),
+            (418, vec![], "I'm a teapot", rl(None)),
+            (
+                400,
+                vec![],
+                r#"{"code":-1003,"msg":"Too much request weight used"}"#,
+                rl(None),
+            ),
+            (400, vec![], r#"{"code":-1003}"#, rl(None)),
+            (403, vec![], "Too Many Requests", rl(None)),
+            (500, vec![], r#"{"detail":"rate limit exceeded"}"#, rl(None)),
+            // A plan refusal stays entitlement even when it speaks of rate limits.
+            (402, vec![], r#"{"detail":"rate limit: upgrade"}"#, ENT(402)),
+            (
+                403,
+                vec![],
+                r#"{"detail":"rate limit of your plan reached"}"#,
+                ENT(403),
+            ),
+            (
+                400,
+                vec![],
+                r#"{"detail":"symbol not supported"}"#,
+                bad(PayloadKind::Rejected),
+            ),
             (400, vec![], "", bad(PayloadKind::Rejected)),
             (422, vec![], r#"{"detail":[]}"#, bad(PayloadKind::Rejected)),
             (302, vec![], "", bad(PayloadKind::Rejected)),
@@ -354,6 +514,14 @@ mod tests {
             (r#"{"code":"402"}"#, ENT(402)),
             (r#"{"code":"429","msg":"Too many requests"}"#, rl(None)),
             (r#"{"code":"500","msg":"internal"}"#, tr(500)),
+            (
+                r#"{"code":"50011","msg":"Rate limit reached. Please refer to API docs."}"#,
+                rl(None),
+            ),
+            (r#"{"code":"50011","msg":""}"#, rl(None)),
+            (r#"{"code":-1003,"msg":"x"}"#, rl(None)),
+            (r#"{"success":false,"msg":"Too many requests"}"#, rl(None)),
+            (r#"{"code":"1","error":"rate limit exceeded"}"#, rl(None)),
             (
                 r#"{"code":"40001","msg":"invalid symbol"}"#,
                 bad(PayloadKind::ErrorEnvelope),
@@ -381,6 +549,45 @@ mod tests {
         for (body, want) in cases {
             assert_eq!(c(200, &[], body), want, "body {body}");
         }
+    }
+
+    const BINANCE_BAN: &str = r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1767225600000. Please use WebSocket Streams for live updates to avoid bans."}"#;
+
+    /// A ban body without `Retry-After` is a rate limit until the epoch-ms instant it names,
+    /// in a non-2xx answer and in a 2xx envelope alike; a past instant means 0 s.
+    #[test]
+    fn ban_until_epoch_ms_sets_the_wait() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let two_min_before = at("2025-12-31T23:58:00Z");
+        let h = HeaderMap::new();
+        for status in [418, 429, 400, 200] {
+            assert_eq!(
+                classify_status(status, &h, BINANCE_BAN.as_bytes(), two_min_before),
+                rl(Some(120)),
+                "status {status}"
+            );
+        }
+        assert_eq!(
+            classify_status(
+                418,
+                &h,
+                BINANCE_BAN.as_bytes(),
+                at("2025-12-31T23:59:59.500Z")
+            ),
+            rl(Some(1)),
+            "partial seconds round up"
+        );
+        assert_eq!(
+            classify_status(418, &h, BINANCE_BAN.as_bytes(), at("2026-01-01T00:10:00Z")),
+            rl(Some(0))
+        );
+        // A plain-text ban.
+        assert_eq!(
+            classify_status(403, &h, b"IP banned until 1767225600000", two_min_before),
+            rl(Some(120))
+        );
+        // Digits that are not an epoch in ms are not a ban's end.
+        assert_eq!(ban_until("valid until 2026", two_min_before), None);
     }
 
     #[test]

@@ -1,5 +1,13 @@
 //! One run: discovery once, every enabled module concurrently under its own timeout, the whole run
 //! under a deadline, results folded into the design's `RunResult`.
+//!
+//! Breakers: one per module, for failures of the backend itself (5xx, timeouts, resets, 402,
+//! 401/403, 429 and other rate limits, unusable bodies); and, for the modules called once per
+//! symbol, one per (module, configured symbol) for failures caused by the request (400/422/409…,
+//! a CoinGlass error envelope such as `40001` "invalid parameter", and a 404 once the module's
+//! route is known to exist), so one unsupported symbol cannot close a module for every symbol
+//! (issue 13 item 2). A call needs both to admit it. Per-symbol breakers are bounded by the
+//! configured symbols (≤ 32) and export no metric series of their own.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,8 +22,8 @@ use crate::discovery::openapi::SpecLimits;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
 use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
-use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
-use crate::resilience::class::{ErrorClass, TransientKind};
+use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView, OpenReason};
+use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
 use crate::run::clock::Clock;
 use crate::run::modules::{self, Call, Outcome};
 use crate::symbol::SymbolForms;
@@ -30,6 +38,12 @@ pub struct ModuleResult {
     /// The module's breaker after this call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerView>,
+    /// The breaker of this module for this symbol after this call (modules called per symbol).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub symbol_breaker: Option<BreakerView>,
+    /// The call was refused by an open circuit: no request went out.
+    #[serde(skip)]
+    pub circuit_open: bool,
 }
 
 /// One error line of a run, for `errors`.
@@ -68,6 +82,9 @@ pub struct RunResult {
     /// This run's usable data per module (also in `context`; not serialised twice).
     #[serde(skip)]
     pub market: BTreeMap<ModuleId, MarketData>,
+    /// The backend the run went to: `PY_BASE_URL`'s origin and path prefix, normalised
+    /// ([`Base::key`], e.g. `https://api.example.com/py`).
+    pub backend: String,
 }
 
 /// Everything a run needs, built once and shared by every run.
@@ -76,6 +93,10 @@ pub struct Runner {
     upstream: Upstream,
     discovery: Arc<Discovery>,
     breakers: Mutex<BTreeMap<ModuleId, Breaker>>,
+    /// Per (module, symbol input) breakers for failures caused by the request.
+    symbol_breakers: Mutex<BTreeMap<(ModuleId, String), Breaker>>,
+    /// [`Base::key`] of the backend.
+    backend: String,
     clock: Clock,
     metrics: Option<Arc<Metrics>>,
 }
@@ -100,8 +121,10 @@ impl Runner {
         clock: Clock,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Arc<Runner>, ClientBuildError> {
+        let base = Base::new(&cfg.base_url);
+        let backend = base.key();
         let upstream = Upstream::new(
-            Base::new(&cfg.base_url),
+            base,
             &ClientConfig {
                 connect_timeout: cfg.connect_timeout,
                 max_body: cfg.max_body,
@@ -128,6 +151,8 @@ impl Runner {
                     .map(|m| (m, cfg.breaker.breaker(m)))
                     .collect(),
             ),
+            symbol_breakers: Mutex::new(BTreeMap::new()),
+            backend,
             cfg: Arc::new(cfg),
             clock,
             metrics,
@@ -137,6 +162,11 @@ impl Runner {
     /// The wall clock this runner reads.
     pub fn now(&self) -> jiff::Timestamp {
         (self.clock)()
+    }
+
+    /// The backend this runner calls: [`Base::key`] of `PY_BASE_URL`. Saved state is keyed by it.
+    pub fn backend(&self) -> &str {
+        &self.backend
     }
 
     pub fn config(&self) -> &Config {
@@ -170,15 +200,15 @@ impl Runner {
         let mut shared = Vec::new();
         for m in ModuleId::ALL {
             if modules::symbol_independent(m) {
-                shared.push((m, self.spawn_module(m, &first, &map, deadline)));
+                shared.push((m, self.spawn_module(m, &first, None, &map, deadline)));
             }
         }
         let mut per_symbol = Vec::new();
-        for (_, f) in &forms {
+        for (input, f) in &forms {
             let mut tasks = Vec::new();
             for m in ModuleId::ALL {
                 if !modules::symbol_independent(m) {
-                    tasks.push((m, self.spawn_module(m, f, &map, deadline)));
+                    tasks.push((m, self.spawn_module(m, f, Some(input), &map, deadline)));
                 }
             }
             per_symbol.push(tasks);
@@ -205,18 +235,25 @@ impl Runner {
         self: &Arc<Self>,
         m: ModuleId,
         forms: &SymbolForms,
+        symbol: Option<&str>,
         map: &Arc<RouteMap>,
         deadline: Instant,
     ) -> tokio::task::JoinHandle<ModuleResult> {
         let me = self.clone();
         let map = map.clone();
         let forms = forms.clone();
+        let symbol = symbol.map(str::to_string);
         tokio::spawn(async move {
             let started = Instant::now();
-            let call = me.module(m, &forms, &map, deadline).await;
+            let (call, refused) = me
+                .module(m, &forms, symbol.as_deref(), &map, deadline)
+                .await;
             let now = (me.clock)();
             let latency = started.elapsed();
             let view = me.with_breaker(m, |b| b.view(now));
+            let symbol_view = symbol
+                .as_deref()
+                .map(|s| me.with_symbol_breaker(m, s, |b| b.view(now)));
             if let Some(metrics) = &me.metrics {
                 if call.attempts > 0 {
                     let class = match &call.outcome {
@@ -233,37 +270,58 @@ impl Runner {
                 call,
                 latency_ms: latency.as_millis() as u64,
                 breaker: Some(view),
+                symbol_breaker: symbol_view,
+                circuit_open: refused,
             }
         })
     }
 
+    /// Call one module for one symbol (`symbol`: the configured input, `None` for the modules
+    /// called once per run). Also returns whether an open circuit refused the call.
     async fn module(
         &self,
         m: ModuleId,
         forms: &SymbolForms,
+        symbol: Option<&str>,
         map: &RouteMap,
         deadline: Instant,
-    ) -> Call {
+    ) -> (Call, bool) {
         let plain = |outcome| Call {
             outcome,
             request: None,
             attempts: 0,
         };
         if !self.cfg.features.enabled(m) {
-            return plain(Outcome::Disabled);
+            return (plain(Outcome::Disabled), false);
         }
         let now = (self.clock)();
-        let admission = self.with_breaker(m, |b| b.admit(now));
-        if let Admission::Reject { reason, until } = admission {
+        let refuse = |reason: OpenReason, until: Option<jiff::Timestamp>, whose: String| {
             let detail = match until {
-                Some(u) => format!("circuit open until {u} ({})", reason.as_str()),
-                None => format!("circuit open ({})", reason.as_str()),
+                Some(u) => format!("circuit open{whose} until {u} ({})", reason.as_str()),
+                None => format!("circuit open{whose} ({})", reason.as_str()),
             };
-            return plain(Outcome::SoftFail {
+            let call = plain(Outcome::SoftFail {
                 code: format!("{}_CIRCUIT_OPEN", m.upper()),
                 class: None,
                 detail,
             });
+            (call, true)
+        };
+        // The symbol's breaker first: refusing there must not spend the module's probe.
+        let symbol_probe = match symbol {
+            Some(s) => match self.with_symbol_breaker(m, s, |b| b.admit(now)) {
+                Admission::Reject { reason, until } => {
+                    return refuse(reason, until, format!(" for {s}"));
+                }
+                a => a == Admission::Probe,
+            },
+            None => false,
+        };
+        if let Admission::Reject { reason, until } = self.with_breaker(m, |b| b.admit(now)) {
+            if symbol_probe && let Some(s) = symbol {
+                self.with_symbol_breaker(m, s, |b| b.on_no_verdict(now));
+            }
+            return refuse(reason, until, String::new());
         }
         let inputs = modules::inputs(m, &self.cfg, forms);
         let budget = self
@@ -303,25 +361,142 @@ impl Runner {
             },
         };
         let now = (self.clock)();
-        match &call.outcome {
-            Outcome::Ok { .. } => self.with_breaker(m, |b| b.on_success(now)),
-            Outcome::SoftFail {
-                class: Some(class), ..
-            } => self.with_breaker(m, |b| b.on_failure(class, now)),
-            // The backend answered, but not with usable data (EMPTY, STALE, BAD_PAYLOAD): not a
-            // failure of the backend, so it never trips the breaker (and closes a half-open one).
-            Outcome::SoftFail { class: None, .. } if call.attempts > 0 => {
-                self.with_breaker(m, |b| b.on_success(now))
+        match (&call.outcome, symbol) {
+            (Outcome::Ok { .. }, _) => {
+                self.with_breaker(m, |b| b.on_success(now));
+                if let Some(s) = symbol {
+                    self.with_symbol_breaker(m, s, |b| b.on_success(now));
+                }
             }
-            _ => {}
+            (
+                Outcome::SoftFail {
+                    class: Some(class), ..
+                },
+                Some(s),
+            ) if let Some(own) = self.caused_by_request(m, class) => {
+                // The backend answered, deliberately: it is up (a module probe closes), and this
+                // symbol is what it refused.
+                self.with_breaker(m, |b| b.on_answered(now));
+                self.with_symbol_breaker(m, s, |b| b.on_failure(&own, now));
+            }
+            (
+                Outcome::SoftFail {
+                    class: Some(class), ..
+                },
+                _,
+            ) => {
+                self.with_breaker(m, |b| b.on_failure(class, now));
+                if let Some(s) = symbol {
+                    self.with_symbol_breaker(m, s, |b| b.on_no_verdict(now));
+                }
+            }
+            // The backend answered, but not with usable data (EMPTY, STALE, BAD_PAYLOAD): not a
+            // failure of the backend, so it never trips a breaker (and closes a half-open one).
+            (Outcome::SoftFail { class: None, .. }, _) if call.attempts > 0 => {
+                self.with_breaker(m, |b| b.on_answered(now));
+                if let Some(s) = symbol {
+                    self.with_symbol_breaker(m, s, |b| b.on_no_verdict(now));
+                }
+            }
+            _ => {
+                self.with_breaker(m, |b| b.on_no_verdict(now));
+                if let Some(s) = symbol {
+                    self.with_symbol_breaker(m, s, |b| b.on_no_verdict(now));
+                }
+            }
         }
-        call
+        (call, false)
+    }
+
+    /// Is this failure caused by the request (so it counts against the module for that symbol),
+    /// and as which class? `None`: a failure of the backend itself (counts against the module).
+    ///
+    /// Request-caused: a refused request (400, 409, 422, …: `bad_payload`/`rejected`), a 2xx
+    /// error envelope with no better class (CoinGlass `40001` "invalid parameter"), and a 404
+    /// after every URL shape once discovery is settled for the module — a learned shape exists,
+    /// i.e. the route answered before — which is counted as `rejected` (route-missing never
+    /// trips a breaker by itself).
+    fn caused_by_request(&self, m: ModuleId, class: &ErrorClass) -> Option<ErrorClass> {
+        match class {
+            ErrorClass::BadPayload {
+                kind: PayloadKind::Rejected | PayloadKind::ErrorEnvelope,
+            } => Some(class.clone()),
+            ErrorClass::RouteMissing if self.discovery.learned().contains_key(&m) => {
+                Some(ErrorClass::BadPayload {
+                    kind: PayloadKind::Rejected,
+                })
+            }
+            _ => None,
+        }
     }
 
     fn with_breaker<T>(&self, m: ModuleId, f: impl FnOnce(&mut Breaker) -> T) -> T {
         let mut b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
         let breaker = b.entry(m).or_insert_with(|| self.cfg.breaker.breaker(m));
         f(breaker)
+    }
+
+    fn with_symbol_breaker<T>(
+        &self,
+        m: ModuleId,
+        symbol: &str,
+        f: impl FnOnce(&mut Breaker) -> T,
+    ) -> T {
+        let mut b = self
+            .symbol_breakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let breaker = b
+            .entry((m, symbol.to_string()))
+            .or_insert_with(|| self.cfg.breaker.breaker(m));
+        f(breaker)
+    }
+
+    /// Every breaker's snapshot under its store key: `<module>` for a module's breaker,
+    /// `<module>:<symbol>` for a per-symbol one ([`breaker_key`]).
+    pub fn keyed_breaker_snapshots(&self) -> Vec<(String, BreakerSnapshot)> {
+        let mut out: Vec<(String, BreakerSnapshot)> = self
+            .breaker_snapshots()
+            .into_iter()
+            .map(|(m, s)| (breaker_key(m, None), s))
+            .collect();
+        let b = self
+            .symbol_breakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        out.extend(
+            b.iter()
+                .map(|((m, s), br)| (breaker_key(*m, Some(s)), br.snapshot())),
+        );
+        out
+    }
+
+    /// Restore a snapshot saved under `key` (see [`keyed_breaker_snapshots`]); keys of unknown
+    /// modules or of symbols no longer configured are ignored (returns false).
+    ///
+    /// [`keyed_breaker_snapshots`]: Runner::keyed_breaker_snapshots
+    pub fn restore_keyed_breaker(&self, key: &str, snap: BreakerSnapshot) -> bool {
+        let (module, symbol) = match key.split_once(':') {
+            Some((m, s)) => (m, Some(s)),
+            None => (key, None),
+        };
+        let Some(m) = ModuleId::parse(module) else {
+            return false;
+        };
+        let Some(s) = symbol else {
+            self.restore_breaker(m, snap);
+            return true;
+        };
+        if modules::symbol_independent(m) || !self.cfg.symbols.iter().any(|c| c.input == s) {
+            return false;
+        }
+        let mut br = Breaker::restore(self.cfg.breaker.config, snap);
+        br.set_mode(self.cfg.breaker.mode(m));
+        self.symbol_breakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((m, s.to_string()), br);
+        true
     }
 
     /// Every module's breaker as the run result and status page show it.
@@ -399,6 +574,7 @@ impl Runner {
             timestamp,
             duration_ms: elapsed.as_millis() as u64,
             sandbox: self.cfg.sandbox,
+            backend: self.backend.clone(),
         }
     }
 }
@@ -416,7 +592,17 @@ async fn join(h: tokio::task::JoinHandle<ModuleResult>) -> ModuleResult {
             },
             latency_ms: 0,
             breaker: None,
+            symbol_breaker: None,
+            circuit_open: false,
         },
+    }
+}
+
+/// The store key of a breaker: the module's wire name, or `<module>:<symbol input>`.
+pub fn breaker_key(m: ModuleId, symbol: Option<&str>) -> String {
+    match symbol {
+        Some(s) => format!("{}:{s}", m.as_str()),
+        None => m.as_str().to_string(),
     }
 }
 

@@ -99,6 +99,13 @@ pub struct Fault {
     /// `Retry-After` header value to add.
     #[serde(default)]
     pub retry_after: Option<String>,
+    /// With `status`: answer this JSON body instead of the default `{"detail":"sandbox fault …"}`.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Only requests naming one of these symbols (a path segment or query value containing it,
+    /// case-insensitive) meet the fault; empty = every request of the module.
+    #[serde(default)]
+    pub symbols: Vec<String>,
     /// Wait this long before answering.
     #[serde(default)]
     pub delay_ms: Option<u64>,
@@ -493,6 +500,14 @@ async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
     let fault = read(&s.faults)
         .get(&route.module)
         .cloned()
+        .filter(|f| {
+            f.symbols.is_empty()
+                || f.symbols.iter().any(|sym| {
+                    let sym = sym.to_lowercase();
+                    path.to_lowercase().contains(&sym)
+                        || params.values().any(|v| v.to_lowercase().contains(&sym))
+                })
+        })
         .unwrap_or_default();
     if let Some(ms) = fault.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -513,10 +528,10 @@ async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
     }
     if let Some(code) = fault.status {
         let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = json_status(
-            code,
-            json!({"detail": format!("sandbox fault {}", code.as_u16()), "sandbox": true}),
+        let body = fault.body.clone().unwrap_or_else(
+            || json!({"detail": format!("sandbox fault {}", code.as_u16()), "sandbox": true}),
         );
+        let mut resp = json_status(code, body);
         if let Some(ra) = fault.retry_after.as_deref()
             && let Ok(v) = HeaderValue::from_str(ra)
         {

@@ -39,7 +39,7 @@ pub const MAX_RUNS_LIMIT: usize = 1000;
 /// Schema migrations, in order. Entry `i` upgrades a database from `user_version = i` to `i + 1`;
 /// each runs in its own transaction together with the version bump. Append only: never edit a
 /// released entry, since databases in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2, MIGRATION_V3];
 
 /// Version 1: run history (one row per run, one row per module outcome).
 pub const SCHEMA_V1: &str = "
@@ -79,6 +79,33 @@ CREATE TABLE routes (
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX run_modules_module ON run_modules (module, run_id);
+";
+
+/// Version 3: saved state belongs to one backend (issue 13 item 3). Breaker snapshots and learned
+/// routes are keyed by `(backend, module)` — `backend` is `PY_BASE_URL`'s normalised origin and
+/// path prefix ([`crate::upstream::Base::key`]), the breaker key is `<module>` or
+/// `<module>:<symbol>` — and each run records the backend it went to (`NULL` for older runs).
+/// Rows saved by older builds do not say which backend they came from, so they are dropped:
+/// restoring them against another backend is the bug this version fixes. The cost: one request
+/// to learn a still-open circuit again after the upgrade.
+pub const MIGRATION_V3: &str = "
+ALTER TABLE runs ADD COLUMN backend TEXT;
+DROP TABLE breakers;
+DROP TABLE routes;
+CREATE TABLE breakers (
+    backend    TEXT    NOT NULL,
+    module     TEXT    NOT NULL,
+    snapshot   TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (backend, module)
+);
+CREATE TABLE routes (
+    backend    TEXT    NOT NULL,
+    module     TEXT    NOT NULL,
+    route      TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (backend, module)
+);
 ";
 
 /// The schema version this build writes (`PRAGMA user_version` after [`SqliteStore::open`]).
@@ -204,6 +231,10 @@ pub struct RunRecord {
     pub payload_dropped: bool,
     /// The run went to the sandbox backend, not production.
     pub sandbox: bool,
+    /// The backend the run went to ([`crate::upstream::Base::key`]); `None` for runs recorded
+    /// before schema version 3.
+    #[serde(default)]
+    pub backend: Option<String>,
 }
 
 impl RunRecord {
@@ -261,6 +292,7 @@ impl RunRecord {
             },
             payload_dropped: false,
             sandbox: r.sandbox,
+            backend: Some(r.backend.clone()),
         })
     }
 }
@@ -296,18 +328,25 @@ pub trait StateStore: Send + Sync + 'static {
     fn save_run(&self, run: &RunRecord) -> Result<i64, StoreError>;
     /// Runs matching `q`, newest first.
     fn runs(&self, q: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
-    /// Replace the breaker snapshot of `module`.
+    /// Replace the breaker snapshot saved under `module` (`<module>` or `<module>:<symbol>`) for
+    /// `backend` ([`crate::upstream::Base::key`]).
     fn save_breaker(
         &self,
+        backend: &str,
         module: &str,
         snapshot_json: &serde_json::Value,
     ) -> Result<(), StoreError>;
-    /// Every saved breaker snapshot, ordered by module name.
-    fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
-    /// Replace the learned route of `module`.
-    fn save_route(&self, module: &str, route_json: &serde_json::Value) -> Result<(), StoreError>;
-    /// Every saved route, ordered by module name.
-    fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    /// Every breaker snapshot saved for `backend`, ordered by key.
+    fn breakers(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    /// Replace the learned route of `module` for `backend`.
+    fn save_route(
+        &self,
+        backend: &str,
+        module: &str,
+        route_json: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    /// Every route saved for `backend`, ordered by module name.
+    fn routes(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Delete runs that started before `older_than`; returns how many were deleted.
     fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError>;
 }
@@ -467,8 +506,8 @@ impl StateStore for SqliteStore {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO runs (at_ms, outcome, success, duration_ms, soft_fails, payload,
-                               payload_dropped, sandbox)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               payload_dropped, sandbox, backend)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 run.at.as_millisecond(),
                 run.outcome.as_str(),
@@ -478,6 +517,7 @@ impl StateStore for SqliteStore {
                 payload,
                 dropped,
                 run.sandbox,
+                run.backend,
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -506,7 +546,7 @@ impl StateStore for SqliteStore {
         // One statement for every filter combination: NULL parameters disable their filter.
         let mut stmt = conn.prepare_cached(
             "SELECT id, at_ms, outcome, success, duration_ms, soft_fails,
-                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox
+                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox, backend
              FROM runs
              WHERE (?1 IS NULL OR outcome = ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_modules m
@@ -524,6 +564,7 @@ impl StateStore for SqliteStore {
             Option<String>,
             bool,
             bool,
+            Option<String>,
         );
         let rows: Vec<Row> = stmt
             .query_map(
@@ -544,6 +585,7 @@ impl StateStore for SqliteStore {
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
                     ))
                 },
             )?
@@ -554,8 +596,18 @@ impl StateStore for SqliteStore {
              ORDER BY rowid",
         )?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, at_ms, outcome, success, duration_ms, soft_fails, payload, dropped, sandbox) in
-            rows
+        for (
+            id,
+            at_ms,
+            outcome,
+            success,
+            duration_ms,
+            soft_fails,
+            payload,
+            dropped,
+            sandbox,
+            backend,
+        ) in rows
         {
             let at = Timestamp::from_millisecond(at_ms)
                 .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {at_ms}: {e}")))?;
@@ -583,6 +635,7 @@ impl StateStore for SqliteStore {
                 payload,
                 payload_dropped: dropped,
                 sandbox,
+                backend,
             });
         }
         Ok(out)
@@ -590,22 +643,34 @@ impl StateStore for SqliteStore {
 
     fn save_breaker(
         &self,
+        backend: &str,
         module: &str,
         snapshot_json: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.upsert_kv("breakers", "snapshot", module, snapshot_json)
+        self.upsert_kv("breakers", "snapshot", backend, module, snapshot_json)
     }
 
-    fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.list_kv("SELECT module, snapshot FROM breakers ORDER BY module")
+    fn breakers(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.list_kv(
+            "SELECT module, snapshot FROM breakers WHERE backend = ?1 ORDER BY module",
+            backend,
+        )
     }
 
-    fn save_route(&self, module: &str, route_json: &serde_json::Value) -> Result<(), StoreError> {
-        self.upsert_kv("routes", "route", module, route_json)
+    fn save_route(
+        &self,
+        backend: &str,
+        module: &str,
+        route_json: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.upsert_kv("routes", "route", backend, module, route_json)
     }
 
-    fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.list_kv("SELECT module, route FROM routes ORDER BY module")
+    fn routes(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.list_kv(
+            "SELECT module, route FROM routes WHERE backend = ?1 ORDER BY module",
+            backend,
+        )
     }
 
     fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError> {
@@ -625,17 +690,19 @@ impl SqliteStore {
         &self,
         table: &'static str,
         column: &'static str,
+        backend: &str,
         module: &str,
         value: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(value)?;
         let conn = self.lock()?;
         let sql = format!(
-            "INSERT INTO {table} (module, {column}, updated_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (module) DO UPDATE SET {column} = excluded.{column},
-                                               updated_ms = excluded.updated_ms"
+            "INSERT INTO {table} (backend, module, {column}, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (backend, module) DO UPDATE SET {column} = excluded.{column},
+                                                         updated_ms = excluded.updated_ms"
         );
         conn.prepare_cached(&sql)?.execute(params![
+            backend,
             module,
             text,
             Timestamp::now().as_millisecond()
@@ -643,11 +710,17 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn list_kv(&self, sql: &'static str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+    fn list_kv(
+        &self,
+        sql: &'static str,
+        backend: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(sql)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .query_map([backend], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
             .map(|(m, s)| Ok((m, serde_json::from_str(&s)?)))
@@ -701,30 +774,39 @@ impl AsyncStore {
     /// See [`StateStore::save_breaker`].
     pub async fn save_breaker(
         &self,
+        backend: String,
         module: String,
         snapshot_json: serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.call(move |s| s.save_breaker(&module, &snapshot_json))
+        self.call(move |s| s.save_breaker(&backend, &module, &snapshot_json))
             .await
     }
 
     /// See [`StateStore::breakers`].
-    pub async fn breakers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.call(|s| s.breakers()).await
+    pub async fn breakers(
+        &self,
+        backend: String,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.call(move |s| s.breakers(&backend)).await
     }
 
     /// See [`StateStore::save_route`].
     pub async fn save_route(
         &self,
+        backend: String,
         module: String,
         route_json: serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.call(move |s| s.save_route(&module, &route_json)).await
+        self.call(move |s| s.save_route(&backend, &module, &route_json))
+            .await
     }
 
     /// See [`StateStore::routes`].
-    pub async fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.call(|s| s.routes()).await
+    pub async fn routes(
+        &self,
+        backend: String,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.call(move |s| s.routes(&backend)).await
     }
 
     /// See [`StateStore::prune`].
@@ -793,8 +875,8 @@ pub fn run_history_cli(
     }
     writeln!(
         out,
-        "{:>6}  {:<20}  {:<8}  {:>8}  {:<7}  SOFT FAILS",
-        "ID", "AT (UTC)", "OUTCOME", "DURATION", "MODULES"
+        "{:>6}  {:<20}  {:<8}  {:>8}  {:<7}  {:<32}  SOFT FAILS",
+        "ID", "AT (UTC)", "OUTCOME", "DURATION", "MODULES", "BACKEND"
     )?;
     for run in &runs {
         let ok = run.modules.iter().filter(|m| m.status == "ok").count();
@@ -806,12 +888,13 @@ pub fn run_history_cli(
         };
         writeln!(
             out,
-            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {}{}",
+            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {:<32}  {}{}",
             run.id.unwrap_or_default(),
             at,
             run.outcome,
             run.duration_ms,
             format!("{ok}/{} ok", run.modules.len()),
+            run.backend.as_deref().unwrap_or("-"),
             soft,
             if run.sandbox { "  [sandbox]" } else { "" },
         )?;
@@ -834,7 +917,7 @@ mod tests {
 
     #[test]
     fn migrations_are_numbered_by_position() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
         let conn = Connection::open_in_memory().unwrap();
         let mut conn = conn;
         migrate(&mut conn).unwrap();
@@ -850,7 +933,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             migrate(&mut conn),
-            Err(StoreError::SchemaTooNew { found: 3, .. })
+            Err(StoreError::SchemaTooNew { found: 4, .. })
         ));
     }
 }

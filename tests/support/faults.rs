@@ -267,13 +267,24 @@ impl Kind {
                 attempts: 1,
             },
             // Transient: retried once inside the call.
+            // A transient circuit re-opens for 30 s at most (`transient_max_open`, issue 18).
             Kind::S500 | Kind::S503 | Kind::Dropped | Kind::ResetMidBody => {
-                Promise::AfterThreshold { attempts: 2 }
+                Promise::AfterThreshold {
+                    attempts: 2,
+                    reopen_secs: 30,
+                }
             }
             // The first attempt used the whole budget: no room for a retry.
-            Kind::Hang => Promise::AfterThreshold { attempts: 1 },
-            // Bad payload: never retried, but trips the breaker like transient.
-            Kind::Garbage | Kind::Huge => Promise::AfterThreshold { attempts: 1 },
+            Kind::Hang => Promise::AfterThreshold {
+                attempts: 1,
+                reopen_secs: 30,
+            },
+            // Bad payload: never retried, but trips the breaker like transient, and re-opens on
+            // the doubling schedule (60 s).
+            Kind::Garbage | Kind::Huge => Promise::AfterThreshold {
+                attempts: 1,
+                reopen_secs: 60,
+            },
             // Every distinct URL (the spec's choice, then the design's shapes) is tried once per
             // run, in order; never opens. ETF: the sandbox spec's `asset&days`, then the design's
             // `asset`; heatmap and spot_ob: the design's three shapes (the spec's choice is the
@@ -295,8 +306,8 @@ pub enum Promise {
     /// Opens on the first failure for `secs`; nothing is sent until then, then one probe.
     OpenFor { secs: i64, attempts: usize },
     /// Opens after 5 consecutive failed calls for 30 s, then one probe; a failed probe re-opens
-    /// for 60 s (the doubling schedule).
-    AfterThreshold { attempts: usize },
+    /// for `reopen_secs` (transient: capped at 30 s; bad payload: the doubling schedule, 60 s).
+    AfterThreshold { attempts: usize, reopen_secs: i64 },
     /// Never opens: every run sends `attempts` requests.
     Never { attempts: usize },
 }
@@ -391,7 +402,7 @@ pub async fn cell(m: ModuleId, kind: Kind) -> CellReport {
 
     let per_call = match kind.promise(m) {
         Promise::OpenFor { attempts, .. }
-        | Promise::AfterThreshold { attempts }
+        | Promise::AfterThreshold { attempts, .. }
         | Promise::Never { attempts } => attempts,
     };
     match kind.promise(m) {
@@ -431,7 +442,10 @@ pub async fn cell(m: ModuleId, kind: Kind) -> CellReport {
             assert_circuit_open(&r, m, kind);
             assert_eq!(received(&sb, m), 2 * attempts, "{ctx}: one probe only");
         }
-        Promise::AfterThreshold { attempts } => {
+        Promise::AfterThreshold {
+            attempts,
+            reopen_secs,
+        } => {
             let threshold = BreakerConfig::default().failure_threshold as usize;
             assert_eq!(received(&sb, m), attempts, "{ctx}: first call");
             assert_eq!(r.context[&m].call.attempts as usize, attempts, "{ctx}");
@@ -468,8 +482,8 @@ pub async fn cell(m: ModuleId, kind: Kind) -> CellReport {
             assert_faulted(&r, m, kind);
             assert_eq!(received(&sb, m), opened + attempts, "{ctx}: probe");
             assert_eq!(state_of(&r, m), BreakerState::Open, "{ctx}: probe re-opens");
-            // Re-opened for twice the base: 60 s.
-            clock.advance(59);
+            // Re-opened for `reopen_secs`.
+            clock.advance(reopen_secs - 1);
             let r = run(&runner).await;
             runs += 1;
             assert_circuit_open(&r, m, kind);

@@ -96,20 +96,33 @@ fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
         s,
     ));
 
-    let mut s = fails(0, 5, transient); // open at 4 for 30 s → 34
+    let mut s = fails(0, 5, bad); // open at 4 for 30 s → 34
     for (probe_at, next_until) in [(34, 94), (94, 214), (214, 454), (454, 754), (754, 1054)] {
         s.push(Admit(probe_at, Admission::Probe));
-        s.push(Fail(probe_at, transient()));
-        s.push(Admit(probe_at + 1, reject(R::Transient, next_until)));
+        s.push(Fail(probe_at, bad()));
+        s.push(Admit(probe_at + 1, reject(R::BadPayload, next_until)));
     }
     s.extend([Admit(1054, Admission::Probe), Ok(1054)]);
     // Closed again: the doubling starts over from the base.
-    s.extend(fails(2000, 5, transient));
-    s.push(Admit(2005, reject(R::Transient, 2034)));
+    s.extend(fails(2000, 5, bad));
+    s.push(Admit(2005, reject(R::BadPayload, 2034)));
     v.push((
         "each re-open doubles up to the cap, and a close resets it",
         s,
     ));
+
+    // Transient re-opens stay at transient_max_open (30 s): a healed backend is probed ≤ 30 s
+    // after it heals (issue 18).
+    let mut s = fails(0, 5, transient); // open at 4 for 30 s → 34
+    for (probe_at, next_until) in [(34, 64), (64, 94), (94, 124), (124, 154)] {
+        s.push(Admit(probe_at, Admission::Probe));
+        s.push(Fail(probe_at, transient()));
+        s.push(Admit(probe_at + 1, reject(R::Transient, next_until)));
+    }
+    // A bad payload after transient opens doubles on the shared count (opens = 5 → 300 s cap).
+    s.extend([Admit(154, Admission::Probe), Fail(154, bad())]);
+    s.push(Admit(155, reject(R::BadPayload, 454)));
+    v.push(("transient re-opens are capped at 30 s", s));
 
     v.push((
         "entitlement opens at once for a fixed hour, also on re-open",
@@ -432,15 +445,15 @@ fn ten_minute_outage_replay() {
     let cfg = BreakerConfig::default();
     let always_500 = |_| Err(transient());
     let r = replay(cfg, t(0), Duration::from_secs(5), 120, always_500);
-    // 5 failures open it at 20 s; probes at 50, 110 (60 s), 230 (120 s), 470 (240 s); next 770.
-    let want: Vec<Timestamp> = [0, 5, 10, 15, 20, 50, 110, 230, 470]
-        .into_iter()
-        .map(t)
-        .collect();
+    // 5 failures open it at 20 s; then a probe every 30 s (transient_max_open): 50, 80, … 590.
+    let mut want: Vec<Timestamp> = [0, 5, 10, 15, 20].into_iter().map(t).collect();
+    want.extend((50..600).step_by(30).map(t));
     assert_eq!(r.sent_at, want);
-    assert_eq!(r.sent, 9);
-    assert_eq!(r.rejected, 111);
+    assert_eq!(r.sent, 24);
+    assert_eq!(r.rejected, 96);
     assert_eq!(r.first_success, None);
+    // Issue 18's floor: at least 80 % of the requests saved against no breaker.
+    assert!(r.rejected * 100 >= r.runs * 80, "{r:?}");
 
     // The price: after the backend recovers at 600 s, data resumes with the next probe.
     let r = replay(cfg, t(0), Duration::from_secs(5), 180, |now| {
@@ -450,9 +463,9 @@ fn ten_minute_outage_replay() {
             Result::Ok(())
         }
     });
-    assert_eq!(r.first_success, Some(t(770)));
+    assert_eq!(r.first_success, Some(t(620)));
     // Closed again after the probe: every later run goes out.
-    assert_eq!(r.sent, 9 + 1 + (895 - 770) / 5);
+    assert_eq!(r.sent, 24 + 1 + (895 - 620) / 5);
 }
 
 /// Inputs for the property test: a time step and an event.
