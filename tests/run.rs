@@ -174,7 +174,9 @@ async fn path_template_routes_get_the_real_symbol() {
             .any(|h| h.path.contains('{') || h.path.contains("%7B"))
     );
     match &r.context[&ModuleId::Heatmap].call.outcome {
-        Outcome::Ok { data } => assert_eq!(data["symbol"], "SOL-USDT-SWAP"),
+        Outcome::Ok {
+            data: sniper::market::MarketData::Liquidations(l),
+        } => assert_eq!(l.symbol.as_deref(), Some("SOL-USDT-SWAP")),
         o => panic!("{o:?}"),
     }
 }
