@@ -295,8 +295,8 @@ fn book(base: &str, depth: usize, now_ms: i64) -> BookSides {
     // A wall in two 5-min buckets of three, 1–2 % from the mid, on one side.
     let bucket = (now_ms.div_euclid(300_000)).to_le_bytes();
     let mut w = Draws::new(&[b"wall", base.as_bytes(), &bucket]);
-    if w.next_u64() % 3 != 0 {
-        let on_bids = w.next_u64() % 2 == 0;
+    if !w.next_u64().is_multiple_of(3) {
+        let on_bids = w.next_u64().is_multiple_of(2);
         let dist = w.range(0.011, 0.019);
         let ratio = w.range(7.0, 10.0);
         let (levels, target) = if on_bids {
@@ -483,14 +483,14 @@ fn alerts(asked: Option<&str>, now_ms: i64) -> Vec<Alert> {
     let make = |t: i64, base: &str, d: &mut Draws| -> Alert {
         let notional = d.range(0.5e6, 5e6);
         let price = mid_price(base, t);
-        let long = d.next_u64() % 2 == 0;
+        let long = d.next_u64().is_multiple_of(2);
         let size = round_to(notional / price, size_decimals(price).max(2));
         let size = if long { size } else { -size };
         (t, base.to_string(), size, round_to(size.abs() * price, 2))
     };
     for k in (last - 6)..=last {
         let mut d = Draws::new(&[b"whale", &k.to_le_bytes()]);
-        let n = if d.next_u64() % 3 == 0 { 2 } else { 1 };
+        let n = if d.next_u64().is_multiple_of(3) { 2 } else { 1 };
         for j in 0..n {
             let t = k * SLOT_MS + (d.next_u64() % SLOT_MS as u64) as i64;
             if t <= from || t > now_ms {
@@ -504,7 +504,7 @@ fn alerts(asked: Option<&str>, now_ms: i64) -> Vec<Alert> {
             out.push(make(t, base, &mut d));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|a| std::cmp::Reverse(a.0));
     out.truncate(8);
     if let Some(s) = asked {
         let base = base_asset(s);
@@ -512,7 +512,7 @@ fn alerts(asked: Option<&str>, now_ms: i64) -> Vec<Alert> {
             let mut d = Draws::new(&[b"whale-asked", base.as_bytes(), &(last).to_le_bytes()]);
             let t = now_ms - (d.next_u64() % 1_800_000) as i64;
             out.push(make(t, &base, &mut d));
-            out.sort_by(|a, b| b.0.cmp(&a.0));
+            out.sort_by_key(|a| std::cmp::Reverse(a.0));
         }
     }
     out
