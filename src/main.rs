@@ -94,6 +94,10 @@ enum Cmd {
         /// Answer ETF flows with 200 instead of 402.
         #[arg(long)]
         licensed: bool,
+        /// Answer format: `real` (the real backend's shapes), `coinglass` (CoinGlass v4
+        /// envelopes), `exchange` (order book as Binance/OKX depth, the rest as coinglass).
+        #[arg(long, value_enum, default_value = "real")]
+        shape: sniper::sandbox::Shape,
     },
 }
 
@@ -192,8 +196,11 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
             listen,
             delay_ms,
             licensed,
+            shape,
         } => {
-            rt(true)?.block_on(sniper::sandbox::cli::serve(listen, delay_ms, licensed))?;
+            rt(true)?.block_on(sniper::sandbox::cli::serve(
+                listen, delay_ms, licensed, shape,
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -16,9 +16,31 @@ fn spec_with_whale(p: &str) -> serde_json::Value {
     json!({"openapi": "3.1.0", "paths": {p: {"get": {"parameters": []}}}})
 }
 
+/// Every GET answers 200: a module's route with the sandbox's body for it (usable data in the
+/// real backend's shape, made at request time), anything else `{"ok": true}`.
 async fn ok_routes(server: &MockServer) {
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .respond_with(|req: &wiremock::Request| {
+            let path = req.url.path();
+            let module = [
+                ("etf", ModuleId::Etf),
+                ("heatmap", ModuleId::Heatmap),
+                ("orderbook", ModuleId::SpotOb),
+                ("whale", ModuleId::WhaleAlerts),
+                ("bias", ModuleId::Bias),
+            ]
+            .into_iter()
+            .find(|(k, _)| path.contains(k));
+            let body = match module {
+                Some((_, m)) => {
+                    let params = req.url.query_pairs().into_owned().collect();
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    sniper::sandbox::market::body(m, sniper::sandbox::Shape::Real, &params, now)
+                }
+                None => json!({"ok": true}),
+            };
+            ResponseTemplate::new(200).set_body_json(body)
+        })
         .with_priority(10)
         .mount(server)
         .await;

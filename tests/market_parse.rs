@@ -1,12 +1,14 @@
 //! Every payload fixture in shared/fixtures/payloads (and the sandbox's bodies) parsed into its model,
 //! snapshotted, with the expectations the fixtures' README states asserted by hand.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sniper::market::{Asked, DataError, MarketData, default_max_age, parse};
 use sniper::module_id::ModuleId;
+use sniper::sandbox::Shape;
 
 /// 2026-11-29T11:51:30Z, 34 s after the rcz87 fixtures were recorded (11:50:56Z).
 const NOW: i64 = 1_795_953_090_000;
@@ -277,30 +279,24 @@ fn old_answers_are_stale() {
     assert_eq!(e.code(ModuleId::Etf), "ETF_STALE");
 }
 
-/// The sandbox's bodies, copied from `src/sandbox.rs` (`body_for`).
-fn sandbox_body(m: ModuleId) -> Value {
-    match m {
-        ModuleId::Etf => json!({
-            "sandbox": true, "success": true, "asset": "BTC",
-            "data": [{"date": "2026-11-20", "net_flow_usd": 125_400_000.0}, {"date": "2026-11-21", "net_flow_usd": -48_200_000.0}]
-        }),
-        ModuleId::Heatmap => json!({
-            "sandbox": true, "success": true, "symbol": "SOL", "timeframe": "1h",
-            "levels": [{"price": 142.5, "liq_usd": 3_200_000.0}, {"price": 151.0, "liq_usd": 5_900_000.0}]
-        }),
-        ModuleId::SpotOb => json!({
-            "sandbox": true, "success": true, "symbol": "SOLUSDT", "exchange": "binance",
-            "bids": (0..50).map(|i| json!([150.0 - 0.01 * i as f64, 10 + i])).collect::<Vec<_>>(),
-            "asks": (0..50).map(|i| json!([150.01 + 0.01 * i as f64, 10 + i])).collect::<Vec<_>>()
-        }),
-        ModuleId::WhaleAlerts => json!({
-            "sandbox": true, "success": true, "exchange": "hyperliquid",
-            "alerts": [{"symbol": "SOL", "side": "long", "size_usd": 2_400_000.0}]
-        }),
-        ModuleId::Bias => json!({
-            "sandbox": true, "success": true, "symbol": "SOL", "bias": "neutral", "score": 0.12
-        }),
-    }
+/// The sandbox's bodies for a SOL run at [`NOW`], from the sandbox's own pure generator.
+fn sandbox_body(m: ModuleId, shape: Shape) -> Value {
+    let q: &[(&str, &str)] = match m {
+        ModuleId::Etf => &[("asset", "BTC"), ("days", "30")],
+        ModuleId::Heatmap => &[("symbol", "SOL-USDT-SWAP"), ("timeframe", "1h")],
+        ModuleId::SpotOb => &[
+            ("symbol", "SOLUSDT"),
+            ("exchange", "binance"),
+            ("depth", "50"),
+        ],
+        ModuleId::WhaleAlerts => &[],
+        ModuleId::Bias => &[("symbol", "SOL")],
+    };
+    let params: HashMap<String, String> = q
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    sniper::sandbox::market::body(m, shape, &params, NOW)
 }
 
 #[test]
@@ -309,32 +305,35 @@ fn sandbox_bodies() {
         venue: Some("binance".into()),
         instrument: Some("SOLUSDT".into()),
     };
-    let now = 1_795_000_000_000; // ETF 2026-11-21 is < 4 days before this (2026-11-18..)
-    for m in ModuleId::ALL {
-        let r = parse(
-            m,
-            &sandbox_body(m),
-            now,
-            Duration::from_secs(3600 * 24 * 365),
-            &asked,
-        );
-        insta::assert_json_snapshot!(format!("sandbox_{}", m.as_str()), outcome(m, &r));
+    for shape in [Shape::Real, Shape::Coinglass, Shape::Exchange] {
+        for m in ModuleId::ALL {
+            let r = parse(m, &sandbox_body(m, shape), NOW, default_max_age(m), &asked);
+            assert!(r.is_ok(), "{shape:?} {m}: {r:?}");
+            if shape == Shape::Real {
+                insta::assert_json_snapshot!(format!("sandbox_{}", m.as_str()), outcome(m, &r));
+            }
+        }
     }
-    // Undated whale alerts cannot be windowed: Empty, with the reason.
-    let e = parse(
+    // Whale alerts carry their time now: fresh within the last hour, several symbols.
+    let Ok(MarketData::WhaleAlerts(w)) = parse(
         ModuleId::WhaleAlerts,
-        &sandbox_body(ModuleId::WhaleAlerts),
-        now,
-        Duration::from_secs(60),
+        &sandbox_body(ModuleId::WhaleAlerts, Shape::Real),
+        NOW,
+        Duration::from_secs(3600),
         &asked,
-    )
-    .unwrap_err();
-    assert!(matches!(e, DataError::Empty { .. }), "{e}");
+    ) else {
+        panic!()
+    };
+    assert!(
+        w.alerts
+            .iter()
+            .all(|a| a.time_ms > NOW - 3_600_000 && a.time_ms <= NOW)
+    );
     // Same venue and instrument as asked: no note.
     let Ok(MarketData::OrderBook(b)) = parse(
         ModuleId::SpotOb,
-        &sandbox_body(ModuleId::SpotOb),
-        now,
+        &sandbox_body(ModuleId::SpotOb, Shape::Real),
+        NOW,
         Duration::from_secs(60),
         &asked,
     ) else {

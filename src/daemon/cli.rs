@@ -97,6 +97,8 @@ pub async fn daemon(
         let sb = Sandbox::start(([127, 0, 0, 1], 0).into())
             .await
             .doing(|| "starting the sandbox backend".into())?;
+        // The demo shows every feature, ETF included.
+        sb.state.set_licensed(true);
         cfg.base_url = url::Url::parse(&sb.url()).doing(|| "sandbox URL".into())?;
         cfg.sandbox = true;
         sandbox = Some(sb);

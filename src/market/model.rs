@@ -33,7 +33,7 @@ pub struct Level {
 ///   no time);
 /// - OKX `GET /api/v5/market/books` (`{"code": "0", "data": [{"asks": [[px, sz, "0", orders], …],
 ///   "bids", "ts"}]}`, four-field levels, `ts` in ms);
-/// - the sandbox (`{"exchange", "symbol", "bids": [[price, size]]}`);
+/// - the sandbox (the real backend's shape by default; see `sandbox::Shape` for the others);
 /// - levels as objects `{"price"|"px"|"p", "size"|"qty"|"amount"|"sz"}` anywhere the above have arrays.
 ///
 /// Integrity: the source claims its order, so levels are not sorted here: bids must strictly
@@ -101,7 +101,7 @@ pub struct LiqBucket {
 /// - the rcz87 backend's heatmap rows `[{"price_level", "liquidation_amount", "side", "symbol",
 ///   "timestamp"}]` (rows whose price or amount is 0 are unusable and dropped: all-zero → Empty;
 ///   `[]` → Empty);
-/// - the sandbox's `{"symbol", "levels": [{"price", "liq_usd"}]}`;
+/// - `{"symbol", "levels": [{"price", "liq_usd"}]}` (the sandbox's former shape);
 /// - CoinGlass v4 heatmap models `{"y_axis": [prices], "liquidation_leverage_data": [[x, y_index,
 ///   usd], …], "price_candlesticks": [[t, o, h, l, c, v], …]}` (summed per price; the last close is
 ///   `mid_price`);
@@ -138,7 +138,7 @@ pub struct EtfDay {
 /// Read from:
 /// - CoinGlass v4 `etf/bitcoin/flow-history` (`data: [{"timestamp" (ms), "flow_usd", "price_usd",
 ///   "etf_flows": [per ticker]}]`; the total `flow_usd` is used);
-/// - the sandbox's `{"asset", "data": [{"date": "YYYY-MM-DD", "net_flow_usd"}]}`;
+/// - `{"asset", "data": [{"date": "YYYY-MM-DD", "net_flow_usd"}]}` (the sandbox's former shape);
 /// - the rcz87 backend's `[]` (its answer to every ETF failure, plan errors included) → Empty.
 ///
 /// Days with a null flow are dropped; two rows for one date are BadPayload; all flows exactly 0 is
@@ -187,10 +187,11 @@ pub struct WhaleAlert {
 /// - CoinGlass v4 `hyperliquid/whale-alert` (`data: [{"symbol", "position_size" (signed),
 ///   "position_value_usd", "position_action", "create_time" (ms)}]`): no side field, so the side is
 ///   the sign of `position_size` (positive long, negative short);
-/// - the sandbox's `{"exchange", "alerts": [{"symbol", "side", "size_usd"}]}`.
+/// - `{"exchange", "alerts": [{"symbol", "side", "size_usd", "timestamp"}]}`.
 ///
 /// An alert without a time, instrument, side or non-zero notional cannot be placed in a window or
-/// counted and is dropped; if none is left the answer is Empty (the sandbox's alerts carry no time).
+/// counted and is dropped; if none is left the answer is Empty (the sandbox's former alerts carried
+/// no time: that was its `1 without a time`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WhaleAlerts {
     /// Alerts, time ascending.
@@ -214,7 +215,7 @@ pub enum Direction {
 /// Read from:
 /// - the rcz87 backend's `{"success": true, "bias": {"direction": "NEUTRAL", "score": -0.0153,
 ///   "confidence": 1.53, "strength"}, "timestamp": naive UTC ISO}`;
-/// - the sandbox's `{"bias": "neutral", "score": 0.12}` (direction as a string, no confidence);
+/// - `{"bias": "neutral", "score": 0.12}` (direction as a string, no confidence);
 /// - `direction`/`signal`/`bias` spelled long/short/neutral, bullish/bearish, buy/sell, any case.
 ///
 /// Scales: a `score` in [−1, 1] is kept; in (1, 100] in absolute value it is read as percent and

@@ -5,9 +5,16 @@
 //! FastAPI (422 on a missing required or disallowed value), answers ETF with 402 unless licensed,
 //! and has per-module fault knobs (status, delay, garbage, hang, reset mid-body, connection drop before any
 //! response, huge body, error envelope).
+//! Its 200 bodies are market data a trader would recognise ([`market`]): a book around a slowly
+//! moving price, liquidation clusters at leverage tiers, whale alerts of the last hour, weekday ETF
+//! flows, a bias; in the real backend's shapes by default, other formats by [`Shape`]
+//! (`POST /__sandbox/shape {"shape": "coinglass"}`, `sniper sandbox --shape`).
 //! Tests use it to count what the backend *received*; `sniper demo` runs against it.
 
 pub mod cli;
+pub mod market;
+
+pub use market::Shape;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -163,6 +170,7 @@ pub struct SandboxState {
     faults: RwLock<HashMap<ModuleId, Fault>>,
     hits: Mutex<Vec<Hit>>,
     licensed: AtomicBool,
+    shape: RwLock<Shape>,
     /// Bytes of huge bodies ([`Fault::body_bytes`]) produced so far: what the client pulled.
     big_body_bytes: AtomicU64,
 }
@@ -175,6 +183,7 @@ impl SandboxState {
             faults: RwLock::new(HashMap::new()),
             hits: Mutex::new(Vec::new()),
             licensed: AtomicBool::new(false),
+            shape: RwLock::new(Shape::default()),
             big_body_bytes: AtomicU64::new(0),
         })
     }
@@ -202,6 +211,16 @@ impl SandboxState {
     /// ETF answers 200 when licensed, 402 otherwise (the default).
     pub fn set_licensed(&self, yes: bool) {
         self.licensed.store(yes, Ordering::SeqCst);
+    }
+
+    /// The format module answers are served in ([`Shape::Real`] by default).
+    pub fn set_shape(&self, shape: Shape) {
+        *write(&self.shape) = shape;
+    }
+
+    /// The current answer format.
+    pub fn shape(&self) -> Shape {
+        *read(&self.shape)
     }
 
     /// Everything received so far.
@@ -406,6 +425,7 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .route("/openapi.json", get(spec))
         .route("/__sandbox/faults", post(set_faults))
         .route("/__sandbox/hits", get(get_hits))
+        .route("/__sandbox/shape", get(get_shape).post(set_shape))
         .fallback(handle)
         .with_state(state)
 }
@@ -444,6 +464,24 @@ async fn set_faults(
             write(&s.faults).remove(&r.module);
         }
     }
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Serialize, Deserialize)]
+struct ShapeReq {
+    shape: Shape,
+}
+
+/// `{"shape": "real"|"coinglass"|"exchange"}`.
+async fn get_shape(State(s): State<Arc<SandboxState>>) -> axum::Json<ShapeReq> {
+    axum::Json(ShapeReq { shape: s.shape() })
+}
+
+async fn set_shape(
+    State(s): State<Arc<SandboxState>>,
+    axum::Json(r): axum::Json<ShapeReq>,
+) -> StatusCode {
+    s.set_shape(r.shape);
     StatusCode::NO_CONTENT
 }
 
@@ -590,53 +628,14 @@ async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
             json!({"detail": "ETF flows require a paid plan (sandbox)", "sandbox": true}),
         );
     }
-    json_status(StatusCode::OK, body_for(route.module, &params))
-}
-
-fn first<'a>(params: &'a HashMap<String, String>, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| params.get(*n).map(String::as_str))
-}
-
-/// Plausible bodies in the shapes of the real backend (fixed numbers: this is not a market).
-fn body_for(m: ModuleId, params: &HashMap<String, String>) -> Value {
-    let symbol = first(
-        params,
-        &["symbol", "asset", "coin", "instId", "pair", "ticker"],
-    )
-    .unwrap_or("BTC");
-    match m {
-        ModuleId::Etf => json!({
-            "sandbox": true, "success": true, "asset": symbol,
-            "data": [{"date": "2026-11-20", "net_flow_usd": 125_400_000.0}, {"date": "2026-11-21", "net_flow_usd": -48_200_000.0}]
-        }),
-        ModuleId::Heatmap => json!({
-            "sandbox": true, "success": true, "symbol": symbol,
-            "timeframe": first(params, &["timeframe", "tf", "interval"]).unwrap_or("1h"),
-            "levels": [{"price": 142.5, "liq_usd": 3_200_000.0}, {"price": 151.0, "liq_usd": 5_900_000.0}]
-        }),
-        ModuleId::SpotOb => {
-            let depth: usize = first(params, &["depth", "limit"])
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(50)
-                .min(200);
-            json!({
-                "sandbox": true, "success": true, "symbol": symbol,
-                "exchange": first(params, &["exchange", "ex"]).unwrap_or("binance"),
-                "bids": (0..depth).map(|i| json!([150.0 - 0.01 * i as f64, 10 + i])).collect::<Vec<_>>(),
-                "asks": (0..depth).map(|i| json!([150.01 + 0.01 * i as f64, 10 + i])).collect::<Vec<_>>()
-            })
-        }
-        ModuleId::WhaleAlerts => json!({
-            "sandbox": true, "success": true,
-            "exchange": first(params, &["exchange"]).unwrap_or("hyperliquid"),
-            "alerts": [{"symbol": "SOL", "side": "long", "size_usd": 2_400_000.0}]
-        }),
-        ModuleId::Bias => json!({
-            "sandbox": true, "success": true, "symbol": symbol, "bias": "neutral", "score": 0.12
-        }),
-    }
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let mut resp = json_status(
+        StatusCode::OK,
+        market::body(route.module, s.shape(), &params, now_ms),
+    );
+    resp.headers_mut()
+        .insert("x-sandbox", HeaderValue::from_static("true"));
+    resp
 }
 
 fn big_body(n: usize, s: Arc<SandboxState>) -> Response {
