@@ -131,6 +131,30 @@ pub struct ConfigArgs {
     /// Maximum age of the newest ETF day (from the end of that day) before `ETF_STALE`.
     #[arg(long, env = "SNIPER_MAX_AGE_ETF", default_value = "96h")]
     pub max_age_etf: String,
+    /// Refresh interval of the order book: its data is reused, not fetched, while younger (0 = every run).
+    #[arg(long, env = "SNIPER_REFRESH_SPOT_OB", default_value = "0s")]
+    pub refresh_spot_ob: String,
+    /// Refresh interval of the liquidation heatmap.
+    #[arg(long, env = "SNIPER_REFRESH_HEATMAP", default_value = "1m")]
+    pub refresh_heatmap: String,
+    /// Refresh interval of whale alerts.
+    #[arg(long, env = "SNIPER_REFRESH_WHALE_ALERTS", default_value = "1m")]
+    pub refresh_whale_alerts: String,
+    /// Refresh interval of ETF flows (they change once a trading day).
+    #[arg(long, env = "SNIPER_REFRESH_ETF", default_value = "15m")]
+    pub refresh_etf: String,
+    /// Refresh interval of the institutional bias.
+    #[arg(long, env = "SNIPER_REFRESH_BIAS", default_value = "1m")]
+    pub refresh_bias: String,
+    /// Backend requests a minute shared by scheduled runs, manual runs and the gateway (unset = unlimited).
+    #[arg(long, env = "SNIPER_BUDGET_PER_MIN")]
+    pub budget_per_min: Option<String>,
+    /// Shares of the budget in percent: scheduled/manual/gateway.
+    #[arg(long, env = "SNIPER_BUDGET_SHARES", default_value = "60/10/30")]
+    pub budget_shares: String,
+    /// Most backend requests of the runs in flight at once (all symbols and modules together).
+    #[arg(long, env = "SNIPER_MAX_IN_FLIGHT", default_value = "64")]
+    pub max_in_flight: String,
     /// Maximum age of the bias before it is `BIAS_STALE`.
     #[arg(long, env = "SNIPER_MAX_AGE_BIAS", default_value = "1h")]
     pub max_age_bias: String,
@@ -162,6 +186,12 @@ pub struct Config {
     pub heatmap_timeframe: String,
     /// `None`: the module's own default (base), used only where the spec gives no evidence.
     pub heatmap_symbol_form: Option<crate::discovery::template::SymbolForm>,
+    /// Per module: how long usable data is reused before it is fetched again.
+    pub refresh: std::collections::BTreeMap<crate::module_id::ModuleId, Duration>,
+    /// The backend budget and its shares.
+    pub budget: crate::run::budget::BudgetConfig,
+    /// Most backend requests of the runs in flight at once.
+    pub max_in_flight: usize,
     /// Per module: how old the newest point may be before the answer is stale.
     pub max_age: std::collections::BTreeMap<crate::module_id::ModuleId, Duration>,
     pub spot_ob_exchange: String,
@@ -307,6 +337,56 @@ impl ConfigArgs {
         ] {
             max_age.insert(m, parse_duration(var, v)?);
         }
+        let mut refresh = std::collections::BTreeMap::new();
+        for (m, var, v) in [
+            (
+                crate::module_id::ModuleId::SpotOb,
+                "SNIPER_REFRESH_SPOT_OB",
+                &self.refresh_spot_ob,
+            ),
+            (
+                crate::module_id::ModuleId::Heatmap,
+                "SNIPER_REFRESH_HEATMAP",
+                &self.refresh_heatmap,
+            ),
+            (
+                crate::module_id::ModuleId::WhaleAlerts,
+                "SNIPER_REFRESH_WHALE_ALERTS",
+                &self.refresh_whale_alerts,
+            ),
+            (
+                crate::module_id::ModuleId::Etf,
+                "SNIPER_REFRESH_ETF",
+                &self.refresh_etf,
+            ),
+            (
+                crate::module_id::ModuleId::Bias,
+                "SNIPER_REFRESH_BIAS",
+                &self.refresh_bias,
+            ),
+        ] {
+            refresh.insert(m, parse_duration_or_zero(var, v)?);
+        }
+        let budget = crate::run::budget::BudgetConfig {
+            per_min: match self.budget_per_min.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(v) => Some(
+                    v.parse::<std::num::NonZeroU32>()
+                        .ok()
+                        .filter(|n| n.get() <= 1_000_000)
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                "SNIPER_BUDGET_PER_MIN",
+                                v,
+                                "a whole number of requests a minute, 1..=1000000 (unset = unlimited)",
+                            )
+                        })?,
+                ),
+            },
+            shares_pct: parse_shares("SNIPER_BUDGET_SHARES", &self.budget_shares)?,
+        };
+        let max_in_flight =
+            parse_range("SNIPER_MAX_IN_FLIGHT", &self.max_in_flight, 1, 4096)? as usize;
         let spot_ob_exchange = self.spot_ob_exchange.trim().to_ascii_lowercase();
         if spot_ob_exchange.is_empty()
             || spot_ob_exchange.len() > 32
@@ -337,6 +417,9 @@ impl ConfigArgs {
             heatmap_timeframe,
             heatmap_symbol_form,
             max_age,
+            refresh,
+            budget,
+            max_in_flight,
             spot_ob_exchange,
             spot_ob_depth,
             sandbox: false,
@@ -505,8 +588,50 @@ fn parse_symbols(var: &'static str, value: &str) -> Result<Vec<RunSymbol>, Confi
             });
         }
     }
-    if out.len() > 32 {
-        return Err(ConfigError::new(var, value, "at most 32 symbols"));
+    if out.len() > MAX_SYMBOLS {
+        return Err(ConfigError::new(
+            var,
+            value,
+            format!("at most {MAX_SYMBOLS} symbols"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Most symbols a configuration may list: a sanity bound on a typo (a pasted file), not a limit of
+/// the runner, whose backend requests are bounded by `SNIPER_MAX_IN_FLIGHT` and the budget.
+pub const MAX_SYMBOLS: usize = 2000;
+
+/// A duration where `0` (any unit, or bare) means "every time".
+fn parse_duration_or_zero(var: &'static str, v: &str) -> Result<Duration, ConfigError> {
+    if ["0", "0ms", "0s", "0m", "0h"].contains(&v.trim()) {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(var, v).map_err(|mut e| {
+        e.accepted = format!("{} — or 0 for every run", e.accepted);
+        e
+    })
+}
+
+/// Budget shares `scheduled/manual/gateway` in percent, summing to at most 100.
+fn parse_shares(var: &'static str, v: &str) -> Result<[u32; 3], ConfigError> {
+    let err = || {
+        ConfigError::new(
+            var,
+            v,
+            "three percentages scheduled/manual/gateway summing to at most 100, such as 60/10/30",
+        )
+    };
+    let parts: Vec<&str> = v.split('/').map(str::trim).collect();
+    if parts.len() != 3 {
+        return Err(err());
+    }
+    let mut out = [0u32; 3];
+    for (o, p) in out.iter_mut().zip(&parts) {
+        *o = p.parse().map_err(|_| err())?;
+    }
+    if out.iter().sum::<u32>() > 100 || out.iter().all(|x| *x == 0) {
+        return Err(err());
     }
     Ok(out)
 }

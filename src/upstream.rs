@@ -126,6 +126,9 @@ pub struct Response {
 pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub max_body: usize,
+    /// Most requests in flight at once through this client (`SNIPER_MAX_IN_FLIGHT`); further
+    /// requests wait for a slot, within their own timeout.
+    pub max_in_flight: usize,
 }
 
 /// The one pooled HTTP client to the backend.
@@ -134,6 +137,8 @@ pub struct Upstream {
     http: reqwest::Client,
     base: Base,
     max_body: usize,
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    max_in_flight: usize,
 }
 
 /// Errors building the client.
@@ -146,20 +151,28 @@ impl Upstream {
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(16)
+            .pool_max_idle_per_host(cfg.max_in_flight.clamp(1, 256))
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .user_agent(concat!("sniper/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let max_in_flight = cfg.max_in_flight.max(1);
         Ok(Upstream {
             http,
             base,
             max_body: cfg.max_body,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
+            max_in_flight,
         })
     }
 
     pub fn base(&self) -> &Base {
         &self.base
+    }
+
+    /// Requests in flight now (for metrics and tests).
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight - self.in_flight.available_permits()
     }
 
     /// GET `url` (built by [`Base::url`]) with `headers`, read the body within the cap, all within
@@ -171,6 +184,15 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<Response, ErrorClass> {
         let fut = async {
+            // A slot of SNIPER_MAX_IN_FLIGHT, held until the body is read; waiting for it counts
+            // against the request's timeout.
+            let _slot = self
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|_| ErrorClass::Transient {
+                    kind: TransientKind::Connect,
+                })?;
             let resp = self
                 .http
                 .get(url)

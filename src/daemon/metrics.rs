@@ -281,6 +281,29 @@ pub struct Metrics {
     upstream_requests: Family<UpstreamLabels, Counter>,
     in_window: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
+    cost: CostMetrics,
+}
+
+/// What the backend budget and freshness save.
+#[derive(Debug)]
+struct CostMetrics {
+    /// `sniper_requests_saved_total{reason="fresh|not_modified|deferred"}`.
+    saved: Family<ReasonLabels, Counter>,
+    /// `sniper_budget_spent_total{consumer}`.
+    spent: Family<ConsumerLabels, Counter>,
+    /// `sniper_budget_remaining{consumer}`: requests left in the consumer's share right now
+    /// (absent while the budget is unlimited).
+    remaining: Family<ConsumerLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ConsumerLabels {
+    consumer: &'static str,
 }
 
 impl Metrics {
@@ -372,7 +395,31 @@ impl Metrics {
             }
         }
 
+        let cost = CostMetrics {
+            saved: Family::default(),
+            spent: Family::default(),
+            remaining: Family::default(),
+        };
+        for reason in ["fresh", "not_modified", "deferred"] {
+            let _ = cost.saved.get_or_create(&ReasonLabels { reason });
+        }
+        registry.register(
+            "sniper_requests_saved",
+            "Backend requests not sent: data still fresh, 304 Not Modified, deferred by the budget",
+            cost.saved.clone(),
+        );
+        registry.register(
+            "sniper_budget_spent",
+            "Backend requests spent from the budget, by consumer",
+            cost.spent.clone(),
+        );
+        registry.register(
+            "sniper_budget_remaining",
+            "Requests left in each consumer's share of SNIPER_BUDGET_PER_MIN",
+            cost.remaining.clone(),
+        );
         Arc::new(Metrics {
+            cost,
             registry,
             soft_fail,
             hard_fail,
@@ -386,6 +433,28 @@ impl Metrics {
             in_window,
             alert_deliveries,
         })
+    }
+
+    /// One backend request not sent, and why (`fresh`, `not_modified`, `deferred`).
+    pub fn record_saved(&self, reason: &'static str) {
+        self.cost
+            .saved
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// One request spent from `consumer`'s share; `remaining` in that share (`None`: unlimited).
+    pub fn record_budget(&self, consumer: &'static str, remaining: Option<u32>) {
+        self.cost
+            .spent
+            .get_or_create(&ConsumerLabels { consumer })
+            .inc();
+        if let Some(r) = remaining {
+            self.cost
+                .remaining
+                .get_or_create(&ConsumerLabels { consumer })
+                .set(i64::from(r));
+        }
     }
 
     /// Records one finished run: its outcome (and `sniper_hard_fail_total` for a failure), its

@@ -109,6 +109,8 @@ pub struct CacheEntry {
     /// Until when it may be reused without asking.
     pub fresh_until: Timestamp,
     pub validators: Option<Validators>,
+    /// Path and query that produced it (validators belong to this URL).
+    pub request: Option<String>,
 }
 
 impl CacheEntry {
@@ -126,6 +128,7 @@ impl CacheEntry {
             fetched_at: now,
             fresh_until: fresh_until(now, refresh, backend),
             validators,
+            request: None,
         }
     }
 

@@ -24,7 +24,9 @@ use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
 use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView, OpenReason};
 use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
+use crate::run::budget::{Budget, Consumer};
 use crate::run::clock::Clock;
+use crate::run::freshness::{self, CacheEntry, Decision, ReuseReason, Reused};
 use crate::run::modules::{self, Call, Outcome};
 use crate::symbol::SymbolForms;
 use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
@@ -44,6 +46,10 @@ pub struct ModuleResult {
     /// The call was refused by an open circuit: no request went out.
     #[serde(skip)]
     pub circuit_open: bool,
+    /// The data was not fetched in this run but reused (fresh, `304`, or deferred by the budget),
+    /// with its age.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reused: Option<Reused>,
 }
 
 /// One error line of a run, for `errors`.
@@ -99,6 +105,10 @@ pub struct Runner {
     backend: String,
     clock: Clock,
     metrics: Option<Arc<Metrics>>,
+    /// Last usable data per (module, symbol input; `""` for the modules called once per run).
+    cache: Mutex<std::collections::HashMap<(ModuleId, String), CacheEntry>>,
+    /// The backend budget shared with manual runs and the gateway.
+    budget: Arc<Budget>,
 }
 
 impl Runner {
@@ -128,6 +138,7 @@ impl Runner {
             &ClientConfig {
                 connect_timeout: cfg.connect_timeout,
                 max_body: cfg.max_body,
+                max_in_flight: cfg.max_in_flight,
             },
         )?;
         let discovery = Discovery::new(
@@ -153,6 +164,8 @@ impl Runner {
             ),
             symbol_breakers: Mutex::new(BTreeMap::new()),
             backend,
+            cache: Mutex::new(std::collections::HashMap::new()),
+            budget: Arc::new(Budget::new(cfg.budget, clock.clone())),
             cfg: Arc::new(cfg),
             clock,
             metrics,
@@ -177,8 +190,36 @@ impl Runner {
         &self.discovery
     }
 
-    /// Run every configured symbol; one result per symbol, in configuration order.
+    /// The backend budget (shared with the gateway and manual runs).
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+
+    /// Use this budget instead of the one built from configuration (the daemon shares one
+    /// budget between the runner and the gateway). Call before the first run.
+    pub fn set_budget(self: &mut Arc<Self>, budget: Arc<Budget>) -> bool {
+        match Arc::get_mut(self) {
+            Some(r) => {
+                r.budget = budget;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Run every configured symbol as the scheduler; one result per symbol, in configuration order.
     pub async fn run_once(self: &Arc<Self>) -> Vec<RunResult> {
+        self.run_once_as(Consumer::Scheduled).await
+    }
+
+    /// Run every configured symbol, spending `consumer`'s share of the budget.
+    ///
+    /// Per module and symbol, data younger than its refresh interval is reused (no request); the
+    /// rest is fetched — conditionally when the last answer had validators — in priority order
+    /// (order book first, then the most overdue) while the budget allows; what the budget does
+    /// not allow reuses its last data marked `budget_deferred`, or is a `<MODULE>_BUDGET_DEFERRED`
+    /// soft fail when there is none.
+    pub async fn run_once_as(self: &Arc<Self>, consumer: Consumer) -> Vec<RunResult> {
         let started = Instant::now();
         let deadline = started + self.cfg.run_deadline;
         let timestamp = (self.clock)();
@@ -196,46 +237,179 @@ impl Runner {
             return Vec::new();
         };
 
-        // Symbol-independent modules once per run; the others once per symbol.
-        let mut shared = Vec::new();
+        // Symbol-independent modules once per run (key ""); the others once per symbol.
+        let mut jobs: Vec<(ModuleId, String, SymbolForms)> = Vec::new();
         for m in ModuleId::ALL {
             if modules::symbol_independent(m) {
-                shared.push((m, self.spawn_module(m, &first, None, &map, deadline)));
+                jobs.push((m, String::new(), first.clone()));
             }
         }
-        let mut per_symbol = Vec::new();
         for (input, f) in &forms {
-            let mut tasks = Vec::new();
             for m in ModuleId::ALL {
                 if !modules::symbol_independent(m) {
-                    tasks.push((m, self.spawn_module(m, f, Some(input), &map, deadline)));
+                    jobs.push((m, input.clone(), f.clone()));
                 }
             }
-            per_symbol.push(tasks);
         }
-        let mut shared_results = Vec::new();
-        for (m, h) in shared {
-            shared_results.push((m, join(h).await));
+        let mut ready: std::collections::HashMap<(ModuleId, String), ModuleResult> =
+            std::collections::HashMap::new();
+        let mut due = Vec::new();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            for (m, key, f) in jobs {
+                if !self.cfg.features.enabled(m) {
+                    due.push((m, key, f, None, u64::MAX));
+                    continue;
+                }
+                let entry = cache.get(&(m, key.clone()));
+                match freshness::decide(entry, timestamp) {
+                    Decision::Reuse => {
+                        if let Some(e) = entry {
+                            ready.insert(
+                                (m, key),
+                                self.reused_result(m, e, ReuseReason::Fresh, timestamp),
+                            );
+                        }
+                    }
+                    Decision::Fetch {
+                        conditional,
+                        overdue_ms,
+                    } => {
+                        let cond = conditional.and_then(|v| {
+                            Some(modules::Conditional {
+                                request: entry?.request.clone()?,
+                                validators: v,
+                            })
+                        });
+                        due.push((m, key, f, cond, overdue_ms));
+                    }
+                }
+            }
+        }
+        // The order book first (the feature that moves fastest), then the most overdue.
+        due.sort_by_key(|(m, _, _, _, overdue)| {
+            (*m != ModuleId::SpotOb, std::cmp::Reverse(*overdue))
+        });
+        let mut tasks = Vec::new();
+        for (m, key, f, cond, _) in due {
+            let symbol = (!key.is_empty()).then(|| key.clone());
+            // Only a request that will go out spends budget: not a disabled module, not one an
+            // open circuit will refuse.
+            let spends = self.cfg.features.enabled(m)
+                && !self.circuit_refuses(m, symbol.as_deref(), timestamp);
+            let spent = if spends {
+                Some(self.budget.try_spend(consumer))
+            } else {
+                None
+            };
+            if let Some(Err(refused)) = spent {
+                let entry = self
+                    .cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&(m, key.clone()))
+                    .cloned();
+                let r = match entry {
+                    Some(e) => self.reused_result(m, &e, ReuseReason::BudgetDeferred, timestamp),
+                    None => ModuleResult {
+                        call: Call {
+                            outcome: Outcome::SoftFail {
+                                code: format!("{}_BUDGET_DEFERRED", m.upper()),
+                                class: None,
+                                detail: refused.to_string(),
+                            },
+                            request: None,
+                            attempts: 0,
+                        },
+                        latency_ms: 0,
+                        breaker: None,
+                        symbol_breaker: None,
+                        circuit_open: false,
+                        reused: None,
+                    },
+                };
+                if let Some(metrics) = &self.metrics {
+                    metrics.record_saved(ReuseReason::BudgetDeferred.as_str());
+                }
+                ready.insert((m, key), r);
+                continue;
+            }
+            if let (Some(Ok(remaining)), Some(metrics)) = (spent, &self.metrics) {
+                metrics.record_budget(consumer.as_str(), remaining);
+            }
+            tasks.push((
+                (m, key.clone()),
+                self.spawn_module(m, &f, symbol.as_deref(), key, cond, &map, deadline),
+            ));
+        }
+        for (k, h) in tasks {
+            ready.insert(k, join(h).await);
         }
         let mut out = Vec::new();
-        for ((input, f), tasks) in forms.iter().zip(per_symbol) {
+        for (input, f) in &forms {
             let mut context = BTreeMap::new();
-            for (m, r) in &shared_results {
-                context.insert(*m, r.clone());
-            }
-            for (m, h) in tasks {
-                context.insert(m, join(h).await);
+            for m in ModuleId::ALL {
+                let key = if modules::symbol_independent(m) {
+                    String::new()
+                } else {
+                    input.clone()
+                };
+                if let Some(r) = ready.get(&(m, key)) {
+                    context.insert(m, r.clone());
+                }
             }
             out.push(self.fold(input, f, context, timestamp, started.elapsed()));
         }
         out
     }
 
+    /// Would an open circuit refuse this call now? (A peek: admits nothing.)
+    fn circuit_refuses(&self, m: ModuleId, symbol: Option<&str>, now: jiff::Timestamp) -> bool {
+        let open = |v: BreakerView| v.state == crate::resilience::breaker::BreakerState::Open;
+        open(self.with_breaker(m, |b| b.view(now)))
+            || symbol.is_some_and(|s| open(self.with_symbol_breaker(m, s, |b| b.view(now))))
+    }
+
+    /// A result made of kept data.
+    fn reused_result(
+        &self,
+        m: ModuleId,
+        e: &CacheEntry,
+        reason: ReuseReason,
+        now: jiff::Timestamp,
+    ) -> ModuleResult {
+        if reason == ReuseReason::Fresh
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.record_saved(reason.as_str());
+        }
+        ModuleResult {
+            call: Call {
+                outcome: Outcome::Ok {
+                    data: e.data.clone(),
+                },
+                request: e.request.clone(),
+                attempts: 0,
+            },
+            latency_ms: 0,
+            breaker: Some(self.with_breaker(m, |b| b.view(now))),
+            symbol_breaker: None,
+            circuit_open: false,
+            reused: Some(Reused {
+                reason,
+                age_ms: e.age_ms(now),
+            }),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn spawn_module(
         self: &Arc<Self>,
         m: ModuleId,
         forms: &SymbolForms,
         symbol: Option<&str>,
+        key: String,
+        conditional: Option<modules::Conditional>,
         map: &Arc<RouteMap>,
         deadline: Instant,
     ) -> tokio::task::JoinHandle<ModuleResult> {
@@ -245,9 +419,17 @@ impl Runner {
         let symbol = symbol.map(str::to_string);
         tokio::spawn(async move {
             let started = Instant::now();
-            let (call, refused) = me
-                .module(m, &forms, symbol.as_deref(), &map, deadline)
+            let (call, refused, meta) = me
+                .module(
+                    m,
+                    &forms,
+                    symbol.as_deref(),
+                    conditional.as_ref(),
+                    &map,
+                    deadline,
+                )
                 .await;
+            let (call, reused) = me.keep(m, key, call, &meta);
             let now = (me.clock)();
             let latency = started.elapsed();
             let view = me.with_breaker(m, |b| b.view(now));
@@ -272,8 +454,58 @@ impl Runner {
                 breaker: Some(view),
                 symbol_breaker: symbol_view,
                 circuit_open: refused,
+                reused,
             }
         })
+    }
+
+    /// Keep usable data for reuse; turn a `304` into the kept data, fresh again.
+    fn keep(
+        &self,
+        m: ModuleId,
+        key: String,
+        call: Call,
+        meta: &modules::AnswerMeta,
+    ) -> (Call, Option<Reused>) {
+        let now = (self.clock)();
+        let refresh = self
+            .cfg
+            .refresh
+            .get(&m)
+            .copied()
+            .unwrap_or_else(|| freshness::default_refresh(m));
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if meta.not_modified
+            && let Some(e) = cache.get_mut(&(m, key.clone()))
+        {
+            e.revalidated(now, refresh, meta.backend_fresh);
+            if let Some(metrics) = &self.metrics {
+                metrics.record_saved(ReuseReason::NotModified.as_str());
+            }
+            let reused = Reused {
+                reason: ReuseReason::NotModified,
+                age_ms: 0,
+            };
+            let call = Call {
+                outcome: Outcome::Ok {
+                    data: e.data.clone(),
+                },
+                ..call
+            };
+            return (call, Some(reused));
+        }
+        if let Outcome::Ok { data } = &call.outcome {
+            let mut e = CacheEntry::new(
+                data.clone(),
+                now,
+                refresh,
+                meta.backend_fresh,
+                meta.validators.clone(),
+            );
+            e.request = call.request.clone();
+            cache.insert((m, key), e);
+        }
+        (call, None)
     }
 
     /// Call one module for one symbol (`symbol`: the configured input, `None` for the modules
@@ -283,16 +515,17 @@ impl Runner {
         m: ModuleId,
         forms: &SymbolForms,
         symbol: Option<&str>,
+        conditional: Option<&modules::Conditional>,
         map: &RouteMap,
         deadline: Instant,
-    ) -> (Call, bool) {
+    ) -> (Call, bool, modules::AnswerMeta) {
         let plain = |outcome| Call {
             outcome,
             request: None,
             attempts: 0,
         };
         if !self.cfg.features.enabled(m) {
-            return (plain(Outcome::Disabled), false);
+            return (plain(Outcome::Disabled), false, Default::default());
         }
         let now = (self.clock)();
         let refuse = |reason: OpenReason, until: Option<jiff::Timestamp>, whose: String| {
@@ -305,7 +538,7 @@ impl Runner {
                 class: None,
                 detail,
             });
-            (call, true)
+            (call, true, modules::AnswerMeta::default())
         };
         // The symbol's breaker first: refusing there must not spend the module's probe.
         let symbol_probe = match symbol {
@@ -341,6 +574,7 @@ impl Runner {
                     .get(&m)
                     .copied()
                     .unwrap_or_else(|| crate::market::default_max_age(m)),
+                conditional,
                 Instant::now() + budget,
                 &self.clock,
             ),
@@ -348,18 +582,22 @@ impl Runner {
         .await
         {
             Ok(c) => c,
-            Err(_) => Call {
-                outcome: modules::soft(
-                    m,
-                    &ErrorClass::Transient {
-                        kind: TransientKind::Timeout,
-                    },
-                    format!("no answer within {}ms", budget.as_millis()),
-                ),
-                request: None,
-                attempts: 1,
-            },
+            Err(_) => (
+                Call {
+                    outcome: modules::soft(
+                        m,
+                        &ErrorClass::Transient {
+                            kind: TransientKind::Timeout,
+                        },
+                        format!("no answer within {}ms", budget.as_millis()),
+                    ),
+                    request: None,
+                    attempts: 1,
+                },
+                modules::AnswerMeta::default(),
+            ),
         };
+        let (call, meta) = call;
         let now = (self.clock)();
         match (&call.outcome, symbol) {
             (Outcome::Ok { .. }, _) => {
@@ -405,7 +643,7 @@ impl Runner {
                 }
             }
         }
-        (call, false)
+        (call, false, meta)
     }
 
     /// Is this failure caused by the request (so it counts against the module for that symbol),
@@ -594,6 +832,7 @@ async fn join(h: tokio::task::JoinHandle<ModuleResult>) -> ModuleResult {
             breaker: None,
             symbol_breaker: None,
             circuit_open: false,
+            reused: None,
         },
     }
 }

@@ -22,6 +22,7 @@ use crate::resilience::class::ErrorClass;
 use crate::resilience::classify::classify_response;
 use crate::resilience::retry;
 use crate::run::clock::Clock;
+use crate::run::freshness::{Validators, backend_freshness};
 use crate::symbol::SymbolForms;
 use crate::upstream::Upstream;
 
@@ -101,8 +102,58 @@ pub async fn call(
     map: &RouteMap,
     inputs: &Inputs,
     max_age: Duration,
+    conditional: Option<&Conditional>,
     deadline: Instant,
     clock: &Clock,
+) -> (Call, AnswerMeta) {
+    let mut meta = AnswerMeta::default();
+    let c = call_inner(
+        m,
+        upstream,
+        discovery,
+        map,
+        inputs,
+        max_age,
+        conditional,
+        deadline,
+        clock,
+        &mut meta,
+    )
+    .await;
+    (c, meta)
+}
+
+/// A conditional request for one URL: the validators its last answer carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conditional {
+    /// Path and query the validators belong to (as in [`Call::request`]).
+    pub request: String,
+    pub validators: Validators,
+}
+
+/// What the last answer's headers said about caching.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerMeta {
+    /// The backend answered `304 Not Modified` to a conditional request.
+    pub not_modified: bool,
+    /// `ETag`/`Last-Modified` of the answer, for the next conditional request.
+    pub validators: Option<Validators>,
+    /// How long the backend says the answer stays fresh (`Cache-Control`/`Expires`).
+    pub backend_fresh: Option<Duration>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn call_inner(
+    m: ModuleId,
+    upstream: &Upstream,
+    discovery: &Discovery,
+    map: &RouteMap,
+    inputs: &Inputs,
+    max_age: Duration,
+    conditional: Option<&Conditional>,
+    deadline: Instant,
+    clock: &Clock,
+    meta: &mut AnswerMeta,
 ) -> Call {
     let mut queue: std::collections::VecDeque<RequestTemplate> =
         discovery.candidates(map, m).into();
@@ -135,20 +186,39 @@ pub async fn call(
             continue;
         }
         tried.push(url.clone());
-        last_request = Some(match url.query() {
+        let request = match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),
             None => url.path().to_string(),
-        });
+        };
+        let headers = match conditional {
+            Some(c) if c.request == request => c.validators.request_headers(),
+            _ => http::HeaderMap::new(),
+        };
+        last_request = Some(request);
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
             attempts += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let result = match upstream
-                .get(url.clone(), http::HeaderMap::new(), remaining)
-                .await
-            {
-                Ok(r) => classify_response(r.status, &r.headers, &r.body, clock()),
+            let result = match upstream.get(url.clone(), headers.clone(), remaining).await {
+                Ok(r) if r.status == 304 && !headers.is_empty() => {
+                    meta.not_modified = true;
+                    meta.backend_fresh = backend_freshness(&r.headers, clock());
+                    return Call {
+                        outcome: Outcome::SoftFail {
+                            code: format!("{}_NOT_MODIFIED", m.upper()),
+                            class: None,
+                            detail: "304 Not Modified without data kept to reuse".into(),
+                        },
+                        request: last_request,
+                        attempts,
+                    };
+                }
+                Ok(r) => {
+                    meta.validators = Validators::from_headers(&r.headers);
+                    meta.backend_fresh = backend_freshness(&r.headers, clock());
+                    classify_response(r.status, &r.headers, &r.body, clock())
+                }
                 Err(class) => Err(class),
             };
             match &result {
