@@ -676,3 +676,31 @@ fn a_runner_result_becomes_a_history_record() {
     assert_eq!(rec.outcome, Outcome::Success);
     assert_eq!(rec.payload, None);
 }
+
+/// Eight connections open the same new file at the same instant (a barrier), ten times over:
+/// every open succeeds and the schema ends at the current version (before the migrations ran in
+/// `BEGIN IMMEDIATE`, the losers failed with "table runs already exists").
+#[test]
+fn concurrent_opens_of_a_new_file_all_migrate_once() {
+    const OPENERS: usize = 8;
+    for trial in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db").to_string_lossy().into_owned();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(OPENERS));
+        let handles: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(|s| s.schema_version().unwrap())
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join().unwrap() {
+                Ok(v) => assert_eq!(v, SCHEMA_VERSION, "trial {trial}"),
+                Err(e) => panic!("trial {trial}: open failed: {e}"),
+            }
+        }
+    }
+}

@@ -37,7 +37,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_RUNS_LIMIT: usize = 1000;
 
 /// Schema migrations, in order. Entry `i` upgrades a database from `user_version = i` to `i + 1`;
-/// each runs in its own transaction together with the version bump. Append only: never edit a
+/// the pending ones run in one write transaction together with the version bump. Append only: never edit a
 /// released entry, since databases in the field already ran it.
 pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2];
 
@@ -414,26 +414,43 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
-/// Bring `conn` to [`SCHEMA_VERSION`], one transaction per step.
+/// Bring `conn` to [`SCHEMA_VERSION`] in one write transaction.
+///
+/// Several processes may open the same new file at once: the transaction is `BEGIN IMMEDIATE`
+/// (the write lock is taken first, waiting up to the busy timeout), and `user_version` is re-read
+/// inside it, so the second process sees the first one's work and runs nothing twice (it used to
+/// fail with "table runs already exists"). A file already at the current version takes no lock.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found = user_version(conn)?;
+    if check_version(user_version(conn)?)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let from = check_version(user_version(&tx)?)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    if from < MIGRATIONS.len() {
+        tracing::info!(
+            from,
+            to = MIGRATIONS.len(),
+            "migrated state database schema"
+        );
+    }
+    Ok(())
+}
+
+/// `user_version` as an index into [`MIGRATIONS`]; too new or negative is an error.
+fn check_version(found: i64) -> Result<usize, StoreError> {
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });
     }
-    let start = usize::try_from(found)
-        .map_err(|_| StoreError::Corrupt(format!("negative user_version {found}")))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
-        let to = i + 1;
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", to as i64)?;
-        tx.commit()?;
-        tracing::info!(from = i, to, "migrated state database schema");
-    }
-    Ok(())
+    usize::try_from(found)
+        .map_err(|_| StoreError::Corrupt(format!("negative user_version {found}")))
 }
 
 fn to_i64(v: u64) -> i64 {
