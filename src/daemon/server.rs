@@ -71,9 +71,12 @@ impl App {
                 saved_routes.insert(m, json);
             }
         }
+        let status = SchedulerStatus::new(runner.now(), sched);
+        // The runner bounds discovery and every module timeout by the run deadline.
+        status.set_run_budget(runner.config().run_deadline);
         Arc::new(App {
             saved_routes: Mutex::new(saved_routes),
-            status: SchedulerStatus::new(runner.now(), sched),
+            status,
             runner,
             metrics,
             store,
