@@ -43,6 +43,7 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         payload: None,
         payload_dropped: false,
         sandbox: true,
+        trigger: sniper::run::Trigger::Schedule,
     }
 }
 
@@ -110,10 +111,12 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
     assert!(!table_names(&path).contains(&"breakers".to_string()));
 
     let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let runs = store.runs(&RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].id, Some(7));
+    // v3: rows from before the trigger column were scheduled runs.
+    assert_eq!(runs[0].trigger, sniper::run::Trigger::Schedule);
     assert_eq!(runs[0].outcome, Outcome::Partial);
     assert_eq!(runs[0].soft_fails, ["ETF_PAYMENT_REQUIRED"]);
     assert_eq!(
@@ -636,9 +639,16 @@ fn a_runner_result_becomes_a_history_record() {
         timestamp: ts("2030-01-01T00:00:00Z"),
         duration_ms: 250,
         sandbox: true,
+        trigger: sniper::run::Trigger::Manual,
     };
     let rec = RunRecord::from_run_result(&result, true).unwrap();
     assert_eq!(rec.outcome, Outcome::Partial);
+    assert_eq!(rec.trigger, sniper::run::Trigger::Manual);
+    // The trigger survives the database.
+    let store = SqliteStore::open(":memory:").unwrap();
+    store.save_run(&rec).unwrap();
+    let back = store.runs(&RunQuery::default()).unwrap();
+    assert_eq!(back[0].trigger, sniper::run::Trigger::Manual);
     assert!(rec.success && rec.sandbox);
     assert_eq!(rec.at, ts("2030-01-01T00:00:00Z"));
     assert_eq!(

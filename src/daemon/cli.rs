@@ -32,6 +32,10 @@ pub struct DaemonArgs {
     /// Keep module payloads in the run history (on/off; capped at 64 KiB per run).
     #[arg(long, env = "SNIPER_STORE_PAYLOADS", default_value = "off")]
     pub store_payloads: String,
+    /// What /ready does when store writes keep failing (disk full…): `fail` (503 after 3 failed
+    /// writes in a row) or `ignore` (logged, counted and shown only).
+    #[arg(long, env = "SNIPER_READY_ON_STORE_ERROR", default_value = "fail")]
+    pub ready_on_store_error: String,
     #[command(flatten)]
     pub gpts: crate::gateway::ProxyArgs,
     #[command(flatten)]
@@ -60,6 +64,10 @@ pub async fn daemon(
         .transpose()?;
     let sched = daemon.sched.clone().into_config()?;
     let keep_payloads = crate::config::parse_bool("SNIPER_STORE_PAYLOADS", &daemon.store_payloads)?;
+    let store_policy = crate::daemon::store_health::StoreErrorPolicy::parse(
+        "SNIPER_READY_ON_STORE_ERROR",
+        &daemon.ready_on_store_error,
+    )?;
     let gpts = daemon.gpts.clone().into_config(cfg.base_url.clone())?;
     let alert_cfg = daemon.alerts.clone().into_config()?;
     let (window, demo_json) = match mode {
@@ -113,6 +121,7 @@ pub async fn daemon(
     )
     .await;
     app.set_keep_payloads(keep_payloads);
+    app.set_store_error_policy(store_policy);
     if let Some(json) = demo_json {
         app.set_on_run(Box::new(move |results| {
             let _ = print_results(results, json, &mut std::io::stdout().lock());

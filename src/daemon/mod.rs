@@ -9,4 +9,5 @@ pub mod metrics;
 pub mod scheduler;
 pub mod server;
 pub mod status;
+pub mod store_health;
 pub mod window;

@@ -742,12 +742,14 @@ where
                         let outcome = summary.outcome();
                         if summary.success {
                             tracing::info!(
+                                trigger = "schedule",
                                 outcome = outcome.as_str(),
                                 soft_fails = summary.soft_fails.len(),
                                 "run finished"
                             );
                         } else {
                             tracing::warn!(
+                                trigger = "schedule",
                                 consecutive_failures = new,
                                 detail = summary.detail.as_deref().unwrap_or(""),
                                 "run failed hard"

@@ -16,7 +16,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::run::modules::Outcome as ModuleOutcome;
-use crate::run::runner::RunResult;
+use crate::run::runner::{RunResult, Trigger};
 
 /// Environment variable naming the database file (`:memory:` accepted).
 pub const DB_ENV: &str = "SNIPER_DB";
@@ -39,7 +39,7 @@ pub const MAX_RUNS_LIMIT: usize = 1000;
 /// Schema migrations, in order. Entry `i` upgrades a database from `user_version = i` to `i + 1`;
 /// the pending ones run in one write transaction together with the version bump. Append only: never edit a
 /// released entry, since databases in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2, MIGRATION_V3];
 
 /// Version 1: run history (one row per run, one row per module outcome).
 pub const SCHEMA_V1: &str = "
@@ -79,6 +79,12 @@ CREATE TABLE routes (
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX run_modules_module ON run_modules (module, run_id);
+";
+
+/// Version 3: who started each run (`schedule`, `manual`, `replica`); older rows were all
+/// scheduled (manual runs were not recorded apart).
+pub const MIGRATION_V3: &str = "
+ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'schedule';
 ";
 
 /// The schema version this build writes (`PRAGMA user_version` after [`SqliteStore::open`]).
@@ -204,6 +210,9 @@ pub struct RunRecord {
     pub payload_dropped: bool,
     /// The run went to the sandbox backend, not production.
     pub sandbox: bool,
+    /// Who started the run (absent in older JSON: `schedule`).
+    #[serde(default)]
+    pub trigger: Trigger,
 }
 
 impl RunRecord {
@@ -261,6 +270,7 @@ impl RunRecord {
             },
             payload_dropped: false,
             sandbox: r.sandbox,
+            trigger: r.trigger,
         })
     }
 }
@@ -484,8 +494,8 @@ impl StateStore for SqliteStore {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO runs (at_ms, outcome, success, duration_ms, soft_fails, payload,
-                               payload_dropped, sandbox)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               payload_dropped, sandbox, triggered_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 run.at.as_millisecond(),
                 run.outcome.as_str(),
@@ -495,6 +505,7 @@ impl StateStore for SqliteStore {
                 payload,
                 dropped,
                 run.sandbox,
+                run.trigger.as_str(),
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -523,7 +534,8 @@ impl StateStore for SqliteStore {
         // One statement for every filter combination: NULL parameters disable their filter.
         let mut stmt = conn.prepare_cached(
             "SELECT id, at_ms, outcome, success, duration_ms, soft_fails,
-                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox
+                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox,
+                    triggered_by
              FROM runs
              WHERE (?1 IS NULL OR outcome = ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_modules m
@@ -541,6 +553,7 @@ impl StateStore for SqliteStore {
             Option<String>,
             bool,
             bool,
+            String,
         );
         let rows: Vec<Row> = stmt
             .query_map(
@@ -561,6 +574,7 @@ impl StateStore for SqliteStore {
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
                     ))
                 },
             )?
@@ -571,9 +585,21 @@ impl StateStore for SqliteStore {
              ORDER BY rowid",
         )?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, at_ms, outcome, success, duration_ms, soft_fails, payload, dropped, sandbox) in
-            rows
+        for (
+            id,
+            at_ms,
+            outcome,
+            success,
+            duration_ms,
+            soft_fails,
+            payload,
+            dropped,
+            sandbox,
+            trig,
+        ) in rows
         {
+            let trigger = Trigger::parse(&trig)
+                .ok_or_else(|| StoreError::Corrupt(format!("run {id}: trigger {trig:?}")))?;
             let at = Timestamp::from_millisecond(at_ms)
                 .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {at_ms}: {e}")))?;
             let outcome = Outcome::parse(&outcome)
@@ -600,6 +626,7 @@ impl StateStore for SqliteStore {
                 payload,
                 payload_dropped: dropped,
                 sandbox,
+                trigger,
             });
         }
         Ok(out)
@@ -823,7 +850,7 @@ pub fn run_history_cli(
         };
         writeln!(
             out,
-            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {}{}",
+            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {}{}{}",
             run.id.unwrap_or_default(),
             at,
             run.outcome,
@@ -831,6 +858,11 @@ pub fn run_history_cli(
             format!("{ok}/{} ok", run.modules.len()),
             soft,
             if run.sandbox { "  [sandbox]" } else { "" },
+            // Scheduled runs read as before; the others say who started them.
+            match run.trigger {
+                Trigger::Schedule => String::new(),
+                t => format!("  [{}]", t.as_str()),
+            },
         )?;
     }
     Ok(())
