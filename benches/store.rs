@@ -29,6 +29,7 @@ fn record(at: Timestamp) -> RunRecord {
         payload_dropped: false,
         sandbox: false,
         backend: Some("https://api.example.com".into()),
+        trigger: sniper::run::Trigger::Schedule,
     }
 }
 

@@ -94,3 +94,23 @@ fn rules_and_dashboard_name_only_exposed_metrics() {
         assert!(used.contains(family), "{family} not on the dashboard");
     }
 }
+
+/// The systemd unit only sets variables sniper reads: each `Environment=NAME=` names a variable
+/// of the README's configuration table (a `RUST_LOG` would be silently ignored).
+#[test]
+fn unit_sets_only_variables_sniper_reads() {
+    let readme = read("README.md");
+    let unit = read("deploy/sniper.service");
+    let set: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Environment="))
+        .filter_map(|kv| kv.split('=').next())
+        .collect();
+    assert!(!set.is_empty(), "the unit sets no variable");
+    for name in set {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "deploy/sniper.service sets {name}, which sniper does not read"
+        );
+    }
+}

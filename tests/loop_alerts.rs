@@ -153,11 +153,17 @@ async fn alerts_reach_the_webhook_from_the_loop() {
     assert_eq!(got[0]["detail"], "all modules unreachable");
 
     assert_eq!(
-        sample(&metrics, "sniper_runs_total{outcome=\"failure\"} "),
+        sample(
+            &metrics,
+            "sniper_runs_total{trigger=\"schedule\",outcome=\"failure\"} "
+        ),
         Some(4.0)
     );
     assert_eq!(
-        sample(&metrics, "sniper_runs_total{outcome=\"success\"} "),
+        sample(
+            &metrics,
+            "sniper_runs_total{trigger=\"schedule\",outcome=\"success\"} "
+        ),
         Some(2.0)
     );
     assert_eq!(sample(&metrics, "sniper_hard_fail_total "), Some(4.0));

@@ -361,12 +361,10 @@ async fn shutdown_cancels_a_stuck_run_after_the_grace() {
     ));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(status.snapshot().running);
-    // A run stuck for more than 3 intervals makes the loop look dead.
-    assert!(
-        !status
-            .liveness(clock.now() + jiff::SignedDuration::from_secs(16))
-            .ok
-    );
+    // A run stuck past its budget (5 s) plus 3 intervals (15 s) makes the loop look dead.
+    let at = |secs| clock.now() + jiff::SignedDuration::from_secs(secs);
+    assert!(status.liveness(at(19)).ok);
+    assert!(!status.liveness(at(21)).ok);
     stop_tx.send(true).unwrap();
     let stopped_at = tokio::time::Instant::now();
     handle.await.unwrap();

@@ -47,6 +47,7 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         payload_dropped: false,
         sandbox: true,
         backend: None,
+        trigger: sniper::run::Trigger::Schedule,
     }
 }
 
@@ -118,6 +119,8 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
     let runs = store.runs(&RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].id, Some(7));
+    // v3: rows from before the trigger column were scheduled runs.
+    assert_eq!(runs[0].trigger, sniper::run::Trigger::Schedule);
     assert_eq!(runs[0].outcome, Outcome::Partial);
     assert_eq!(runs[0].soft_fails, ["ETF_PAYMENT_REQUIRED"]);
     assert_eq!(
@@ -681,6 +684,7 @@ fn a_runner_result_becomes_a_history_record() {
         breaker: None,
         symbol_breaker: None,
         circuit_open: false,
+        reused: None,
     };
     let mut context = BTreeMap::new();
     context.insert(
@@ -739,9 +743,16 @@ fn a_runner_result_becomes_a_history_record() {
         features: Default::default(),
         market: Default::default(),
         backend: "http://127.0.0.1:8000/py".into(),
+        trigger: sniper::run::Trigger::Manual,
     };
     let rec = RunRecord::from_run_result(&result, true).unwrap();
     assert_eq!(rec.outcome, Outcome::Partial);
+    assert_eq!(rec.trigger, sniper::run::Trigger::Manual);
+    // The trigger survives the database.
+    let store = SqliteStore::open(":memory:").unwrap();
+    store.save_run(&rec).unwrap();
+    let back = store.runs(&RunQuery::default()).unwrap();
+    assert_eq!(back[0].trigger, sniper::run::Trigger::Manual);
     assert!(rec.success && rec.sandbox);
     assert_eq!(rec.backend.as_deref(), Some("http://127.0.0.1:8000/py"));
     assert_eq!(rec.at, ts("2030-01-01T00:00:00Z"));
@@ -792,4 +803,32 @@ fn a_runner_result_becomes_a_history_record() {
     let rec = RunRecord::from_run_result(&clean, false).unwrap();
     assert_eq!(rec.outcome, Outcome::Success);
     assert_eq!(rec.payload, None);
+}
+
+/// Eight connections open the same new file at the same instant (a barrier), ten times over:
+/// every open succeeds and the schema ends at the current version (before the migrations ran in
+/// `BEGIN IMMEDIATE`, the losers failed with "table runs already exists").
+#[test]
+fn concurrent_opens_of_a_new_file_all_migrate_once() {
+    const OPENERS: usize = 8;
+    for trial in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db").to_string_lossy().into_owned();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(OPENERS));
+        let handles: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(|s| s.schema_version().unwrap())
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join().unwrap() {
+                Ok(v) => assert_eq!(v, SCHEMA_VERSION, "trial {trial}"),
+                Err(e) => panic!("trial {trial}: open failed: {e}"),
+            }
+        }
+    }
 }

@@ -32,6 +32,18 @@ pub struct DaemonArgs {
     /// Keep module payloads in the run history (on/off; capped at 64 KiB per run).
     #[arg(long, env = "SNIPER_STORE_PAYLOADS", default_value = "off")]
     pub store_payloads: String,
+    /// What /ready does when store writes keep failing (disk full…): `fail` (503 after 3 failed
+    /// writes in a row) or `ignore` (logged, counted and shown only).
+    #[arg(long, env = "SNIPER_READY_ON_STORE_ERROR", default_value = "fail")]
+    pub ready_on_store_error: String,
+    /// Most open HTTP connections; at the limit a new one closes the longest-idle one, or is
+    /// closed itself when every connection has a request in flight.
+    #[arg(long, env = "SNIPER_MAX_CONNECTIONS", default_value = "512")]
+    pub max_connections: String,
+    /// An HTTP connection with no request in flight and no byte for this long is closed (before
+    /// its first request too), e.g. 500ms, 15s, 1m.
+    #[arg(long, env = "SNIPER_IDLE_TIMEOUT", default_value = "15s")]
+    pub idle_timeout: String,
     #[command(flatten)]
     pub gpts: crate::gateway::ProxyArgs,
     #[command(flatten)]
@@ -59,7 +71,16 @@ pub async fn daemon(
         .map(|v| parse_addr("SNIPER_METRICS_LISTEN", v))
         .transpose()?;
     let sched = daemon.sched.clone().into_config()?;
+    let serve_opts = crate::gateway::server::ServeOptions {
+        idle_timeout: crate::config::parse_duration("SNIPER_IDLE_TIMEOUT", &daemon.idle_timeout)?,
+        max_connections: parse_max_connections(&daemon.max_connections)?,
+        ..crate::gateway::server::ServeOptions::default()
+    };
     let keep_payloads = crate::config::parse_bool("SNIPER_STORE_PAYLOADS", &daemon.store_payloads)?;
+    let store_policy = crate::daemon::store_health::StoreErrorPolicy::parse(
+        "SNIPER_READY_ON_STORE_ERROR",
+        &daemon.ready_on_store_error,
+    )?;
     let gpts = daemon.gpts.clone().into_config(cfg.base_url.clone())?;
     let alert_cfg = daemon.alerts.clone().into_config()?;
     let (window, demo_json) = match mode {
@@ -115,12 +136,14 @@ pub async fn daemon(
     )
     .await;
     app.set_keep_payloads(keep_payloads);
+    app.set_store_error_policy(store_policy);
     if let Some(json) = demo_json {
         app.set_on_run(Box::new(move |results| {
             let _ = print_results(results, json, &mut std::io::stdout().lock());
         }));
     }
 
+    crate::gateway::server::raise_nofile_limit();
     let listener = bind(listen)
         .await
         .doing(|| format!("binding SNIPER_LISTEN={listen}"))?;
@@ -148,10 +171,10 @@ pub async fn daemon(
     let mut tasks = Vec::new();
     {
         let mut rx = rx.clone();
-        tasks.push(tokio::spawn(crate::gateway::server::serve(
+        tasks.push(tokio::spawn(crate::gateway::server::serve_with(
             listener,
             router,
-            crate::gateway::server::HEADER_READ_TIMEOUT,
+            serve_opts,
             async move {
                 let _ = rx.wait_for(|s| *s).await;
             },
@@ -203,12 +226,32 @@ pub async fn daemon(
         ),
     }
     termination().await;
-    tracing::info!("shutting down");
+    tracing::info!(
+        drain_secs = serve_opts.drain.as_secs_f64(),
+        "shutting down: no new connections; draining requests in flight"
+    );
     let _ = tx.send(true);
-    let _ = tokio::time::timeout(SHUTDOWN_WAIT, looping).await;
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
-    }
+    // The loop's run in flight and the servers' requests in flight drain side by side; the
+    // servers bound their own drain, the extra second covers closing.
+    let looping = tokio::time::timeout(SHUTDOWN_WAIT, looping);
+    let servers = tokio::time::timeout(
+        serve_opts.drain + Duration::from_secs(1),
+        futures_util::future::join_all(tasks),
+    );
+    let _ = tokio::join!(looping, servers);
     drop(sandbox);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// `SNIPER_MAX_CONNECTIONS`: a whole number of at least 1.
+fn parse_max_connections(v: &str) -> Result<usize, crate::config::ConfigError> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(crate::config::ConfigError::new(
+            "SNIPER_MAX_CONNECTIONS",
+            v,
+            "a whole number of at least 1 (e.g. 512)",
+        )),
+    }
 }

@@ -21,6 +21,7 @@ use prometheus_client::registry::Registry;
 
 use crate::module_id::ModuleId;
 use crate::resilience::class::ErrorClass;
+use crate::run::runner::Trigger;
 
 /// The `Content-Type` of [`Metrics::encode`]'s output, for the `/metrics` response.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -185,6 +186,31 @@ impl AlertChannel {
     }
 }
 
+/// Which store operation failed, for `sniper_store_errors_total{op}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreOp {
+    /// Writing a run's history row.
+    SaveRun,
+    /// Writing a breaker snapshot.
+    SaveBreaker,
+    /// Writing a learned route.
+    SaveRoute,
+}
+
+impl StoreOp {
+    /// All operations, for pre-initialising series.
+    pub const ALL: [StoreOp; 3] = [StoreOp::SaveRun, StoreOp::SaveBreaker, StoreOp::SaveRoute];
+
+    /// The label value: `save_run`, `save_breaker`, `save_route`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreOp::SaveRun => "save_run",
+            StoreOp::SaveBreaker => "save_breaker",
+            StoreOp::SaveRoute => "save_route",
+        }
+    }
+}
+
 /// Whether an alert delivery succeeded, for `sniper_alert_deliveries_total{channel,result}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryResult {
@@ -219,7 +245,9 @@ label_value!(
     BreakerState,
     RequestClass,
     AlertChannel,
-    DeliveryResult
+    DeliveryResult,
+    StoreOp,
+    Trigger
 );
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -229,7 +257,13 @@ struct ModuleLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OutcomeLabels {
+    trigger: Trigger,
     outcome: RunOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StoreLabels {
+    op: StoreOp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -281,6 +315,7 @@ pub struct Metrics {
     upstream_requests: Family<UpstreamLabels, Counter>,
     in_window: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
+    store_errors: Family<StoreLabels, Counter>,
     cost: CostMetrics,
 }
 
@@ -323,6 +358,7 @@ impl Metrics {
         let upstream_requests = Family::<UpstreamLabels, Counter>::default();
         let in_window = Gauge::default();
         let alert_deliveries = Family::<AlertLabels, Counter>::default();
+        let store_errors = Family::<StoreLabels, Counter>::default();
 
         registry.register(
             "sniper_soft_fail",
@@ -346,7 +382,7 @@ impl Metrics {
         );
         registry.register(
             "sniper_runs",
-            "Finished runs by outcome (success, partial, failure)",
+            "Finished runs by trigger (schedule, manual, replica) and outcome (success, partial, failure)",
             runs.clone(),
         );
         registry.register(
@@ -379,6 +415,11 @@ impl Metrics {
             "Alert deliveries by channel and result",
             alert_deliveries.clone(),
         );
+        registry.register(
+            "sniper_store_errors",
+            "Failed store operations (disk full, I/O, lock timeout) by operation",
+            store_errors.clone(),
+        );
 
         for module in ModuleId::ALL {
             let _ = soft_fail.get_or_create(&ModuleLabels { module });
@@ -386,8 +427,13 @@ impl Metrics {
                 let _ = upstream_requests.get_or_create(&UpstreamLabels { module, class });
             }
         }
-        for outcome in RunOutcome::ALL {
-            let _ = runs.get_or_create(&OutcomeLabels { outcome });
+        for trigger in Trigger::ALL {
+            for outcome in RunOutcome::ALL {
+                let _ = runs.get_or_create(&OutcomeLabels { trigger, outcome });
+            }
+        }
+        for op in StoreOp::ALL {
+            let _ = store_errors.get_or_create(&StoreLabels { op });
         }
         for channel in [AlertChannel::Webhook, AlertChannel::Telegram] {
             for result in [DeliveryResult::Ok, DeliveryResult::Failed] {
@@ -432,6 +478,7 @@ impl Metrics {
             upstream_requests,
             in_window,
             alert_deliveries,
+            store_errors,
         })
     }
 
@@ -457,8 +504,7 @@ impl Metrics {
         }
     }
 
-    /// Records one finished run: its outcome (and `sniper_hard_fail_total` for a failure), its
-    /// duration, how many modules produced data, and which modules soft-failed.
+    /// Records one finished scheduled run: [`Metrics::record_run_by`] with `trigger=schedule`.
     pub fn record_run(
         &self,
         outcome: RunOutcome,
@@ -466,7 +512,28 @@ impl Metrics {
         modules_active: usize,
         soft_fails: &[ModuleId],
     ) {
-        self.runs.get_or_create(&OutcomeLabels { outcome }).inc();
+        self.record_run_by(
+            Trigger::Schedule,
+            outcome,
+            duration,
+            modules_active,
+            soft_fails,
+        );
+    }
+
+    /// Records one finished run: its trigger and outcome (and `sniper_hard_fail_total` for a
+    /// failure), its duration, how many modules produced data, and which modules soft-failed.
+    pub fn record_run_by(
+        &self,
+        trigger: Trigger,
+        outcome: RunOutcome,
+        duration: Duration,
+        modules_active: usize,
+        soft_fails: &[ModuleId],
+    ) {
+        self.runs
+            .get_or_create(&OutcomeLabels { trigger, outcome })
+            .inc();
         if outcome == RunOutcome::Failure {
             self.hard_fail.inc();
         }
@@ -506,6 +573,11 @@ impl Metrics {
     /// Sets `sniper_in_active_window` to 1 or 0.
     pub fn set_in_window(&self, in_window: bool) {
         self.in_window.set(i64::from(in_window));
+    }
+
+    /// Counts one failed store operation (`sniper_store_errors_total{op}`).
+    pub fn record_store_error(&self, op: StoreOp) {
+        self.store_errors.get_or_create(&StoreLabels { op }).inc();
     }
 
     /// Counts one alert delivery attempt.
@@ -611,6 +683,15 @@ mod tests {
             &[ModuleId::Etf],
         );
         m.record_run(RunOutcome::Failure, Duration::from_secs(2), 0, &[]);
+        m.record_run_by(
+            Trigger::Manual,
+            RunOutcome::Success,
+            Duration::from_millis(100),
+            0,
+            &[],
+        );
+        m.record_store_error(StoreOp::SaveRun);
+        m.record_store_error(StoreOp::SaveRun);
         m.record_module(ModuleId::Heatmap, None, Duration::from_millis(40));
         m.record_module(
             ModuleId::Etf,
@@ -640,6 +721,7 @@ mod tests {
             ("sniper_upstream_requests", "counter"),
             ("sniper_in_active_window", "gauge"),
             ("sniper_alert_deliveries", "counter"),
+            ("sniper_store_errors", "counter"),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -658,7 +740,7 @@ mod tests {
             ("sniper_hard_fail_total", one(&[])),
             ("sniper_consecutive_failures", one(&[])),
             ("sniper_modules_active", one(&[])),
-            ("sniper_runs_total", one(&["outcome"])),
+            ("sniper_runs_total", one(&["trigger", "outcome"])),
             ("sniper_run_duration_seconds_sum", one(&[])),
             ("sniper_run_duration_seconds_count", one(&[])),
             ("sniper_run_duration_seconds_bucket", one(&["le"])),
@@ -672,6 +754,7 @@ mod tests {
             ("sniper_upstream_requests_total", one(&["module", "class"])),
             ("sniper_in_active_window", one(&[])),
             ("sniper_alert_deliveries_total", one(&["channel", "result"])),
+            ("sniper_store_errors_total", one(&["op"])),
         ]
         .into_iter()
         .collect();
@@ -714,6 +797,20 @@ mod tests {
                 .collect()
         );
         assert_eq!(
+            values_of("sniper_runs_total", "trigger"),
+            ["schedule", "manual", "replica"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        );
+        assert_eq!(
+            values_of("sniper_store_errors_total", "op"),
+            ["save_run", "save_breaker", "save_route"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        );
+        assert_eq!(
             values_of("sniper_breaker_state", "state"),
             ["closed", "open", "half_open"]
                 .iter()
@@ -726,15 +823,47 @@ mod tests {
     fn recorded_values_show_up() {
         let (_, samples) = parse(&populated().encode());
         assert_eq!(
-            value(&samples, "sniper_runs_total", &[("outcome", "partial")]),
+            value(
+                &samples,
+                "sniper_runs_total",
+                &[("trigger", "schedule"), ("outcome", "partial")]
+            ),
             1.0
         );
         assert_eq!(
-            value(&samples, "sniper_runs_total", &[("outcome", "failure")]),
+            value(
+                &samples,
+                "sniper_runs_total",
+                &[("trigger", "schedule"), ("outcome", "failure")]
+            ),
             1.0
         );
         assert_eq!(
-            value(&samples, "sniper_runs_total", &[("outcome", "success")]),
+            value(
+                &samples,
+                "sniper_runs_total",
+                &[("trigger", "schedule"), ("outcome", "success")]
+            ),
+            0.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "sniper_runs_total",
+                &[("trigger", "manual"), ("outcome", "success")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(&samples, "sniper_store_errors_total", &[("op", "save_run")]),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "sniper_store_errors_total",
+                &[("op", "save_route")]
+            ),
             0.0
         );
         assert_eq!(value(&samples, "sniper_hard_fail_total", &[]), 1.0);
@@ -750,9 +879,9 @@ mod tests {
         assert_eq!(value(&samples, "sniper_modules_active", &[]), 0.0);
         assert_eq!(
             value(&samples, "sniper_run_duration_seconds_count", &[]),
-            2.0
+            3.0
         );
-        assert!((value(&samples, "sniper_run_duration_seconds_sum", &[]) - 2.3).abs() < 1e-9);
+        assert!((value(&samples, "sniper_run_duration_seconds_sum", &[]) - 2.4).abs() < 1e-9);
         assert_eq!(
             value(
                 &samples,

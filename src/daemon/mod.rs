@@ -10,4 +10,5 @@ pub mod recovery;
 pub mod scheduler;
 pub mod server;
 pub mod status;
+pub mod store_health;
 pub mod window;

@@ -27,8 +27,43 @@ pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(5);
 pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// Default number of consecutive hard failures after which `/ready` fails.
 pub const DEFAULT_NOT_READY_AFTER: u32 = 3;
-/// A loop whose heartbeat is older than this many intervals is reported dead by `/health`.
+/// A loop whose heartbeat is older than this many intervals is reported dead by `/health`
+/// (see [`stuck_after`]).
 pub const STUCK_AFTER_INTERVALS: u32 = 3;
+/// Smallest slack [`stuck_after`] grants past a heartbeat, whatever the interval: covers recording
+/// a run (store writes, which may wait on SQLite's busy timeout) and scheduling jitter.
+pub const MIN_STUCK_SLACK: Duration = Duration::from_secs(10);
+/// Run budget assumed until [`SchedulerStatus::set_run_budget`] is called: the default
+/// `SNIPER_RUN_DEADLINE`.
+pub const DEFAULT_RUN_BUDGET: Duration = Duration::from_secs(5);
+
+/// The liveness rule, as a pure function of the loop's published state: the instant after which
+/// `/health` reports the loop stuck.
+///
+/// `heartbeat_due` is when the loop promised to show life (its next wake-up while sleeping, the
+/// start of the run while running). A run may legitimately hold the loop for `run_budget` (the
+/// run deadline, which bounds discovery and every module timeout), so a running loop is granted
+/// it on top. Then `slack = max(STUCK_AFTER_INTERVALS × interval, MIN_STUCK_SLACK)`:
+///
+/// `stuck_after = heartbeat_due + (running ? run_budget : 0) + slack`
+///
+/// Saturates at `heartbeat_due` plus what fits (never panics).
+pub fn stuck_after(
+    heartbeat_due: Timestamp,
+    running: bool,
+    run_budget: Duration,
+    interval: Duration,
+) -> Timestamp {
+    let slack = interval
+        .saturating_mul(STUCK_AFTER_INTERVALS)
+        .max(MIN_STUCK_SLACK);
+    let grant = if running {
+        run_budget.saturating_add(slack)
+    } else {
+        slack
+    };
+    heartbeat_due.checked_add(grant).unwrap_or(heartbeat_due)
+}
 /// Default time a run in flight gets to finish after shutdown is requested.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -387,7 +422,7 @@ pub struct StatusSnapshot {
     /// Runs finished since start.
     pub runs: u64,
     /// The loop promises to show life again by this instant (a wake-up or the start of a run);
-    /// `/health` fails once it is more than [`STUCK_AFTER_INTERVALS`] intervals in the past.
+    /// `/health` fails after [`stuck_after`] it.
     #[serde(serialize_with = "ser_ts")]
     pub heartbeat_due: Timestamp,
 }
@@ -413,6 +448,8 @@ pub struct SchedulerStatus {
     run_lock: tokio::sync::Mutex<()>,
     interval: Duration,
     not_ready_after: u32,
+    /// Longest a run may hold the loop (see [`stuck_after`]).
+    run_budget: Mutex<Duration>,
 }
 
 impl SchedulerStatus {
@@ -434,7 +471,19 @@ impl SchedulerStatus {
             run_lock: tokio::sync::Mutex::new(()),
             interval: config.interval,
             not_ready_after: config.not_ready_after,
+            run_budget: Mutex::new(DEFAULT_RUN_BUDGET),
         })
+    }
+
+    /// Sets the longest a run may take (the run deadline): `/health` grants it to a loop that is
+    /// running or waiting for a manual run (see [`stuck_after`]).
+    pub fn set_run_budget(&self, budget: Duration) {
+        *self.run_budget.lock().unwrap_or_else(|p| p.into_inner()) = budget;
+    }
+
+    /// The run budget `/health` grants (see [`SchedulerStatus::set_run_budget`]).
+    pub fn run_budget(&self) -> Duration {
+        *self.run_budget.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, StatusSnapshot> {
@@ -456,12 +505,13 @@ impl SchedulerStatus {
         &self.run_lock
     }
 
-    /// `/health`: the loop is alive when its heartbeat is due no more than
-    /// [`STUCK_AFTER_INTERVALS`] intervals before `now`.
+    /// `/health`: the loop is alive until [`stuck_after`] its published heartbeat.
     pub fn liveness(&self, now: Timestamp) -> Probe {
-        let due = self.lock().heartbeat_due;
-        let slack = self.interval.saturating_mul(STUCK_AFTER_INTERVALS);
-        let limit = due.checked_add(slack).unwrap_or(due);
+        let (due, running) = {
+            let s = self.lock();
+            (s.heartbeat_due, s.running)
+        };
+        let limit = stuck_after(due, running, self.run_budget(), self.interval);
         if now <= limit {
             Probe {
                 ok: true,
@@ -472,9 +522,10 @@ impl SchedulerStatus {
             Probe {
                 ok: false,
                 reason: format!(
-                    "scheduler loop stuck: heartbeat due at {due}, {:.0} s ago (limit {} s)",
+                    "scheduler loop stuck: heartbeat due at {due}{}, {:.0} s ago (limit {:.0} s)",
+                    if running { " (run in flight)" } else { "" },
                     late.as_secs_f64(),
-                    slack.as_secs()
+                    limit.duration_since(due).as_secs_f64()
                 ),
             }
         }
@@ -706,7 +757,12 @@ where
                     ctx.hooks.window_changed(true, start);
                 }
                 let (summary, stopping, duration) = {
-                    // Wait for a manual run (`POST /api/run`) to finish, unless asked to stop.
+                    // Wait for a manual run (`POST /api/run`) to finish, unless asked to stop; it
+                    // holds the lock at most one run budget.
+                    let budget = status.run_budget();
+                    status.update(|s| {
+                        s.heartbeat_due = start.checked_add(budget).unwrap_or(start);
+                    });
                     let _permit = tokio::select! {
                         permit = status.run_lock().lock() => permit,
                         _ = shutdown_requested(&mut ctx.shutdown) => break,
@@ -750,12 +806,14 @@ where
                         let outcome = summary.outcome();
                         if summary.success {
                             tracing::info!(
+                                trigger = "schedule",
                                 outcome = outcome.as_str(),
                                 soft_fails = summary.soft_fails.len(),
                                 "run finished"
                             );
                         } else {
                             tracing::warn!(
+                                trigger = "schedule",
                                 consecutive_failures = new,
                                 detail = summary.detail.as_deref().unwrap_or(""),
                                 "run failed hard"
@@ -939,6 +997,67 @@ mod tests {
         assert!(!p.ok);
         assert!(p.reason.contains("stuck"), "{}", p.reason);
         assert!(status.readiness().ok);
+    }
+
+    #[test]
+    fn stuck_after_table() {
+        let t0 = ts("2026-06-01T00:00:00Z");
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // (running, run budget, interval, seconds after the heartbeat when it turns stuck)
+        let cases = [
+            // Sleeping: three intervals, at least MIN_STUCK_SLACK.
+            (false, s(5), s(5), 15.0),
+            (false, s(5), s(1), 10.0),
+            (false, s(5), s(60), 180.0),
+            // Running: the run budget on top (the 1 s interval, 5 s deadline).
+            (true, s(5), s(1), 15.0),
+            (true, s(30), s(5), 45.0),
+            (true, ms(500), ms(100), 10.5),
+        ];
+        for (running, budget, interval, secs) in cases {
+            let at = stuck_after(t0, running, budget, interval);
+            assert_eq!(
+                at.duration_since(t0).as_secs_f64(),
+                secs,
+                "running={running} budget={budget:?} interval={interval:?}"
+            );
+        }
+        // Saturates instead of panicking.
+        assert_eq!(
+            stuck_after(Timestamp::MAX, true, s(5), s(5)),
+            Timestamp::MAX
+        );
+    }
+
+    /// The case: interval 1 s, a module answering in 4.5 s under a 5 s deadline. Sampled
+    /// every 100 ms through the run, `/health` stays 200; a run stuck past its budget fails it.
+    #[test]
+    fn a_run_within_its_deadline_is_alive() {
+        let cfg = SchedulerConfig {
+            interval: Duration::from_secs(1),
+            ..SchedulerConfig::default()
+        };
+        let t0 = ts("2026-06-01T00:00:00Z");
+        let status = SchedulerStatus::new(t0, &cfg);
+        status.set_run_budget(Duration::from_secs(5));
+        status.update(|s| {
+            s.running = true;
+            s.heartbeat_due = t0;
+        });
+        for tenth in 0..=45 {
+            let now = t0.checked_add(Duration::from_millis(100 * tenth)).unwrap();
+            assert!(status.liveness(now).ok, "{now}");
+        }
+        let p = status.liveness(ts("2026-06-01T00:00:15.001Z"));
+        assert!(!p.ok && p.reason.contains("run in flight"), "{}", p.reason);
+        // Once finished and sleeping until the next run, the budget is no longer granted.
+        status.update(|s| {
+            s.running = false;
+            s.heartbeat_due = ts("2026-06-01T00:00:05.5Z");
+        });
+        assert!(status.liveness(ts("2026-06-01T00:00:15.5Z")).ok);
+        assert!(!status.liveness(ts("2026-06-01T00:00:15.6Z")).ok);
     }
 
     proptest::proptest! {

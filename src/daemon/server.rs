@@ -19,16 +19,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::daemon::metrics::StoreOp;
 use crate::daemon::metrics::{self, Metrics};
 use crate::daemon::scheduler::{
     LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, run_loop,
 };
+use crate::daemon::store_health::{StoreErrorPolicy, StoreHealth};
 use crate::daemon::window::ActiveWindow;
 use crate::module_id::ModuleId;
 use crate::resilience::breaker::BreakerState;
 use crate::run::modules::Outcome;
-use crate::run::runner::{RunResult, Runner};
-use crate::store::{AsyncStore, RunRecord};
+use crate::run::runner::{RunResult, Runner, Trigger};
+use crate::store::{AsyncStore, RunRecord, StoreError};
 
 /// Everything the loop and the handlers share.
 pub struct App {
@@ -45,7 +47,18 @@ pub struct App {
     on_run: RwLock<Option<OnRun>>,
     /// Keep module payloads in the history (capped by the store).
     keep_payloads: std::sync::atomic::AtomicBool,
+    /// Failed store operations, for `/ready` and the status API.
+    store_health: Mutex<StoreHealth>,
+    store_policy: Mutex<StoreErrorPolicy>,
+    /// The manual run in flight, shared by every `POST /api/run` that arrives meanwhile.
+    manual: Mutex<Option<SharedRun>>,
 }
+
+/// A manual run's result as awaited by every request that joined it (`Err`: the run's task
+/// panicked or was cancelled).
+type SharedRun = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Result<Arc<Vec<RunResult>>, String>>,
+>;
 
 /// Called after every run with its results (the demo prints them).
 pub type OnRun = Box<dyn Fn(&[RunResult]) + Send + Sync>;
@@ -90,9 +103,12 @@ impl App {
                 saved_routes.insert(m, json);
             }
         }
+        let status = SchedulerStatus::new(runner.now(), sched);
+        // The runner bounds discovery and every module timeout by the run deadline.
+        status.set_run_budget(runner.config().run_deadline);
         Arc::new(App {
             saved_routes: Mutex::new(saved_routes),
-            status: SchedulerStatus::new(runner.now(), sched),
+            status,
             runner,
             metrics,
             store,
@@ -101,12 +117,110 @@ impl App {
             saved_breakers: Mutex::new(saved_breakers),
             on_run: RwLock::new(None),
             keep_payloads: std::sync::atomic::AtomicBool::new(false),
+            store_health: Mutex::new(StoreHealth::default()),
+            store_policy: Mutex::new(StoreErrorPolicy::default()),
+            manual: Mutex::new(None),
         })
     }
 
-    /// One run: results kept as the latest, written to the store with changed breakers.
+    /// Logs, counts (`sniper_store_errors_total{op}`) and remembers a store write's outcome;
+    /// `None` on error.
+    fn note_store<T>(&self, op: StoreOp, what: &str, res: Result<T, StoreError>) -> Option<T> {
+        let mut health = self.store_health.lock().unwrap_or_else(|e| e.into_inner());
+        match res {
+            Ok(v) => {
+                if health.consecutive_failures > 0 {
+                    tracing::info!(
+                        op = op.as_str(),
+                        after_failures = health.consecutive_failures,
+                        "store writes work again"
+                    );
+                }
+                health.on_success(op);
+                Some(v)
+            }
+            Err(e) => {
+                tracing::error!(op = op.as_str(), error = %e, "cannot {what}");
+                self.metrics.record_store_error(op);
+                health.on_failure(op, e.to_string(), self.runner.now());
+                None
+            }
+        }
+    }
+
+    /// What `/ready` does about failing store writes (default: fail).
+    pub fn set_store_error_policy(&self, policy: StoreErrorPolicy) {
+        *self.store_policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
+    /// The store's recent failures (for `/api/status`).
+    pub fn store_health(&self) -> StoreHealth {
+        self.store_health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `/ready`: the scheduler's readiness, then the store's (per the policy).
+    pub fn readiness(&self) -> crate::daemon::scheduler::Probe {
+        let sched = self.status.readiness();
+        if !sched.ok {
+            return sched;
+        }
+        let policy = *self.store_policy.lock().unwrap_or_else(|e| e.into_inner());
+        let store = self.store_health().readiness(policy);
+        if store.ok { sched } else { store }
+    }
+
+    /// A manual run (`POST /api/run`): joins the manual run in flight if there is one, else starts
+    /// one (after any scheduled run in flight, never beside it). At most one manual run exists at
+    /// a time, however many requests arrive; it runs on its own task, so it completes and is
+    /// recorded even if every requester hangs up (or the server drains).
+    pub async fn run_manual(self: &Arc<Self>) -> Result<Arc<Vec<RunResult>>, String> {
+        let shared = {
+            let mut slot = self.manual.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_ref() {
+                Some(run) => {
+                    tracing::debug!("manual run requested while one is in flight; joining it");
+                    run.clone()
+                }
+                None => {
+                    let app = self.clone();
+                    let task = tokio::spawn(async move {
+                        let results = {
+                            let _guard = app.status.run_lock().lock().await;
+                            app.run_and_record_as(Trigger::Manual).await
+                        };
+                        *app.manual.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        Arc::new(results)
+                    });
+                    use futures_util::FutureExt as _;
+                    let run = async move { task.await.map_err(|e| e.to_string()) }
+                        .boxed()
+                        .shared();
+                    *slot = Some(run.clone());
+                    run
+                }
+            }
+        };
+        shared.await
+    }
+
+    /// One scheduled run: [`App::run_and_record_as`] with [`Trigger::Schedule`].
     pub async fn run_and_record(&self) -> Vec<RunResult> {
-        let results = self.runner.run_once().await;
+        self.run_and_record_as(Trigger::Schedule).await
+    }
+
+    /// One run: results (marked with `trigger`) kept as the latest, written to the store with
+    /// changed breakers. Store failures are logged as errors, counted and remembered for `/ready`;
+    /// the run goes on. A run not started by the scheduler is logged and counted here (the
+    /// scheduler's hooks count its own).
+    pub async fn run_and_record_as(&self, trigger: Trigger) -> Vec<RunResult> {
+        let started = tokio::time::Instant::now();
+        let mut results = self.runner.run_once().await;
+        for r in &mut results {
+            r.trigger = trigger;
+        }
         if let Some(store) = &self.store {
             for r in &results {
                 match RunRecord::from_run_result(
@@ -115,9 +229,8 @@ impl App {
                         .load(std::sync::atomic::Ordering::Relaxed),
                 ) {
                     Ok(rec) => {
-                        if let Err(e) = store.save_run(rec).await {
-                            tracing::warn!(error = %e, "cannot save the run");
-                        }
+                        let res = store.save_run(rec).await;
+                        self.note_store(StoreOp::SaveRun, "save the run", res);
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot record the run"),
                 }
@@ -130,8 +243,13 @@ impl App {
                 .filter_map(|(k, snap)| Some((k, serde_json::to_value(&snap).ok()?)));
             let changed = take_changed(&self.saved_breakers, snaps);
             for (k, v) in changed {
-                if let Err(e) = store.save_breaker(backend.clone(), k.clone(), v).await {
-                    tracing::warn!(breaker = %k, error = %e, "cannot save breaker state");
+                let res = store.save_breaker(backend.clone(), k.clone(), v).await;
+                if self
+                    .note_store(StoreOp::SaveBreaker, "save breaker state", res)
+                    .is_none()
+                {
+                    // Try again next run.
+                    forget(&self.saved_breakers, &k);
                 }
             }
             let learned = self
@@ -142,13 +260,33 @@ impl App {
                 .filter_map(|(m, l)| Some((m, serde_json::to_value(&l).ok()?)));
             let changed = take_changed(&self.saved_routes, learned);
             for (m, v) in changed {
-                if let Err(e) = store
+                let res = store
                     .save_route(backend.clone(), m.as_str().to_string(), v)
-                    .await
+                    .await;
+                if self
+                    .note_store(StoreOp::SaveRoute, "save learned route", res)
+                    .is_none()
                 {
-                    tracing::warn!(module = %m, error = %e, "cannot save learned route");
+                    forget(&self.saved_routes, &m);
                 }
             }
+        }
+        if trigger != Trigger::Schedule {
+            let summary = summarize(&results);
+            let outcome = summary.outcome();
+            tracing::info!(
+                trigger = trigger.as_str(),
+                outcome = outcome.as_str(),
+                soft_fails = summary.soft_fails.len(),
+                "run finished"
+            );
+            self.metrics.record_run_by(
+                trigger,
+                outcome,
+                started.elapsed(),
+                summary.modules_active,
+                &summary.soft_fails,
+            );
         }
         if let Some(f) = self
             .on_run
@@ -207,6 +345,11 @@ fn decode_rows<T: serde::de::DeserializeOwned>(
             }
         })
         .collect()
+}
+
+/// Drop `m` from `saved`, so the next run writes it again (its write failed).
+fn forget<K: Ord>(saved: &Mutex<BTreeMap<K, Value>>, k: &K) {
+    saved.lock().unwrap_or_else(|e| e.into_inner()).remove(k);
 }
 
 /// The entries of `current` that differ from `saved`; `saved` is updated to match.
@@ -283,7 +426,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
-    json_probe(app.status.readiness())
+    json_probe(app.readiness())
 }
 
 async fn metrics_handler(State(app): State<Arc<App>>) -> Response {
@@ -307,10 +450,19 @@ async fn latest(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn run_now(State(app): State<Arc<App>>) -> Response {
-    // Never two runs at once: wait for a scheduled run in flight.
-    let _guard = app.status.run_lock().lock().await;
-    let results = app.run_and_record().await;
-    axum::Json(json!({"results": results})).into_response()
+    // Never two runs at once (a scheduled run in flight is waited for), and concurrent requests
+    // share one manual run.
+    match app.run_manual().await {
+        Ok(results) => axum::Json(json!({"results": *results})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "manual run failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": "run_failed", "message": e})),
+            )
+                .into_response()
+        }
+    }
 }
 
 fn modules_json(app: &App) -> Vec<Value> {
@@ -345,6 +497,7 @@ async fn status(State(app): State<Arc<App>>) -> Response {
             "success": r.success,
             "duration_ms": r.duration_ms,
             "soft_fails": r.soft_fails,
+            "trigger": r.trigger,
         })
     });
     let cfg: &Config = app.runner.config();
@@ -360,6 +513,7 @@ async fn status(State(app): State<Arc<App>>) -> Response {
             "next_opening": app.window.next_opening(now).to_string(),
         },
         "scheduler": snap,
+        "store": app.store.as_ref().map(|_| app.store_health()),
         "last_run": last_run,
     }))
     .into_response()

@@ -28,6 +28,7 @@ pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), Comm
             axum::routing::get(|| async { axum::Json(serde_json::json!({"ok": true})) }),
         )
         .fallback(not_found);
+    super::server::raise_nofile_limit();
     let listener = bind(listen)
         .await
         .doing(|| format!("binding SNIPER_LISTEN={listen}"))?;

@@ -11,4 +11,4 @@ pub mod modules;
 pub mod runner;
 
 pub use clock::{Clock, system_clock};
-pub use runner::{RunResult, Runner};
+pub use runner::{RunResult, Runner, Trigger};

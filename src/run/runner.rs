@@ -68,6 +68,39 @@ pub struct Symbols {
     pub perp: String,
 }
 
+/// Who started a run: recorded in [`RunResult::trigger`], the history (`runs.triggered_by`), the
+/// run's log line and `sniper_runs_total{trigger}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// The scheduler loop.
+    #[default]
+    Schedule,
+    /// `POST /api/run`.
+    Manual,
+    /// Another sniper instance asked (reserved for replication; nothing sends it yet).
+    Replica,
+}
+
+impl Trigger {
+    /// Every trigger, for pre-initialising metric series.
+    pub const ALL: [Trigger; 3] = [Trigger::Schedule, Trigger::Manual, Trigger::Replica];
+
+    /// The label / column value: `schedule`, `manual`, `replica`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Replica => "replica",
+        }
+    }
+
+    /// The inverse of [`Trigger::as_str`]; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 /// The result of a run for one symbol: the design's fields, plus timing and provenance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,6 +124,8 @@ pub struct RunResult {
     /// The backend the run went to: `PY_BASE_URL`'s origin and path prefix, normalised
     /// ([`Base::key`], e.g. `https://api.example.com/py`).
     pub backend: String,
+    /// Who started the run ([`Runner::run_once`] says `schedule`; the daemon sets the others).
+    pub trigger: Trigger,
 }
 
 /// Everything a run needs, built once and shared by every run.
@@ -813,6 +848,7 @@ impl Runner {
             duration_ms: elapsed.as_millis() as u64,
             sandbox: self.cfg.sandbox,
             backend: self.backend.clone(),
+            trigger: Trigger::Schedule,
         }
     }
 }

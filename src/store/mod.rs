@@ -16,7 +16,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::run::modules::Outcome as ModuleOutcome;
-use crate::run::runner::RunResult;
+use crate::run::runner::{RunResult, Trigger};
 
 /// Environment variable naming the database file (`:memory:` accepted).
 pub const DB_ENV: &str = "SNIPER_DB";
@@ -37,9 +37,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_RUNS_LIMIT: usize = 1000;
 
 /// Schema migrations, in order. Entry `i` upgrades a database from `user_version = i` to `i + 1`;
-/// each runs in its own transaction together with the version bump. Append only: never edit a
+/// the pending ones run in one write transaction together with the version bump. Append only: never edit a
 /// released entry, since databases in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2, MIGRATION_V3];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4];
 
 /// Version 1: run history (one row per run, one row per module outcome).
 pub const SCHEMA_V1: &str = "
@@ -106,6 +106,12 @@ CREATE TABLE routes (
     updated_ms INTEGER NOT NULL,
     PRIMARY KEY (backend, module)
 );
+";
+
+/// Version 4: who started each run (`schedule`, `manual`, `replica`); older rows were all
+/// scheduled (manual runs were not recorded apart).
+pub const MIGRATION_V4: &str = "
+ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'schedule';
 ";
 
 /// The schema version this build writes (`PRAGMA user_version` after [`SqliteStore::open`]).
@@ -235,6 +241,9 @@ pub struct RunRecord {
     /// before schema version 3.
     #[serde(default)]
     pub backend: Option<String>,
+    /// Who started the run (absent in older JSON: `schedule`).
+    #[serde(default)]
+    pub trigger: Trigger,
 }
 
 impl RunRecord {
@@ -293,6 +302,7 @@ impl RunRecord {
             payload_dropped: false,
             sandbox: r.sandbox,
             backend: Some(r.backend.clone()),
+            trigger: r.trigger,
         })
     }
 }
@@ -453,26 +463,43 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
-/// Bring `conn` to [`SCHEMA_VERSION`], one transaction per step.
+/// Bring `conn` to [`SCHEMA_VERSION`] in one write transaction.
+///
+/// Several processes may open the same new file at once: the transaction is `BEGIN IMMEDIATE`
+/// (the write lock is taken first, waiting up to the busy timeout), and `user_version` is re-read
+/// inside it, so the second process sees the first one's work and runs nothing twice (it used to
+/// fail with "table runs already exists"). A file already at the current version takes no lock.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found = user_version(conn)?;
+    if check_version(user_version(conn)?)? == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let from = check_version(user_version(&tx)?)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    if from < MIGRATIONS.len() {
+        tracing::info!(
+            from,
+            to = MIGRATIONS.len(),
+            "migrated state database schema"
+        );
+    }
+    Ok(())
+}
+
+/// `user_version` as an index into [`MIGRATIONS`]; too new or negative is an error.
+fn check_version(found: i64) -> Result<usize, StoreError> {
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found,
             supported: SCHEMA_VERSION,
         });
     }
-    let start = usize::try_from(found)
-        .map_err(|_| StoreError::Corrupt(format!("negative user_version {found}")))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
-        let to = i + 1;
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", to as i64)?;
-        tx.commit()?;
-        tracing::info!(from = i, to, "migrated state database schema");
-    }
-    Ok(())
+    usize::try_from(found)
+        .map_err(|_| StoreError::Corrupt(format!("negative user_version {found}")))
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -506,8 +533,8 @@ impl StateStore for SqliteStore {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO runs (at_ms, outcome, success, duration_ms, soft_fails, payload,
-                               payload_dropped, sandbox, backend)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               payload_dropped, sandbox, backend, triggered_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 run.at.as_millisecond(),
                 run.outcome.as_str(),
@@ -518,6 +545,7 @@ impl StateStore for SqliteStore {
                 dropped,
                 run.sandbox,
                 run.backend,
+                run.trigger.as_str(),
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -546,7 +574,8 @@ impl StateStore for SqliteStore {
         // One statement for every filter combination: NULL parameters disable their filter.
         let mut stmt = conn.prepare_cached(
             "SELECT id, at_ms, outcome, success, duration_ms, soft_fails,
-                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox, backend
+                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox, backend,
+                    triggered_by
              FROM runs
              WHERE (?1 IS NULL OR outcome = ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_modules m
@@ -565,6 +594,7 @@ impl StateStore for SqliteStore {
             bool,
             bool,
             Option<String>,
+            String,
         );
         let rows: Vec<Row> = stmt
             .query_map(
@@ -586,6 +616,7 @@ impl StateStore for SqliteStore {
                         r.get(7)?,
                         r.get(8)?,
                         r.get(9)?,
+                        r.get(10)?,
                     ))
                 },
             )?
@@ -607,8 +638,11 @@ impl StateStore for SqliteStore {
             dropped,
             sandbox,
             backend,
+            trig,
         ) in rows
         {
+            let trigger = Trigger::parse(&trig)
+                .ok_or_else(|| StoreError::Corrupt(format!("run {id}: trigger {trig:?}")))?;
             let at = Timestamp::from_millisecond(at_ms)
                 .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {at_ms}: {e}")))?;
             let outcome = Outcome::parse(&outcome)
@@ -636,6 +670,7 @@ impl StateStore for SqliteStore {
                 payload_dropped: dropped,
                 sandbox,
                 backend,
+                trigger,
             });
         }
         Ok(out)
@@ -888,7 +923,7 @@ pub fn run_history_cli(
         };
         writeln!(
             out,
-            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {:<32}  {}{}",
+            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {:<32}  {}{}{}",
             run.id.unwrap_or_default(),
             at,
             run.outcome,
@@ -897,6 +932,11 @@ pub fn run_history_cli(
             run.backend.as_deref().unwrap_or("-"),
             soft,
             if run.sandbox { "  [sandbox]" } else { "" },
+            // Scheduled runs read as before; the others say who started them.
+            match run.trigger {
+                Trigger::Schedule => String::new(),
+                t => format!("  [{}]", t.as_str()),
+            },
         )?;
     }
     Ok(())
