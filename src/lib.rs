@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod discovery;
 pub mod gateway;
+pub mod market;
 pub mod module_id;
 pub mod resilience;
 pub mod run;
