@@ -636,6 +636,8 @@ fn a_runner_result_becomes_a_history_record() {
         timestamp: ts("2030-01-01T00:00:00Z"),
         duration_ms: 250,
         sandbox: true,
+        features: Default::default(),
+        market: Default::default(),
     };
     let rec = RunRecord::from_run_result(&result, true).unwrap();
     assert_eq!(rec.outcome, Outcome::Partial);

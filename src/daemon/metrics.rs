@@ -204,6 +204,24 @@ impl DeliveryResult {
     }
 }
 
+/// Direction of a signal call, for `sniper_signals_total{level,direction}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SignalDirection {
+    Long,
+    Short,
+    None,
+}
+
+impl SignalDirection {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignalDirection::Long => "long",
+            SignalDirection::Short => "short",
+            SignalDirection::None => "none",
+        }
+    }
+}
+
 macro_rules! label_value {
     ($($t:ty),*) => {$(
         impl EncodeLabelValue for $t {
@@ -219,8 +237,16 @@ label_value!(
     BreakerState,
     RequestClass,
     AlertChannel,
-    DeliveryResult
+    DeliveryResult,
+    SignalDirection,
+    crate::signals::Level
 );
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SignalLabels {
+    level: crate::signals::Level,
+    direction: SignalDirection,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ModuleLabels {
@@ -281,6 +307,8 @@ pub struct Metrics {
     upstream_requests: Family<UpstreamLabels, Counter>,
     in_window: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
+    signals: Family<SignalLabels, Counter>,
+    signal_deliveries: Family<AlertLabels, Counter>,
 }
 
 impl Metrics {
@@ -366,9 +394,27 @@ impl Metrics {
         for outcome in RunOutcome::ALL {
             let _ = runs.get_or_create(&OutcomeLabels { outcome });
         }
+        let signals = Family::<SignalLabels, Counter>::default();
+        let signal_deliveries = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "sniper_signals",
+            "Signal calls enqueued for delivery by level and direction",
+            signals.clone(),
+        );
+        registry.register(
+            "sniper_signal_deliveries",
+            "Signal delivery attempts by channel and result",
+            signal_deliveries.clone(),
+        );
         for channel in [AlertChannel::Webhook, AlertChannel::Telegram] {
             for result in [DeliveryResult::Ok, DeliveryResult::Failed] {
                 let _ = alert_deliveries.get_or_create(&AlertLabels { channel, result });
+                let _ = signal_deliveries.get_or_create(&AlertLabels { channel, result });
+            }
+        }
+        for level in [crate::signals::Level::Watch, crate::signals::Level::Action] {
+            for direction in [SignalDirection::Long, SignalDirection::Short] {
+                let _ = signals.get_or_create(&SignalLabels { level, direction });
             }
         }
 
@@ -385,6 +431,8 @@ impl Metrics {
             upstream_requests,
             in_window,
             alert_deliveries,
+            signals,
+            signal_deliveries,
         })
     }
 
@@ -442,6 +490,25 @@ impl Metrics {
     /// Counts one alert delivery attempt.
     pub fn record_alert_delivery(&self, channel: AlertChannel, result: DeliveryResult) {
         self.alert_deliveries
+            .get_or_create(&AlertLabels { channel, result })
+            .inc();
+    }
+
+    /// Counts one signal call enqueued for delivery.
+    pub fn record_signal(&self, level: crate::signals::Level, direction: crate::market::Direction) {
+        let direction = match direction {
+            crate::market::Direction::Long => SignalDirection::Long,
+            crate::market::Direction::Short => SignalDirection::Short,
+            crate::market::Direction::Neutral => SignalDirection::None,
+        };
+        self.signals
+            .get_or_create(&SignalLabels { level, direction })
+            .inc();
+    }
+
+    /// Counts one signal delivery attempt.
+    pub fn record_signal_delivery(&self, channel: AlertChannel, result: DeliveryResult) {
+        self.signal_deliveries
             .get_or_create(&AlertLabels { channel, result })
             .inc();
     }
@@ -571,6 +638,8 @@ mod tests {
             ("sniper_upstream_requests", "counter"),
             ("sniper_in_active_window", "gauge"),
             ("sniper_alert_deliveries", "counter"),
+            ("sniper_signals", "counter"),
+            ("sniper_signal_deliveries", "counter"),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -603,6 +672,11 @@ mod tests {
             ("sniper_upstream_requests_total", one(&["module", "class"])),
             ("sniper_in_active_window", one(&[])),
             ("sniper_alert_deliveries_total", one(&["channel", "result"])),
+            ("sniper_signals_total", one(&["level", "direction"])),
+            (
+                "sniper_signal_deliveries_total",
+                one(&["channel", "result"]),
+            ),
         ]
         .into_iter()
         .collect();

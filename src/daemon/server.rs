@@ -43,6 +43,8 @@ pub struct App {
     on_run: RwLock<Option<OnRun>>,
     /// Keep module payloads in the history (capped by the store).
     keep_payloads: std::sync::atomic::AtomicBool,
+    /// Grades each run's results into signal calls (set once by the daemon).
+    signals: std::sync::OnceLock<Arc<crate::signals::SignalEngine>>,
 }
 
 /// Called after every run with its results (the demo prints them).
@@ -82,6 +84,7 @@ impl App {
             saved_breakers: Mutex::new(saved_breakers),
             on_run: RwLock::new(None),
             keep_payloads: std::sync::atomic::AtomicBool::new(false),
+            signals: std::sync::OnceLock::new(),
         })
     }
 
@@ -127,6 +130,9 @@ impl App {
                 }
             }
         }
+        if let Some(engine) = self.signals.get() {
+            engine.after_run(&results).await;
+        }
         if let Some(f) = self
             .on_run
             .read()
@@ -143,6 +149,11 @@ impl App {
     pub fn set_keep_payloads(&self, yes: bool) {
         self.keep_payloads
             .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Grade every run's results with `engine` (first call wins).
+    pub fn set_signals(&self, engine: Arc<crate::signals::SignalEngine>) {
+        let _ = self.signals.set(engine);
     }
 
     /// Set the per-run callback.

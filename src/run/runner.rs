@@ -62,6 +62,12 @@ pub struct RunResult {
     pub duration_ms: u64,
     /// True when the backend is the embedded sandbox: the data is not real.
     pub sandbox: bool,
+    /// Per-symbol features of this run's usable market data.
+    #[serde(default)]
+    pub features: crate::market::SymbolFeatures,
+    /// The usable market data of this run, by module.
+    #[serde(default)]
+    pub market: BTreeMap<ModuleId, crate::market::MarketData>,
 }
 
 /// Everything a run needs, built once and shared by every run.
@@ -375,6 +381,8 @@ impl Runner {
             timestamp,
             duration_ms: elapsed.as_millis() as u64,
             sandbox: self.cfg.sandbox,
+            features: Default::default(),
+            market: BTreeMap::new(),
         }
     }
 }
