@@ -16,7 +16,7 @@ use sniper::market::{BiasFeatures, Direction, SymbolFeatures, WhaleFeatures};
 use sniper::run::runner::{RunResult, Symbols};
 use sniper::signals::delivery::{Deliverer, SignalArgs, deliver_due};
 use sniper::signals::{Rules, SignalEngine};
-use sniper::store::{AsyncStore, SqliteStore, StateStore};
+use sniper::store::{AsyncStore, SqliteStore};
 
 /// A fixed time in 2030: never pruned by the store's 7-day retention, stable in snapshots.
 fn ts(s: i64) -> Timestamp {
