@@ -1301,7 +1301,7 @@ mod tests {
 
     #[test]
     fn migrations_are_numbered_by_position() {
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
         let conn = Connection::open_in_memory().unwrap();
         let mut conn = conn;
         migrate(&mut conn).unwrap();
@@ -1317,7 +1317,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             migrate(&mut conn),
-            Err(StoreError::SchemaTooNew { found: 3, .. })
+            Err(StoreError::SchemaTooNew { found: 4, .. })
         ));
     }
 }
