@@ -76,7 +76,15 @@ fn migrates_an_empty_file_to_the_latest_schema() {
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(
         table_names(&path),
-        ["breakers", "routes", "run_modules", "runs"]
+        [
+            "breakers",
+            "routes",
+            "run_modules",
+            "runs",
+            "signal_calls",
+            "signal_outbox",
+            "signal_state"
+        ]
     );
     let mode: String = Connection::open(&path)
         .unwrap()
@@ -110,7 +118,7 @@ fn migrates_a_v1_database_and_keeps_its_runs() {
     assert!(!table_names(&path).contains(&"breakers".to_string()));
 
     let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let runs = store.runs(&RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].id, Some(7));

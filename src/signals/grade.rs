@@ -661,7 +661,8 @@ mod tests {
 
     #[test]
     fn confluence_table() {
-        let cases: [([(Level, Direction); 5], Level, Direction, u32); 10] = [
+        type Case = ([(Level, Direction); 5], Level, Direction, u32);
+        let cases: [Case; 10] = [
             ([(No, N); 5], No, N, 0),
             // one layer is never a call
             ([(A, L), (No, N), (No, N), (No, N), (No, N)], No, N, 0),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const RULES_ENV: &str = "SNIPER_RULES";
 
 /// Every threshold. A file may set any subset; the rest keep [`Rules::default`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rules {
     /// Order book layer.
@@ -201,19 +201,6 @@ impl Default for DeliveryRules {
             cooldown_secs: 900,
             score_step: 15,
             deliver_watch: true,
-        }
-    }
-}
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            book: BookRules::default(),
-            liquidations: LiqRules::default(),
-            whales: WhaleRules::default(),
-            etf: EtfRules::default(),
-            bias: BiasRules::default(),
-            confluence: ConfluenceRules::default(),
-            delivery: DeliveryRules::default(),
         }
     }
 }
