@@ -67,7 +67,7 @@ fn demo(db: &Path, envs: &[(&str, String)]) -> Demo {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().unwrap();
+    let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
@@ -80,7 +80,11 @@ fn demo(db: &Path, envs: &[(&str, String)]) -> Demo {
                 _log: log,
             };
         }
-        assert!(Instant::now() < deadline, "demo did not start:\n{text}");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("demo did not start:\n{text}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
