@@ -50,6 +50,8 @@ impl Drop for Demo {
     }
 }
 
+// The child moves into `Demo`, whose Drop kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn demo(db: &Path, envs: &[(&str, String)]) -> Demo {
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sniper"));
