@@ -69,4 +69,7 @@ config_errors!(
     crate::daemon::scheduler::SchedulerConfigError,
     crate::daemon::alerts::AlertConfigError,
     crate::gateway::ConfigError,
+    crate::signals::RulesError,
+    crate::signals::delivery::SignalConfigError,
+    crate::signals::cli::BadSince,
 );

@@ -80,6 +80,30 @@ enum Cmd {
         #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
         db: String,
     },
+    /// Print the effective signal rules (compiled-in defaults overlaid by SNIPER_RULES) as TOML.
+    /// Exit 2 when the rules file is bad (the message names the key).
+    Rules {
+        /// Rules file (TOML).
+        #[arg(long = "rules", env = "SNIPER_RULES")]
+        rules: Option<String>,
+    },
+    /// Signal calls from the store (SNIPER_DB), newest first.
+    Signals {
+        #[command(flatten)]
+        args: sniper::signals::cli::SignalsArgs,
+        /// SQLite file.
+        #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
+        db: String,
+    },
+    /// Re-grade the stored runs' features with other rules and print the calls they would have
+    /// made (cooldown applied), to tune thresholds on recorded data.
+    Replay {
+        #[command(flatten)]
+        args: sniper::signals::cli::ReplayArgs,
+        /// SQLite file.
+        #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
+        db: String,
+    },
     /// Parse a symbol in any common form and print it for a venue (alone on one line), or with
     /// --json the parsed instrument and its form on every venue. Exit 2 on a rejected symbol.
     Symbol(sniper::symbol::SymbolArgs),
@@ -180,6 +204,18 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
             let mut out = std::io::stdout().lock();
             sniper::store::run_history_cli(&store, &args, &mut out)
                 .doing(|| "reading the history".into())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Rules { rules } => {
+            sniper::signals::cli::rules(rules.as_deref(), &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Signals { args, db } => {
+            sniper::signals::cli::signals(&db, &args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Replay { args, db } => {
+            sniper::signals::cli::replay(&db, &args, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Symbol(args) => {

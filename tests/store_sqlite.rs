@@ -81,7 +81,15 @@ fn migrates_an_empty_file_to_the_latest_schema() {
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(
         table_names(&path),
-        ["breakers", "routes", "run_modules", "runs"]
+        [
+            "breakers",
+            "routes",
+            "run_modules",
+            "runs",
+            "signal_calls",
+            "signal_outbox",
+            "signal_state"
+        ]
     );
     let mode: String = Connection::open(&path)
         .unwrap()
@@ -432,7 +440,7 @@ fn migrates_a_v2_database_dropping_state_of_unknown_backend() {
         .unwrap();
     }
     let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let runs = store.runs(&RunQuery::default()).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].backend, None);

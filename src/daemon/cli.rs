@@ -50,6 +50,8 @@ pub struct DaemonArgs {
     pub sched: crate::daemon::scheduler::SchedulerArgs,
     #[command(flatten)]
     pub alerts: crate::daemon::alerts::AlertArgs,
+    #[command(flatten)]
+    pub signals: crate::signals::delivery::SignalArgs,
 }
 
 /// Which daemon: `serve` against the configured backend, or `demo` against the embedded sandbox.
@@ -83,6 +85,11 @@ pub async fn daemon(
     )?;
     let gpts = daemon.gpts.clone().into_config(cfg.base_url.clone())?;
     let alert_cfg = daemon.alerts.clone().into_config()?;
+    let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
+    let signal_cfg = daemon.signals.into_config(
+        daemon.alerts.telegram_bot_token.as_deref(),
+        &daemon.alerts.telegram_api_base,
+    )?;
     let (window, demo_json) = match mode {
         DaemonMode::Demo {
             respect_window,
@@ -137,6 +144,15 @@ pub async fn daemon(
     .await;
     app.set_keep_payloads(keep_payloads);
     app.set_store_error_policy(store_policy);
+    let engine = crate::signals::SignalEngine::new(
+        rules,
+        signal_cfg.channels(),
+        store.clone(),
+        Some(metrics.clone()),
+    )
+    .await
+    .doing(|| "loading the signal state".into())?;
+    app.set_signals(engine.clone());
     if let Some(json) = demo_json {
         app.set_on_run(Box::new(move |results| {
             let _ = print_results(results, json, &mut std::io::stdout().lock());
@@ -166,6 +182,7 @@ pub async fn daemon(
     };
     let router = api_router(app.clone(), metrics_listener.is_none())
         .merge(crate::daemon::status::routes(store.clone()))
+        .merge(crate::signals::api::routes(engine.clone(), store.clone()))
         .merge(crate::gateway::try_router(gpts)?)
         .fallback(crate::daemon::server::not_found);
     let mut tasks = Vec::new();
@@ -205,6 +222,20 @@ pub async fn daemon(
         alert_cfg,
         Some(metrics.clone()),
     );
+    let deliverer = crate::signals::delivery::Deliverer::new(
+        reqwest::Client::builder()
+            .build()
+            .doing(|| "building the signal HTTP client".into())?,
+        signal_cfg,
+        crate::signals::delivery::DEFAULT_TIMEOUT,
+        Some(metrics.clone()),
+    );
+    let signal_worker = tokio::spawn(crate::signals::delivery::worker(
+        store.clone(),
+        deliverer,
+        engine.notify.clone(),
+        rx.clone(),
+    ));
     let hooks = crate::daemon::scheduler::ObservingHooks {
         metrics: metrics.clone(),
         alerter: Some(alerter),
@@ -238,7 +269,8 @@ pub async fn daemon(
         serve_opts.drain + Duration::from_secs(1),
         futures_util::future::join_all(tasks),
     );
-    let _ = tokio::join!(looping, servers);
+    let worker = tokio::time::timeout(Duration::from_secs(2), signal_worker);
+    let _ = tokio::join!(looping, servers, worker);
     drop(sandbox);
     tracing::info!("stopped");
     Ok(())

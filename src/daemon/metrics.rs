@@ -230,6 +230,24 @@ impl DeliveryResult {
     }
 }
 
+/// Direction of a signal call, for `sniper_signals_total{level,direction}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SignalDirection {
+    Long,
+    Short,
+    None,
+}
+
+impl SignalDirection {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignalDirection::Long => "long",
+            SignalDirection::Short => "short",
+            SignalDirection::None => "none",
+        }
+    }
+}
+
 macro_rules! label_value {
     ($($t:ty),*) => {$(
         impl EncodeLabelValue for $t {
@@ -247,8 +265,16 @@ label_value!(
     AlertChannel,
     DeliveryResult,
     StoreOp,
-    Trigger
+    Trigger,
+    SignalDirection,
+    crate::signals::Level
 );
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SignalLabels {
+    level: crate::signals::Level,
+    direction: SignalDirection,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ModuleLabels {
@@ -315,6 +341,8 @@ pub struct Metrics {
     upstream_requests: Family<UpstreamLabels, Counter>,
     in_window: Gauge,
     alert_deliveries: Family<AlertLabels, Counter>,
+    signals: Family<SignalLabels, Counter>,
+    signal_deliveries: Family<AlertLabels, Counter>,
     store_errors: Family<StoreLabels, Counter>,
     cost: CostMetrics,
 }
@@ -435,9 +463,27 @@ impl Metrics {
         for op in StoreOp::ALL {
             let _ = store_errors.get_or_create(&StoreLabels { op });
         }
+        let signals = Family::<SignalLabels, Counter>::default();
+        let signal_deliveries = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "sniper_signals",
+            "Signal calls enqueued for delivery by level and direction",
+            signals.clone(),
+        );
+        registry.register(
+            "sniper_signal_deliveries",
+            "Signal delivery attempts by channel and result",
+            signal_deliveries.clone(),
+        );
         for channel in [AlertChannel::Webhook, AlertChannel::Telegram] {
             for result in [DeliveryResult::Ok, DeliveryResult::Failed] {
                 let _ = alert_deliveries.get_or_create(&AlertLabels { channel, result });
+                let _ = signal_deliveries.get_or_create(&AlertLabels { channel, result });
+            }
+        }
+        for level in [crate::signals::Level::Watch, crate::signals::Level::Action] {
+            for direction in [SignalDirection::Long, SignalDirection::Short] {
+                let _ = signals.get_or_create(&SignalLabels { level, direction });
             }
         }
 
@@ -448,6 +494,9 @@ impl Metrics {
         };
         for reason in ["fresh", "not_modified", "deferred"] {
             let _ = cost.saved.get_or_create(&ReasonLabels { reason });
+        }
+        for consumer in ["scheduled", "manual", "gateway"] {
+            let _ = cost.spent.get_or_create(&ConsumerLabels { consumer });
         }
         registry.register(
             "sniper_requests_saved",
@@ -479,6 +528,8 @@ impl Metrics {
             in_window,
             alert_deliveries,
             store_errors,
+            signals,
+            signal_deliveries,
         })
     }
 
@@ -583,6 +634,25 @@ impl Metrics {
     /// Counts one alert delivery attempt.
     pub fn record_alert_delivery(&self, channel: AlertChannel, result: DeliveryResult) {
         self.alert_deliveries
+            .get_or_create(&AlertLabels { channel, result })
+            .inc();
+    }
+
+    /// Counts one signal call enqueued for delivery.
+    pub fn record_signal(&self, level: crate::signals::Level, direction: crate::market::Direction) {
+        let direction = match direction {
+            crate::market::Direction::Long => SignalDirection::Long,
+            crate::market::Direction::Short => SignalDirection::Short,
+            crate::market::Direction::Neutral => SignalDirection::None,
+        };
+        self.signals
+            .get_or_create(&SignalLabels { level, direction })
+            .inc();
+    }
+
+    /// Counts one signal delivery attempt.
+    pub fn record_signal_delivery(&self, channel: AlertChannel, result: DeliveryResult) {
+        self.signal_deliveries
             .get_or_create(&AlertLabels { channel, result })
             .inc();
     }
@@ -722,6 +792,11 @@ mod tests {
             ("sniper_in_active_window", "gauge"),
             ("sniper_alert_deliveries", "counter"),
             ("sniper_store_errors", "counter"),
+            ("sniper_signals", "counter"),
+            ("sniper_signal_deliveries", "counter"),
+            ("sniper_requests_saved", "counter"),
+            ("sniper_budget_spent", "counter"),
+            ("sniper_budget_remaining", "gauge"),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -755,6 +830,13 @@ mod tests {
             ("sniper_in_active_window", one(&[])),
             ("sniper_alert_deliveries_total", one(&["channel", "result"])),
             ("sniper_store_errors_total", one(&["op"])),
+            ("sniper_signals_total", one(&["level", "direction"])),
+            (
+                "sniper_signal_deliveries_total",
+                one(&["channel", "result"]),
+            ),
+            ("sniper_requests_saved_total", one(&["reason"])),
+            ("sniper_budget_spent_total", one(&["consumer"])),
         ]
         .into_iter()
         .collect();

@@ -52,6 +52,8 @@ pub struct App {
     store_policy: Mutex<StoreErrorPolicy>,
     /// The manual run in flight, shared by every `POST /api/run` that arrives meanwhile.
     manual: Mutex<Option<SharedRun>>,
+    /// Grades each run's results into signal calls (set once by the daemon).
+    signals: std::sync::OnceLock<Arc<crate::signals::SignalEngine>>,
 }
 
 /// A manual run's result as awaited by every request that joined it (`Err`: the run's task
@@ -120,6 +122,7 @@ impl App {
             store_health: Mutex::new(StoreHealth::default()),
             store_policy: Mutex::new(StoreErrorPolicy::default()),
             manual: Mutex::new(None),
+            signals: std::sync::OnceLock::new(),
         })
     }
 
@@ -288,6 +291,9 @@ impl App {
                 &summary.soft_fails,
             );
         }
+        if let Some(engine) = self.signals.get() {
+            engine.after_run(&results).await;
+        }
         if let Some(f) = self
             .on_run
             .read()
@@ -304,6 +310,11 @@ impl App {
     pub fn set_keep_payloads(&self, yes: bool) {
         self.keep_payloads
             .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Grade every run's results with `engine` (first call wins).
+    pub fn set_signals(&self, engine: Arc<crate::signals::SignalEngine>) {
+        let _ = self.signals.set(engine);
     }
 
     /// Set the per-run callback.

@@ -39,7 +39,13 @@ pub const MAX_RUNS_LIMIT: usize = 1000;
 /// Schema migrations, in order. Entry `i` upgrades a database from `user_version = i` to `i + 1`;
 /// the pending ones run in one write transaction together with the version bump. Append only: never edit a
 /// released entry, since databases in the field already ran it.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, MIGRATION_V2, MIGRATION_V3, MIGRATION_V4];
+pub const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1,
+    MIGRATION_V2,
+    MIGRATION_V3,
+    MIGRATION_V4,
+    MIGRATION_V5,
+];
 
 /// Version 1: run history (one row per run, one row per module outcome).
 pub const SCHEMA_V1: &str = "
@@ -113,6 +119,123 @@ CREATE TABLE routes (
 pub const MIGRATION_V4: &str = "
 ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'schedule';
 ";
+/// Version 5: signals. `signal_calls` keeps every graded symbol per run with the features that
+/// produced it (replay re-grades them); `signal_state` the last delivered call per symbol and
+/// direction (the cooldown); `signal_outbox` one row per call and channel until delivered, written
+/// in the same transaction as the state, keyed by the call's idempotency key.
+pub const MIGRATION_V5: &str = "
+CREATE TABLE signal_calls (
+    id        INTEGER PRIMARY KEY,
+    symbol    TEXT    NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    level     TEXT    NOT NULL CHECK (level IN ('none', 'watch', 'action')),
+    direction TEXT    NOT NULL,
+    score     INTEGER NOT NULL,
+    reason    TEXT,
+    call      TEXT    NOT NULL,
+    features  TEXT    NOT NULL
+);
+CREATE INDEX signal_calls_at ON signal_calls (at_ms);
+CREATE INDEX signal_calls_symbol ON signal_calls (symbol, at_ms);
+CREATE TABLE signal_state (
+    symbol    TEXT    NOT NULL,
+    direction TEXT    NOT NULL,
+    level     TEXT    NOT NULL,
+    score     INTEGER NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    PRIMARY KEY (symbol, direction)
+);
+CREATE TABLE signal_outbox (
+    key              TEXT    NOT NULL,
+    channel          TEXT    NOT NULL,
+    call_id          INTEGER NOT NULL,
+    body             TEXT    NOT NULL,
+    created_ms       INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL,
+    claimed_until_ms INTEGER,
+    delivered_ms     INTEGER,
+    last_error       TEXT,
+    PRIMARY KEY (key, channel)
+);
+CREATE INDEX signal_outbox_pending ON signal_outbox (delivered_ms, next_attempt_ms);
+";
+
+/// One graded symbol of one run, as kept (every run's grading, level none included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    /// Row id; `None` before saving.
+    pub id: Option<i64>,
+    /// The symbol as configured (`SOL`).
+    pub symbol: String,
+    /// The run's timestamp.
+    pub at: Timestamp,
+    /// `none`, `watch`, `action`.
+    pub level: String,
+    /// `long`, `short`, `none`.
+    pub direction: String,
+    /// 0–100.
+    pub score: u32,
+    /// Why it was delivered (`new`, `cooldown_over`, `escalation`, `score_rise`); `None` = not.
+    pub reason: Option<String>,
+    /// The graded call (layers and their numbers), JSON.
+    pub call: serde_json::Value,
+    /// The features it was graded from, JSON.
+    pub features: serde_json::Value,
+}
+
+/// The last delivered call of one symbol and direction (the cooldown's state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalStateRow {
+    /// Symbol.
+    pub symbol: String,
+    /// `long` or `short`.
+    pub direction: String,
+    /// `watch` or `action`.
+    pub level: String,
+    /// 0–100.
+    pub score: u32,
+    /// When the delivered call was graded, epoch ms.
+    pub at_ms: i64,
+}
+
+/// One pending (or delivered) delivery of a call to one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// The call's idempotency key (same for every channel and every retry).
+    pub key: String,
+    /// `webhook` or `telegram`.
+    pub channel: String,
+    /// The `signal_calls` row.
+    pub call_id: i64,
+    /// What to send, JSON.
+    pub body: serde_json::Value,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Enqueued at, epoch ms.
+    pub created_ms: i64,
+    /// Not before, epoch ms.
+    pub next_attempt_ms: i64,
+    /// Delivered at, epoch ms; `None` while pending.
+    pub delivered_ms: Option<i64>,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+}
+
+/// Which graded calls to return.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SignalQuery {
+    /// Only this symbol.
+    pub symbol: Option<String>,
+    /// Only graded at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only watch/action (skip level none).
+    pub calls_only: bool,
+    /// At most this many (newest kept), clamped to [`MAX_RUNS_LIMIT`] × 100.
+    pub limit: usize,
+    /// Oldest first (replay) instead of newest first.
+    pub ascending: bool,
+}
 
 /// The schema version this build writes (`PRAGMA user_version` after [`SqliteStore::open`]).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -359,6 +482,41 @@ pub trait StateStore: Send + Sync + 'static {
     fn routes(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Delete runs that started before `older_than`; returns how many were deleted.
     fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError>;
+    /// In one transaction: save a graded symbol, replace its cooldown state (if delivered) and
+    /// enqueue its outbox rows (a key already enqueued is left as it is). Returns the call's id.
+    fn record_signal(
+        &self,
+        call: &SignalRecord,
+        state: Option<&SignalStateRow>,
+        outbox: &[OutboxRow],
+    ) -> Result<i64, StoreError>;
+    /// Every cooldown state row.
+    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError>;
+    /// Graded calls matching `q`.
+    fn signals(&self, q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError>;
+    /// Claim up to `limit` undelivered outbox rows due at `now_ms` and not claimed by a live lease;
+    /// they are leased until `now_ms + lease_ms`. Oldest first.
+    fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Mark one row delivered at `now_ms`.
+    fn mark_delivered(&self, key: &str, channel: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Record a failed attempt: attempts + 1, lease released, due again at `next_attempt_ms`.
+    fn mark_failed(
+        &self,
+        key: &str,
+        channel: &str,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// Release every lease (at start-up: one daemon owns a database, so leases held by a killed
+    /// process are void).
+    fn release_outbox_claims(&self) -> Result<usize, StoreError>;
+    /// Every outbox row, oldest first (diagnostics and tests).
+    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError>;
 }
 
 /// Tunables of [`SqliteStore`].
@@ -715,8 +873,257 @@ impl StateStore for SqliteStore {
             "DELETE FROM runs WHERE at_ms < ?1",
             params![older_than.as_millisecond()],
         )?;
+        // Graded calls go with the runs' retention; delivered outbox rows too (pending ones stay).
+        conn.execute(
+            "DELETE FROM signal_calls WHERE at_ms < ?1
+               AND id NOT IN (SELECT call_id FROM signal_outbox WHERE delivered_ms IS NULL)",
+            params![older_than.as_millisecond()],
+        )?;
+        conn.execute(
+            "DELETE FROM signal_outbox WHERE delivered_ms IS NOT NULL AND created_ms < ?1",
+            params![older_than.as_millisecond()],
+        )?;
         Ok(n)
     }
+
+    fn record_signal(
+        &self,
+        call: &SignalRecord,
+        state: Option<&SignalStateRow>,
+        outbox: &[OutboxRow],
+    ) -> Result<i64, StoreError> {
+        let call_json = serde_json::to_string(&call.call)?;
+        let features_json = serde_json::to_string(&call.features)?;
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO signal_calls (symbol, at_ms, level, direction, score, reason, call, features)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                call.symbol,
+                call.at.as_millisecond(),
+                call.level,
+                call.direction,
+                call.score,
+                call.reason,
+                call_json,
+                features_json
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        if let Some(st) = state {
+            tx.execute(
+                "INSERT INTO signal_state (symbol, direction, level, score, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (symbol, direction) DO UPDATE SET level = excluded.level,
+                     score = excluded.score, at_ms = excluded.at_ms",
+                params![st.symbol, st.direction, st.level, st.score, st.at_ms],
+            )?;
+        }
+        for o in outbox {
+            tx.execute(
+                "INSERT OR IGNORE INTO signal_outbox (key, channel, call_id, body, created_ms,
+                     attempts, next_attempt_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![
+                    o.key,
+                    o.channel,
+                    id,
+                    serde_json::to_string(&o.body)?,
+                    o.created_ms,
+                    o.next_attempt_ms
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT symbol, direction, level, score, at_ms FROM signal_state ORDER BY symbol, direction",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SignalStateRow {
+                    symbol: r.get(0)?,
+                    direction: r.get(1)?,
+                    level: r.get(2)?,
+                    score: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn signals(&self, q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
+        let limit = q.limit.clamp(1, MAX_RUNS_LIMIT * 100) as i64;
+        let conn = self.lock()?;
+        let sql = format!(
+            "SELECT id, symbol, at_ms, level, direction, score, reason, call, features
+             FROM signal_calls
+             WHERE (?1 IS NULL OR symbol = ?1) AND (?2 IS NULL OR at_ms >= ?2)
+               AND (NOT ?3 OR level != 'none')
+             ORDER BY at_ms {o}, id {o} LIMIT ?4",
+            o = if q.ascending { "ASC" } else { "DESC" }
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        type Row = (
+            i64,
+            String,
+            i64,
+            String,
+            String,
+            u32,
+            Option<String>,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = stmt
+            .query_map(
+                params![
+                    q.symbol,
+                    q.since.map(|t| t.as_millisecond()),
+                    q.calls_only,
+                    limit
+                ],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(
+                |(id, symbol, at_ms, level, direction, score, reason, call, features)| {
+                    Ok(SignalRecord {
+                        id: Some(id),
+                        symbol,
+                        at: Timestamp::from_millisecond(at_ms).map_err(|e| {
+                            StoreError::Corrupt(format!("signal time {at_ms}: {e}"))
+                        })?,
+                        level,
+                        direction,
+                        score,
+                        reason,
+                        call: serde_json::from_str(&call)?,
+                        features: serde_json::from_str(&features)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let rows = {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM signal_outbox
+                 WHERE delivered_ms IS NULL AND next_attempt_ms <= ?1
+                   AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?1)
+                 ORDER BY created_ms, key, channel LIMIT ?2"
+            ))?;
+            stmt.query_map(params![now_ms, limit as i64], outbox_row)?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .collect::<Result<Vec<OutboxRow>, StoreError>>()?
+        };
+        for o in &rows {
+            tx.execute(
+                "UPDATE signal_outbox SET claimed_until_ms = ?3 WHERE key = ?1 AND channel = ?2",
+                params![o.key, o.channel, now_ms.saturating_add(lease_ms)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    fn mark_delivered(&self, key: &str, channel: &str, now_ms: i64) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE signal_outbox SET delivered_ms = ?3, attempts = attempts + 1,
+                 claimed_until_ms = NULL, last_error = NULL
+             WHERE key = ?1 AND channel = ?2",
+            params![key, channel, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn mark_failed(
+        &self,
+        key: &str,
+        channel: &str,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE signal_outbox SET attempts = attempts + 1, claimed_until_ms = NULL,
+                 next_attempt_ms = ?3, last_error = ?4
+             WHERE key = ?1 AND channel = ?2",
+            params![key, channel, next_attempt_ms, error],
+        )?;
+        Ok(())
+    }
+
+    fn release_outbox_claims(&self) -> Result<usize, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn.execute(
+            "UPDATE signal_outbox SET claimed_until_ms = NULL
+             WHERE claimed_until_ms IS NOT NULL AND delivered_ms IS NULL",
+            [],
+        )?)
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM signal_outbox ORDER BY created_ms, key, channel"
+        ))?;
+        let rows = stmt
+            .query_map([], outbox_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().collect()
+    }
+}
+
+const OUTBOX_COLUMNS: &str = "key, channel, call_id, body, attempts, created_ms, next_attempt_ms, \
+     delivered_ms, last_error";
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> {
+    let body: String = r.get(3)?;
+    let body = match serde_json::from_str(&body) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(StoreError::Json(e))),
+    };
+    Ok(Ok(OutboxRow {
+        key: r.get(0)?,
+        channel: r.get(1)?,
+        call_id: r.get(2)?,
+        body,
+        attempts: r.get(4)?,
+        created_ms: r.get(5)?,
+        next_attempt_ms: r.get(6)?,
+        delivered_ms: r.get(7)?,
+        last_error: r.get(8)?,
+    }))
 }
 
 impl SqliteStore {
@@ -847,6 +1254,71 @@ impl AsyncStore {
     /// See [`StateStore::prune`].
     pub async fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError> {
         self.call(move |s| s.prune(older_than)).await
+    }
+
+    /// See [`StateStore::record_signal`].
+    pub async fn record_signal(
+        &self,
+        call: SignalRecord,
+        state: Option<SignalStateRow>,
+        outbox: Vec<OutboxRow>,
+    ) -> Result<i64, StoreError> {
+        self.call(move |s| s.record_signal(&call, state.as_ref(), &outbox))
+            .await
+    }
+
+    /// See [`StateStore::signal_states`].
+    pub async fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError> {
+        self.call(|s| s.signal_states()).await
+    }
+
+    /// See [`StateStore::signals`].
+    pub async fn signals(&self, q: SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
+        self.call(move |s| s.signals(&q)).await
+    }
+
+    /// See [`StateStore::claim_outbox`].
+    pub async fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.call(move |s| s.claim_outbox(now_ms, lease_ms, limit))
+            .await
+    }
+
+    /// See [`StateStore::mark_delivered`].
+    pub async fn mark_delivered(
+        &self,
+        key: String,
+        channel: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.call(move |s| s.mark_delivered(&key, &channel, now_ms))
+            .await
+    }
+
+    /// See [`StateStore::mark_failed`].
+    pub async fn mark_failed(
+        &self,
+        key: String,
+        channel: String,
+        next_attempt_ms: i64,
+        error: String,
+    ) -> Result<(), StoreError> {
+        self.call(move |s| s.mark_failed(&key, &channel, next_attempt_ms, &error))
+            .await
+    }
+
+    /// See [`StateStore::release_outbox_claims`].
+    pub async fn release_outbox_claims(&self) -> Result<usize, StoreError> {
+        self.call(|s| s.release_outbox_claims()).await
+    }
+
+    /// See [`StateStore::outbox`].
+    pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        self.call(|s| s.outbox()).await
     }
 }
 

@@ -1,0 +1,121 @@
+//! HTTP face: `GET /api/signals?symbol=&since=&limit=` (graded calls from the store, newest
+//! first) and `GET /api/market/latest` (per symbol: the latest run's market data, features and
+//! call — the status page's charts).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::store::{AsyncStore, SignalQuery};
+
+use super::engine::SignalEngine;
+
+/// Default and largest `limit` of `/api/signals`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest `limit` of `/api/signals`.
+pub const MAX_LIMIT: usize = 1000;
+
+#[derive(Clone)]
+struct ApiState {
+    engine: Arc<SignalEngine>,
+    store: AsyncStore,
+}
+
+/// Raw query of `/api/signals`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SignalParams {
+    /// Symbol as configured (`SOL`).
+    pub symbol: Option<String>,
+    /// RFC 3339 timestamp (`2026-11-29T12:00:00Z`).
+    pub since: Option<String>,
+    /// 1..=1000, default 100.
+    pub limit: Option<String>,
+    /// `true`: include level-none gradings too.
+    pub all: Option<String>,
+}
+
+/// Validate `/api/signals` parameters; `Err((param, message))`.
+pub fn parse_params(p: &SignalParams) -> Result<SignalQuery, (&'static str, String)> {
+    let present = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let since = match present(&p.since) {
+        None => None,
+        Some(s) => Some(s.parse::<jiff::Timestamp>().map_err(|_| {
+            (
+                "since",
+                format!("since={s:?} is not an RFC 3339 time, e.g. 2026-11-29T12:00:00Z"),
+            )
+        })?),
+    };
+    let limit = match present(&p.limit) {
+        None => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err((
+                    "limit",
+                    format!("limit={s:?}: expected an integer 1..={MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let all = match present(&p.all).as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(o) => return Err(("all", format!("all={o:?}: expected true or false"))),
+    };
+    Ok(SignalQuery {
+        symbol: present(&p.symbol),
+        since,
+        calls_only: !all,
+        limit,
+        ascending: false,
+    })
+}
+
+async fn signals(State(s): State<ApiState>, Query(p): Query<SignalParams>) -> Response {
+    let q = match parse_params(&p) {
+        Ok(q) => q,
+        Err((param, message)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "bad_param", "param": param, "message": message})),
+            )
+                .into_response();
+        }
+    };
+    match s.store.signals(q).await {
+        Ok(rows) => axum::Json(json!({"signals": rows})).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": "store", "message": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn market_latest(State(s): State<ApiState>) -> Response {
+    axum::Json(json!({
+        "symbols": s.engine.latest(),
+        "rules": s.engine.rules(),
+    }))
+    .into_response()
+}
+
+/// The routes, ready to `merge`.
+pub fn routes(engine: Arc<SignalEngine>, store: AsyncStore) -> Router {
+    Router::new()
+        .route("/api/signals", get(signals))
+        .route("/api/market/latest", get(market_latest))
+        .with_state(ApiState { engine, store })
+}
