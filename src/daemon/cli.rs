@@ -166,6 +166,13 @@ pub async fn daemon(
         match_prefs: Some(crate::discovery::prefs_from_config(&cfg)),
         ..gpts
     };
+    // The bound address (port 0 is chosen now) is what clients send as Host.
+    let mut policy = policy;
+    policy.hosts = crate::daemon::access::HostRule::new(
+        daemon.gpts.allowed_hosts.as_deref(),
+        local,
+        gpts.public_url.as_ref(),
+    )?;
     let open = policy.open_surfaces(gpts.api_key.is_some(), metrics_listener.is_none());
     crate::gateway::cli::warn_open(local, &open);
     let router = api_router(app.clone(), metrics_listener.is_none())

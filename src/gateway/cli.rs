@@ -55,6 +55,7 @@ pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), Comm
         gpts_prefix: cfg.prefix.trim_end_matches('/').to_owned(),
     };
     warn_public_url(&cfg);
+    let public_url = cfg.public_url.clone();
     let gpts_key = cfg.api_key.is_some();
     let app = super::try_router(cfg)?
         .route(
@@ -69,13 +70,18 @@ pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), Comm
     if policy.hosts == HostRule::Any {
         open.push("any Host (SNIPER_ALLOWED_HOSTS=*)".to_owned());
     }
-    let app = access::layer(app, policy);
     let listener = bind(listen)
         .await
         .doing(|| format!("binding SNIPER_LISTEN={listen}"))?;
     let local = listener
         .local_addr()
         .doing(|| "reading the bound address".into())?;
+    // The bound address (port 0 is chosen now) is what clients send as Host.
+    let policy = AccessPolicy {
+        hosts: HostRule::new(allowed.as_deref(), local, public_url.as_ref())?,
+        ..policy
+    };
+    let app = access::layer(app, policy);
     warn_open(local, &open);
     eprintln!("sniper proxy: listening on http://{local}/ — /gpts/* → {base}");
     super::server::serve(

@@ -390,6 +390,10 @@ impl Gateway {
         let Some(rest) = parts.uri.path().strip_prefix(&*self.prefix) else {
             return Problem::NotFound.response();
         };
+        // The spec is public (ChatGPT imports it by URL without credentials); operations are not.
+        if rest == "/openapi.json" && matches!(parts.method, Method::GET | Method::HEAD) {
+            return self.openapi(&parts).await;
+        }
         if let Some(key) = &self.api_key {
             match headers::check_key(&parts.headers, key) {
                 // The gateway key is for the gateway; the backend never sees it.
@@ -399,9 +403,6 @@ impl Gateway {
                 Some(headers::KeySource::ApiKey) => drop(parts.headers.remove(headers::X_API_KEY)),
                 None => return Problem::Unauthorized.response(),
             }
-        }
-        if rest == "/openapi.json" && matches!(parts.method, Method::GET | Method::HEAD) {
-            return self.openapi(&parts).await;
         }
         if !self.forward_all {
             match self.published(false).await {
