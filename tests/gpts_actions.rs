@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 use sniper::daemon::access::{self, AccessPolicy, HostRule};
@@ -97,7 +97,10 @@ async fn get_json(url: &str, key: Option<&str>) -> (u16, Value) {
     if let Some(k) = key {
         req = req.bearer_auth(k);
     }
-    let res = tokio::time::timeout(GUARD, req.send()).await.unwrap().unwrap();
+    let res = tokio::time::timeout(GUARD, req.send())
+        .await
+        .unwrap()
+        .unwrap();
     let code = res.status().as_u16();
     let body = res.bytes().await.unwrap();
     let v = serde_json::from_slice(&body)
@@ -114,8 +117,15 @@ async fn every_fixture_spec_is_published_as_a_valid_actions_spec() {
         let (code, doc) = get_json(&format!("http://{gw}/gpts/openapi.json"), None).await;
         assert_eq!(code, 200, "{name}: {doc}");
         assert_eq!(actions::check(&doc), Vec::<String>::new(), "{name}");
-        assert_eq!(doc["servers"], json!([{"url": "https://gpt.example.test/gpts"}]));
-        assert_eq!(doc["security"], json!([{actions::SCHEME_NAME: []}]), "{name}");
+        assert_eq!(
+            doc["servers"],
+            json!([{"url": "https://gpt.example.test/gpts"}])
+        );
+        assert_eq!(
+            doc["security"],
+            json!([{actions::SCHEME_NAME: []}]),
+            "{name}"
+        );
         let paths = doc["paths"].as_object().unwrap();
         let n: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
         assert!(n > 0 && n <= actions::MAX_OPERATIONS, "{name}: {n}");
@@ -123,19 +133,16 @@ async fn every_fixture_spec_is_published_as_a_valid_actions_spec() {
             assert!(!p.contains("debug") && !p.contains("test"), "{name}: {p}");
         }
         // The five modules' routes discovery chooses are published first.
-        let (_, report) = sniper::discovery::match_spec(
-            &bytes,
-            &Default::default(),
-            &Default::default(),
-            "",
-        )
-        .unwrap();
+        let (_, report) =
+            sniper::discovery::match_spec(&bytes, &Default::default(), &Default::default(), "")
+                .unwrap();
         for m in sniper::module_id::ModuleId::ALL {
             if let Some(t) = report.chosen(m) {
                 let method = t.method.to_ascii_lowercase();
                 assert!(
-                    paths.iter().any(|(p, item)| t.path.ends_with(p.as_str())
-                        && item.get(&method).is_some()),
+                    paths.iter().any(
+                        |(p, item)| t.path.ends_with(p.as_str()) && item.get(&method).is_some()
+                    ),
                     "{name}: {m} route {} {} not published",
                     t.method,
                     t.path
@@ -153,8 +160,14 @@ async fn the_real_backend_spec_is_fixed_where_it_broke_the_rules() {
         .unwrap();
     let raw: Value = serde_json::from_slice(&bytes).unwrap();
     let before = actions::check(&raw);
-    assert!(before.iter().any(|v| v.contains("operations (max 30)")), "{before:?}");
-    assert!(before.iter().any(|v| v.contains("does not match")), "{before:?}");
+    assert!(
+        before.iter().any(|v| v.contains("operations (max 30)")),
+        "{before:?}"
+    );
+    assert!(
+        before.iter().any(|v| v.contains("does not match")),
+        "{before:?}"
+    );
     let backend = spec_backend(bytes, Seen::default()).await;
     let gw = serve(router(gw_config(backend))).await;
     let (_, a) = get_json(&format!("http://{gw}/gpts/openapi.json"), None).await;
@@ -183,7 +196,10 @@ async fn only_published_operations_are_forwarded_and_need_the_key() {
     assert_eq!(get_json(&url, None).await.0, 401);
     assert_eq!(get_json(&url, Some("wrong")).await.0, 401);
     let (code, v) = get_json(&url, Some(KEY)).await;
-    assert_eq!((code, &v["echo"]), (200, &json!("/advanced/ticker/SOL?x=1")));
+    assert_eq!(
+        (code, &v["echo"]),
+        (200, &json!("/advanced/ticker/SOL?x=1"))
+    );
     let (code, v) = get_json(&format!("http://{gw}/gpts/debug/routes"), Some(KEY)).await;
     assert_eq!((code, v["error"].as_str()), (404, Some("not_published")));
     let (code, _) = get_json(&format!("http://{gw}/gpts/advanced/ticker"), Some(KEY)).await;
@@ -195,13 +211,23 @@ async fn only_published_operations_are_forwarded_and_need_the_key() {
     let mut cfg = gw_config(backend);
     cfg.operations = vec!["GET /debug/routes".into()];
     let gw = serve(router(cfg)).await;
-    assert_eq!(get_json(&format!("http://{gw}/gpts/debug/routes"), Some(KEY)).await.0, 200);
+    assert_eq!(
+        get_json(&format!("http://{gw}/gpts/debug/routes"), Some(KEY))
+            .await
+            .0,
+        200
+    );
     let ticker = format!("http://{gw}/gpts/advanced/ticker/SOL");
     assert_eq!(get_json(&ticker, Some(KEY)).await.0, 404);
     let mut cfg = gw_config(backend);
     cfg.forward_all = true;
     let gw = serve(router(cfg)).await;
-    assert_eq!(get_json(&format!("http://{gw}/gpts/anything"), Some(KEY)).await.0, 200);
+    assert_eq!(
+        get_json(&format!("http://{gw}/gpts/anything"), Some(KEY))
+            .await
+            .0,
+        200
+    );
 }
 
 /// A backend of canned answers: `/openapi.json` publishes everything under `/x/*`.
@@ -217,7 +243,10 @@ async fn canned_backend() -> SocketAddr {
         "/x/html-error": {"get": {}}, "/x/small": {"get": {}},
     }});
     let app = Router::new()
-        .route("/openapi.json", get(move || async move { axum::Json(spec) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(spec) }),
+        )
         .route(
             "/x/big-chunked",
             get(move || {
@@ -250,7 +279,10 @@ async fn canned_backend() -> SocketAddr {
                 )
             }),
         )
-        .route("/x/small", get(|| async { axum::Json(json!({"ok": true})) }));
+        .route(
+            "/x/small",
+            get(|| async { axum::Json(json!({"ok": true})) }),
+        );
     serve(app).await
 }
 
@@ -341,8 +373,8 @@ async fn chunked_with_content_length_is_never_truncated() {
 #[tokio::test]
 async fn proxy_authorization_stays_here_and_old_path_redirects() {
     let seen = Seen::default();
-    let spec = serde_json::to_vec(&json!({"openapi": "3.1.0", "paths": {"/x": {"get": {}}}}))
-        .unwrap();
+    let spec =
+        serde_json::to_vec(&json!({"openapi": "3.1.0", "paths": {"/x": {"get": {}}}})).unwrap();
     let backend = spec_backend(spec, seen.clone()).await;
     let mut cfg = gw_config(backend);
     cfg.api_key = None;
@@ -373,11 +405,15 @@ async fn proxy_authorization_stays_here_and_old_path_redirects() {
 }
 
 /// The daemon's router (API, page, gateway) behind the access layer, as `serve` builds it.
-async fn daemon(api_key: Option<&str>, public_reads: bool) -> (sniper::sandbox::Sandbox, SocketAddr) {
+async fn daemon(
+    api_key: Option<&str>,
+    public_reads: bool,
+) -> (sniper::sandbox::Sandbox, SocketAddr) {
     use sniper::daemon::server::{App, api_router};
     let (sb, runner) = common::sandbox_runner(&[]).await;
-    let store =
-        sniper::store::AsyncStore::new(Arc::new(sniper::store::SqliteStore::open(":memory:").unwrap()));
+    let store = sniper::store::AsyncStore::new(Arc::new(
+        sniper::store::SqliteStore::open(":memory:").unwrap(),
+    ));
     let window = runner.config().window.clone();
     let app = App::new(
         runner,
@@ -453,7 +489,10 @@ async fn auth_matrix_over_http() {
     ];
     let (_sb, addr) = daemon(Some(API), false).await;
     for (method, path, want) in locked {
-        for (i, who) in [NoKey, WrongKey, RightKey, CrossSite].into_iter().enumerate() {
+        for (i, who) in [NoKey, WrongKey, RightKey, CrossSite]
+            .into_iter()
+            .enumerate()
+        {
             let got = call(addr, method, path, who, API).await;
             assert_eq!(got, want[i], "{method} {path} {who:?}");
         }
@@ -463,9 +502,22 @@ async fn auth_matrix_over_http() {
     // The gateway answers to its own key only.
     for (who, want) in [(NoKey, 401), (WrongKey, 401), (RightKey, 401)] {
         assert_eq!(call(addr, "GET", "/gpts/openapi.json", who, API).await, 200);
-        assert_eq!(call(addr, "GET", "/gpts/institutional/bias?symbol=SOL", who, API).await, want);
+        assert_eq!(
+            call(addr, "GET", "/gpts/institutional/bias?symbol=SOL", who, API).await,
+            want
+        );
     }
-    assert_eq!(call(addr, "GET", "/gpts/institutional/bias?symbol=SOL", RightKey, KEY).await, 200);
+    assert_eq!(
+        call(
+            addr,
+            "GET",
+            "/gpts/institutional/bias?symbol=SOL",
+            RightKey,
+            KEY
+        )
+        .await,
+        200
+    );
 
     // Public reads: GETs open, writes still need the key.
     let (_sb, addr) = daemon(Some(API), true).await;
@@ -509,7 +561,11 @@ async fn host_allow_list_table() {
         ("gw.example.com".into(), "/api/status", 200),
         ("rebind.evil.example".into(), "/api/status", 421),
         (format!("rebind.evil.example:{port}"), "/", 421),
-        (format!("localhost:{}", port.wrapping_add(1)), "/api/status", 421),
+        (
+            format!("localhost:{}", port.wrapping_add(1)),
+            "/api/status",
+            421,
+        ),
         ("rebind.evil.example".into(), "/gpts/openapi.json", 421),
         ("rebind.evil.example".into(), "/health", 200),
     ];

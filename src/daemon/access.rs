@@ -162,9 +162,8 @@ impl AccessPolicy {
                     open.push("/metrics (set SNIPER_API_KEY)".to_owned());
                 }
             }
-            (Some(_), true) => open.push(
-                "reads of / , /api/* and /metrics (SNIPER_API_PUBLIC_READS=on)".to_owned(),
-            ),
+            (Some(_), true) => open
+                .push("reads of / , /api/* and /metrics (SNIPER_API_PUBLIC_READS=on)".to_owned()),
             (Some(_), false) => {}
         }
         if !gpts_key {
@@ -179,7 +178,10 @@ impl AccessPolicy {
 
 /// `router` behind the access rules of `policy`.
 pub fn layer(router: Router, policy: AccessPolicy) -> Router {
-    router.layer(axum::middleware::from_fn_with_state(Arc::new(policy), guard))
+    router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(policy),
+        guard,
+    ))
 }
 
 async fn guard(State(p): State<Arc<AccessPolicy>>, req: Request, next: Next) -> Response {
@@ -343,8 +345,12 @@ mod tests {
 
     #[test]
     fn configured_hosts_and_errors() {
-        let r = HostRule::new(Some("gw.example, 10.0.0.5:8080"), listen("0.0.0.0:8080"), None)
-            .unwrap();
+        let r = HostRule::new(
+            Some("gw.example, 10.0.0.5:8080"),
+            listen("0.0.0.0:8080"),
+            None,
+        )
+        .unwrap();
         assert!(r.allows("gw.example:1234"));
         assert!(r.allows("10.0.0.5:8080"));
         assert!(!r.allows("10.0.0.5:8081"));
@@ -362,9 +368,15 @@ mod tests {
     fn cross_site_detection() {
         let mut h = HeaderMap::new();
         assert!(!cross_site(&h, "127.0.0.1:8080"));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(!cross_site(&h, "127.0.0.1:8080"));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(cross_site(&h, "127.0.0.1:8080"));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(cross_site(&h, "127.0.0.1:8080"));

@@ -44,8 +44,7 @@ impl PublishedOp {
     /// Whether a request `method` on the concrete `path` (prefix stripped) is this operation.
     /// `{name}` matches one non-empty segment; `HEAD` matches a `GET` operation.
     pub fn matches(&self, method: &str, path: &str) -> bool {
-        let method_ok =
-            self.method == method || (method == "HEAD" && self.method == "GET");
+        let method_ok = self.method == method || (method == "HEAD" && self.method == "GET");
         method_ok && path_matches(&self.path, path)
     }
 }
@@ -173,12 +172,11 @@ pub fn publish(spec: &[u8], opts: &PublishOptions) -> Result<Published, PublishE
             .iter()
             .filter(|k| !chosen.contains(k))
             .filter(|(m, p)| {
-                !hidden(p) && !op_of(m, p).is_some_and(|o| o.get("deprecated") == Some(&json!(true)))
+                !hidden(p)
+                    && !op_of(m, p).is_some_and(|o| o.get("deprecated") == Some(&json!(true)))
             })
             .collect();
-        rest.sort_by(|a, b| {
-            (a.0 != "GET", &a.1, &a.0).cmp(&(b.0 != "GET", &b.1, &b.0))
-        });
+        rest.sort_by(|a, b| (a.0 != "GET", &a.1, &a.0).cmp(&(b.0 != "GET", &b.1, &b.0)));
         chosen.extend(rest.into_iter().cloned());
     } else {
         for want in &opts.operations {
@@ -423,7 +421,9 @@ pub fn check(doc: &Value) -> Vec<String> {
             for s in list {
                 let url = s.get("url").and_then(Value::as_str).unwrap_or_default();
                 if !url.starts_with("https://") {
-                    v.push(format!("servers url must be an absolute https:// URL (got {url:?})"));
+                    v.push(format!(
+                        "servers url must be an absolute https:// URL (got {url:?})"
+                    ));
                 }
             }
         }
@@ -439,7 +439,9 @@ pub fn check(doc: &Value) -> Vec<String> {
             for r in reqs {
                 for name in r.as_object().into_iter().flat_map(|o| o.keys()) {
                     if !schemes.is_some_and(|s| s.contains_key(name)) {
-                        v.push(format!("security names {name:?}, which is not in components.securitySchemes"));
+                        v.push(format!(
+                            "security names {name:?}, which is not in components.securitySchemes"
+                        ));
                     }
                 }
             }
@@ -477,7 +479,9 @@ pub fn check(doc: &Value) -> Vec<String> {
                 if let Some(s) = op.get(key).and_then(Value::as_str) {
                     let n = s.chars().count();
                     if n > MAX_DESCRIPTION {
-                        v.push(format!("{here}: {key} has {n} characters (max {MAX_DESCRIPTION})"));
+                        v.push(format!(
+                            "{here}: {key} has {n} characters (max {MAX_DESCRIPTION})"
+                        ));
                     }
                 }
             }
@@ -495,7 +499,9 @@ pub fn check(doc: &Value) -> Vec<String> {
 fn check_params(v: &mut Vec<String>, here: &str, ps: &Value) {
     for p in ps.as_array().into_iter().flatten() {
         if p.get("$ref").is_some() {
-            v.push(format!("{here}: parameter is a $ref (GPT Actions skip referenced parameters)"));
+            v.push(format!(
+                "{here}: parameter is a $ref (GPT Actions skip referenced parameters)"
+            ));
             continue;
         }
         let name = p.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -515,20 +521,29 @@ mod tests {
     use super::*;
 
     fn spec(paths: Value) -> Vec<u8> {
-        serde_json::to_vec(&json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": paths})).unwrap()
+        serde_json::to_vec(
+            &json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": paths}),
+        )
+        .unwrap()
     }
 
     fn ops(n: usize) -> Value {
         let mut m = Map::new();
         for i in 0..n {
-            m.insert(format!("/r{i:02}"), json!({"get": {"operationId": format!("op{i}")}}));
+            m.insert(
+                format!("/r{i:02}"),
+                json!({"get": {"operationId": format!("op{i}")}}),
+            );
         }
         Value::Object(m)
     }
 
     #[test]
     fn path_templates_match_one_segment_per_variable() {
-        let op = PublishedOp { method: "GET".into(), path: "/a/{s}/b".into() };
+        let op = PublishedOp {
+            method: "GET".into(),
+            path: "/a/{s}/b".into(),
+        };
         assert!(op.matches("GET", "/a/SOL/b"));
         assert!(op.matches("HEAD", "/a/SOL/b"));
         assert!(!op.matches("POST", "/a/SOL/b"));
@@ -578,7 +593,12 @@ mod tests {
         assert_eq!(check(&doc), Vec::<String>::new());
         assert_eq!(doc["paths"]["/c"]["get"]["operationId"], "get_c");
         // All three derive `get_a_b`: the first in rank order keeps it, the others get a hash.
-        let id = |p: &str| doc["paths"][p]["get"]["operationId"].as_str().unwrap().to_owned();
+        let id = |p: &str| {
+            doc["paths"][p]["get"]["operationId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
         let three = [id("/a-b"), id("/a/{b}"), id("/a_b")];
         assert_eq!(three[0], "get_a_b");
         assert!(three[1].starts_with("get_a_b_") && three[2].starts_with("get_a_b_"));
@@ -600,7 +620,10 @@ mod tests {
             }},
             "components": {"parameters": {"Id": {"name": "id", "in": "path", "required": true}}}
         });
-        let opts = PublishOptions { key_required: true, ..Default::default() };
+        let opts = PublishOptions {
+            key_required: true,
+            ..Default::default()
+        };
         let p = publish(&serde_json::to_vec(&doc).unwrap(), &opts).unwrap();
         let out: Value = serde_json::from_slice(&p.render("https://gw/gpts")).unwrap();
         assert_eq!(check(&out), Vec::<String>::new());
@@ -609,10 +632,17 @@ mod tests {
         assert!(summary.chars().count() <= MAX_DESCRIPTION && summary.ends_with("word…"));
         assert_eq!(get["parameters"][0]["name"], "id");
         assert_eq!(get["x-openai-isConsequential"], false);
-        assert!(out["paths"]["/x/{id}"]["post"].get("x-openai-isConsequential").is_none());
+        assert!(
+            out["paths"]["/x/{id}"]["post"]
+                .get("x-openai-isConsequential")
+                .is_none()
+        );
         assert!(out["paths"]["/x/{id}"]["post"].get("security").is_none());
         assert_eq!(out["security"], json!([{SCHEME_NAME: []}]));
-        assert_eq!(out["components"]["securitySchemes"][SCHEME_NAME]["scheme"], "bearer");
+        assert_eq!(
+            out["components"]["securitySchemes"][SCHEME_NAME]["scheme"],
+            "bearer"
+        );
     }
 
     #[test]
@@ -627,9 +657,19 @@ mod tests {
         });
         let v = check(&doc);
         let all = v.join("\n");
-        for needle in ["https://", "security must be a list", "does not match", "301 characters", "$ref"] {
+        for needle in [
+            "https://",
+            "security must be a list",
+            "does not match",
+            "301 characters",
+            "$ref",
+        ] {
             assert!(all.contains(needle), "{needle} missing in {all}");
         }
-        assert!(check(&json!({"openapi": "2.0"})).iter().any(|l| l.contains("3.0.x")));
+        assert!(
+            check(&json!({"openapi": "2.0"}))
+                .iter()
+                .any(|l| l.contains("3.0.x"))
+        );
     }
 }

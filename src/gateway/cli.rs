@@ -123,7 +123,8 @@ pub async fn check(target: &str, out: &mut dyn Write) -> Result<bool, CommandErr
     if violations.is_empty() {
         writeln!(out, "ok: {target} is a valid GPT Actions spec").doing(|| "writing".into())?;
     } else {
-        writeln!(out, "{} violation(s) in {target}", violations.len()).doing(|| "writing".into())?;
+        writeln!(out, "{} violation(s) in {target}", violations.len())
+            .doing(|| "writing".into())?;
     }
     Ok(violations.is_empty())
 }

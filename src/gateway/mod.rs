@@ -516,7 +516,10 @@ impl Gateway {
             }
             Err(problem) => match stale {
                 Some((_, p)) => {
-                    tracing::warn!(?problem, "gateway: spec refresh failed; keeping the previous operations");
+                    tracing::warn!(
+                        ?problem,
+                        "gateway: spec refresh failed; keeping the previous operations"
+                    );
                     Ok(p)
                 }
                 None => Err(problem),
@@ -571,14 +574,18 @@ impl Gateway {
                 }
                 let json = is_json(&parts.headers);
                 if parts.status.as_u16() >= 400 && !json {
-                    tracing::warn!(status = parts.status.as_u16(), "gateway: backend error page replaced by JSON");
+                    tracing::warn!(
+                        status = parts.status.as_u16(),
+                        "gateway: backend error page replaced by JSON"
+                    );
                     return reply::backend_error(parts.status);
                 }
                 let encoded = parts
                     .headers
                     .get(header::CONTENT_ENCODING)
                     .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-                let small = content_length(&parts.headers).is_some_and(|n| n <= fit::MAX_ANSWER as u64);
+                let small =
+                    content_length(&parts.headers).is_some_and(|n| n <= fit::MAX_ANSWER as u64);
                 if json && !encoded && !small {
                     return buffered(parts, body, deadline).await;
                 }
@@ -634,7 +641,12 @@ fn is_json(h: &http::HeaderMap) -> bool {
 }
 
 fn content_length(h: &http::HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    h.get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Reads a JSON answer whole (bounded by [`SPEC_MAX`] and `deadline`) and fits it under
@@ -644,8 +656,7 @@ async fn buffered(
     body: hyper::body::Incoming,
     deadline: tokio::time::Instant,
 ) -> Response {
-    let collected =
-        tokio::time::timeout_at(deadline, Limited::new(body, SPEC_MAX).collect()).await;
+    let collected = tokio::time::timeout_at(deadline, Limited::new(body, SPEC_MAX).collect()).await;
     let bytes = match collected {
         Err(_) => {
             tracing::warn!("gateway: backend answer not complete before the deadline");
@@ -665,7 +676,11 @@ async fn buffered(
     let bytes = match fit::fit(&bytes, fit::MAX_ANSWER) {
         Ok(None) => bytes,
         Ok(Some(out)) => {
-            tracing::info!(from = bytes.len(), to = out.len(), "gateway: answer shortened for ChatGPT");
+            tracing::info!(
+                from = bytes.len(),
+                to = out.len(),
+                "gateway: answer shortened for ChatGPT"
+            );
             parts.headers.remove(header::ETAG);
             parts
                 .headers
@@ -677,7 +692,9 @@ async fn buffered(
             return Problem::AnswerTooLarge.response();
         }
     };
-    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     Response::from_parts(parts, Body::from(bytes))
 }
 
