@@ -175,6 +175,11 @@ pub async fn daemon(
     )?;
     let open = policy.open_surfaces(gpts.api_key.is_some(), metrics_listener.is_none());
     crate::gateway::cli::warn_open(local, &open);
+    crate::gateway::cli::warn_hosts(
+        local,
+        daemon.gpts.allowed_hosts.as_deref(),
+        gpts.public_url.as_ref(),
+    );
     let router = api_router(app.clone(), metrics_listener.is_none())
         .merge(crate::daemon::status::routes(store.clone()))
         .merge(crate::gateway::try_router(gpts)?)

@@ -42,6 +42,17 @@ pub fn warn_open(listen: SocketAddr, open: &[String]) {
     );
 }
 
+/// Warns when a non-loopback listener will refuse (421) every name but the local ones: neither
+/// `SNIPER_ALLOWED_HOSTS` nor `PUBLIC_URL` is set.
+pub fn warn_hosts(listen: SocketAddr, allowed_hosts: Option<&str>, public_url: Option<&url::Url>) {
+    if !listen.ip().is_loopback() && allowed_hosts.is_none() && public_url.is_none() {
+        eprintln!(
+            "sniper: warning: listening on {listen} without SNIPER_ALLOWED_HOSTS or PUBLIC_URL: requests naming any other host than localhost/127.0.0.1/[::1]/{} get 421",
+            listen.ip()
+        );
+    }
+}
+
 /// Serves the gateway to `base` on `listen` until SIGTERM/Ctrl-C.
 pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), CommandError> {
     let base = parse_base_url("PY_BASE_URL", base)?;
@@ -83,6 +94,7 @@ pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), Comm
     };
     let app = access::layer(app, policy);
     warn_open(local, &open);
+    warn_hosts(local, allowed.as_deref(), public_url.as_ref());
     eprintln!("sniper proxy: listening on http://{local}/ — /gpts/* → {base}");
     super::server::serve(
         listener,

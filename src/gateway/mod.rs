@@ -573,7 +573,7 @@ impl Gateway {
                     return Response::from_parts(parts, Body::new(body));
                 }
                 let json = is_json(&parts.headers);
-                if parts.status.as_u16() >= 400 && !json {
+                if parts.status.as_u16() >= 400 && is_html(&parts.headers) {
                     tracing::warn!(
                         status = parts.status.as_u16(),
                         "gateway: backend error page replaced by JSON"
@@ -637,6 +637,17 @@ fn is_json(h: &http::HeaderMap) -> bool {
             let t = t.trim();
             t.eq_ignore_ascii_case("application/json")
                 || (t.len() > 5 && t[t.len() - 5..].eq_ignore_ascii_case("+json"))
+        })
+}
+
+/// Whether the `Content-Type` is an HTML page (`text/html`, `application/xhtml+xml`).
+fn is_html(h: &http::HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            let t = t.trim();
+            t.eq_ignore_ascii_case("text/html") || t.eq_ignore_ascii_case("application/xhtml+xml")
         })
 }
 
