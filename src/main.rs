@@ -63,6 +63,11 @@ enum Cmd {
         #[command(flatten)]
         gpts: sniper::gateway::ProxyArgs,
     },
+    /// GPT Actions tools.
+    Gpts {
+        #[command(subcommand)]
+        cmd: GptsCmd,
+    },
     /// Show what discovery chose on PY_BASE_URL's /openapi.json: per module the operation, its
     /// request template, its score, and the alternatives with why each lost.
     Discover {
@@ -122,6 +127,17 @@ enum Cmd {
         /// envelopes), `exchange` (order book as Binance/OKX depth, the rest as coinglass).
         #[arg(long, value_enum, default_value = "real")]
         shape: sniper::sandbox::Shape,
+    },
+}
+
+#[derive(Subcommand)]
+enum GptsCmd {
+    /// Print every GPT Actions rule a spec breaks (30 operations, operationId form, text
+    /// lengths, https servers, inline parameters, security). Exit 1 when there is one.
+    Check {
+        /// Spec URL (http/https) or file.
+        #[arg(default_value = "http://127.0.0.1:8080/gpts/openapi.json")]
+        target: String,
     },
 }
 
@@ -191,6 +207,17 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
             // One current-thread runtime: measured fastest for the gateway.
             rt(false)?.block_on(sniper::gateway::cli::proxy(&py_base_url, &listen, gpts))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Gpts {
+            cmd: GptsCmd::Check { target },
+        } => {
+            let mut out = std::io::stdout().lock();
+            let ok = rt(false)?.block_on(sniper::gateway::cli::check(&target, &mut out))?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Cmd::Discover { cfg, json } => {
             let cfg = cfg.validate()?;

@@ -36,8 +36,12 @@ async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// These tests are about forwarding itself: every path is forwarded (`GPTS_FORWARD_ALL=on`);
+/// publishing only the spec's operations is tested in `gpts_actions.rs`.
 fn config(base: &str) -> ProxyConfig {
-    ProxyConfig::new(base.parse().unwrap())
+    let mut c = ProxyConfig::new(base.parse().unwrap());
+    c.forward_all = true;
+    c
 }
 
 async fn gateway(cfg: ProxyConfig) -> SocketAddr {

@@ -47,6 +47,8 @@ pub struct DaemonArgs {
     #[command(flatten)]
     pub gpts: crate::gateway::ProxyArgs,
     #[command(flatten)]
+    pub access: crate::daemon::access::AccessArgs,
+    #[command(flatten)]
     pub sched: crate::daemon::scheduler::SchedulerArgs,
     #[command(flatten)]
     pub alerts: crate::daemon::alerts::AlertArgs,
@@ -84,6 +86,30 @@ pub async fn daemon(
         &daemon.ready_on_store_error,
     )?;
     let gpts = daemon.gpts.clone().into_config(cfg.base_url.clone())?;
+    let public_reads =
+        crate::config::parse_bool("SNIPER_API_PUBLIC_READS", &daemon.access.api_public_reads)?;
+    let api_key = match daemon.access.api_key.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(crate::config::ConfigError::new(
+                "SNIPER_API_KEY",
+                "",
+                "a non-empty key (unset it to leave the API open)",
+            )
+            .into());
+        }
+        k => k.map(str::to_owned),
+    };
+    let policy = crate::daemon::access::AccessPolicy {
+        hosts: crate::daemon::access::HostRule::new(
+            daemon.gpts.allowed_hosts.as_deref(),
+            listen,
+            gpts.public_url.as_ref(),
+        )?,
+        api_key,
+        public_reads,
+        gpts_prefix: gpts.prefix.trim_end_matches('/').to_owned(),
+    };
+    crate::gateway::cli::warn_public_url(&gpts);
     let alert_cfg = daemon.alerts.clone().into_config()?;
     let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
     let signal_cfg = daemon.signals.into_config(
@@ -178,13 +204,29 @@ pub async fn daemon(
     // The gateway follows the backend the runner uses (the sandbox in demo).
     let gpts = crate::gateway::ProxyConfig {
         base: cfg.base_url.clone(),
+        match_prefs: Some(crate::discovery::prefs_from_config(&cfg)),
         ..gpts
     };
+    // The bound address (port 0 is chosen now) is what clients send as Host.
+    let mut policy = policy;
+    policy.hosts = crate::daemon::access::HostRule::new(
+        daemon.gpts.allowed_hosts.as_deref(),
+        local,
+        gpts.public_url.as_ref(),
+    )?;
+    let open = policy.open_surfaces(gpts.api_key.is_some(), metrics_listener.is_none());
+    crate::gateway::cli::warn_open(local, &open);
+    crate::gateway::cli::warn_hosts(
+        local,
+        daemon.gpts.allowed_hosts.as_deref(),
+        gpts.public_url.as_ref(),
+    );
     let router = api_router(app.clone(), metrics_listener.is_none())
         .merge(crate::daemon::status::routes(store.clone()))
         .merge(crate::signals::api::routes(engine.clone(), store.clone()))
         .merge(crate::gateway::try_router(gpts)?)
         .fallback(crate::daemon::server::not_found);
+    let router = crate::daemon::access::layer(router, policy);
     let mut tasks = Vec::new();
     {
         let mut rx = rx.clone();

@@ -3,6 +3,7 @@
 //! and the JSON API, and the HTTP server that carries them. It drives the run layer and records
 //! into the store; nothing below it imports it, except the run layer's metrics handle.
 
+pub mod access;
 pub mod alerts;
 pub mod cli;
 pub mod metrics;

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq as _;
 
 /// Headers that describe one connection, never the message, and so are never forwarded
 /// (RFC 9110 §7.6.1, plus the legacy `Keep-Alive` and `Proxy-Connection`).
-const HOP_BY_HOP: [HeaderName; 7] = [
+const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -19,6 +19,8 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
+    // Credentials for a proxy in front of the gateway, never for the backend.
+    header::PROXY_AUTHORIZATION,
 ];
 
 /// `X-Forwarded-Prefix`: the path prefix the gateway stripped.

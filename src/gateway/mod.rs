@@ -10,7 +10,9 @@
 //! or at least with `axum::serve(.., app.into_make_service_with_connect_info::<SocketAddr>())`
 //! so `X-Forwarded-For` can carry the client address.
 
+pub mod actions;
 pub mod cli;
+pub mod fit;
 pub mod headers;
 mod openapi;
 pub mod path;
@@ -45,6 +47,11 @@ pub const DEFAULT_PREFIX: &str = "/gpts";
 pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 /// Default header timeout: FastAPI handlers that call upstream APIs can take tens of seconds.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default bound on a whole answer (headers and body) from the backend: ChatGPT gives up
+/// after 45 s, so the gateway answers before that, with a JSON 504 when it can.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(44);
+/// How long the published operation list is reused before the backend spec is fetched again.
+const SPEC_TTL: Duration = Duration::from_secs(60);
 /// Cap on the backend's `/openapi.json` the gateway buffers to rewrite (the only buffered body).
 const SPEC_MAX: usize = 16 * 1024 * 1024;
 /// Idle keep-alive connections to the backend are closed after this long.
@@ -65,6 +72,16 @@ pub struct ProxyConfig {
     pub header_timeout: Duration,
     /// `PUBLIC_URL`: origin the public reaches the gateway at, for `/openapi.json` `servers`.
     pub public_url: Option<url::Url>,
+    /// `GPTS_OPERATIONS`: operations to publish (operationIds or `METHOD /path`); empty = the
+    /// five modules' routes first, then the rest ranked (at most 30 in all).
+    pub operations: Vec<String>,
+    /// `GPTS_FORWARD_ALL`: forward every path, not only the published operations.
+    pub forward_all: bool,
+    /// Bound on the whole backend answer, headers and body (default 44 s). Must not be shorter
+    /// than `header_timeout`.
+    pub answer_timeout: Duration,
+    /// Discovery preferences used to put the five modules' routes first (default: a SOL run).
+    pub match_prefs: Option<crate::discovery::matcher::MatchPrefs>,
 }
 
 impl ProxyConfig {
@@ -77,6 +94,10 @@ impl ProxyConfig {
             api_key: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             public_url: None,
+            operations: Vec::new(),
+            forward_all: false,
+            answer_timeout: DEFAULT_ANSWER_TIMEOUT,
+            match_prefs: None,
         }
     }
 }
@@ -108,6 +129,11 @@ pub enum ConfigError {
     /// A zero header timeout would answer every request with 504.
     #[error("the backend header timeout must be greater than zero")]
     ZeroTimeout,
+    /// Header timeout longer than the whole-answer bound (44 s: ChatGPT gives up after 45 s).
+    #[error(
+        "GPTS_HEADER_TIMEOUT_SECS must be at most {0} (ChatGPT gives up after 45 s; accepted: 1..={0})"
+    )]
+    TimeoutTooLong(u64),
     /// `PUBLIC_URL` that is not an http(s) origin[/path].
     #[error("PUBLIC_URL must be http(s)://host[:port][/path] without query or fragment (got {0})")]
     BadPublicUrl(String),
@@ -131,11 +157,24 @@ pub struct ProxyArgs {
     /// Public origin of the gateway, used in `<prefix>/openapi.json` `servers`.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<url::Url>,
+    /// Operations `<prefix>/openapi.json` publishes (and the gateway forwards), comma-separated
+    /// operationIds or `METHOD /path`; at most 30. Default: the five modules' routes, then the rest.
+    #[arg(long, env = "GPTS_OPERATIONS", value_delimiter = ',')]
+    pub gpts_operations: Vec<String>,
+    /// Forward every path under the prefix, not only the published operations (on/off).
+    #[arg(long, env = "GPTS_FORWARD_ALL", default_value = "off")]
+    pub gpts_forward_all: String,
+    /// Hosts the listener answers (`Host` header), comma-separated `host` or `host:port`, `*` for
+    /// any. Default: the listen address, localhost/127.0.0.1/[::1] on the listen port, and
+    /// PUBLIC_URL's host. Other hosts get 421 (DNS-rebinding guard).
+    #[arg(long, env = "SNIPER_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
 }
 
 impl ProxyArgs {
     /// Typed, validated config for the backend at `base` (`PY_BASE_URL`, validated by the caller).
-    pub fn into_config(self, base: url::Url) -> Result<ProxyConfig, ConfigError> {
+    pub fn into_config(self, base: url::Url) -> Result<ProxyConfig, crate::command::CommandError> {
+        let forward_all = crate::config::parse_bool("GPTS_FORWARD_ALL", &self.gpts_forward_all)?;
         let cfg = ProxyConfig {
             base,
             prefix: self.gpts_prefix,
@@ -143,6 +182,15 @@ impl ProxyArgs {
             api_key: self.gpts_api_key,
             header_timeout: Duration::from_secs(self.gpts_header_timeout_secs),
             public_url: self.public_url,
+            operations: self
+                .gpts_operations
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            forward_all,
+            answer_timeout: DEFAULT_ANSWER_TIMEOUT,
+            match_prefs: None,
         };
         Gateway::new(cfg.clone())?;
         Ok(cfg)
@@ -166,11 +214,37 @@ pub fn router(cfg: ProxyConfig) -> Router {
 pub fn try_router(cfg: ProxyConfig) -> Result<Router, ConfigError> {
     let gw = Arc::new(Gateway::new(cfg)?);
     let p = gw.prefix.to_string();
-    Ok(Router::new()
+    let mut r = Router::new()
         .route(&p, any(handle))
         .route(&format!("{p}/"), any(handle))
-        .route(&format!("{p}/{{*rest}}"), any(handle))
-        .with_state(gw))
+        .route(&format!("{p}/{{*rest}}"), any(handle));
+    if !p.starts_with(LEGACY_PREFIX) {
+        r = r
+            .route(LEGACY_PREFIX, any(legacy))
+            .route(&format!("{LEGACY_PREFIX}/{{*rest}}"), any(legacy));
+    }
+    Ok(r.with_state(gw))
+}
+
+/// The gateway's old path: answered with `308` to the same place under the prefix.
+pub const LEGACY_PREFIX: &str = "/api/gpts";
+
+/// `308 Permanent Redirect` from `/api/gpts/x?y` to `<prefix>/x?y` (method and body kept).
+async fn legacy(State(gw): State<Arc<Gateway>>, uri: Uri) -> Response {
+    let rest = uri.path().strip_prefix(LEGACY_PREFIX).unwrap_or_default();
+    let mut to = String::with_capacity(gw.prefix.len() + rest.len() + 16);
+    to.push_str(&gw.prefix);
+    to.push_str(rest);
+    if let Some(q) = uri.query() {
+        to.push('?');
+        to.push_str(q);
+    }
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(v) = HeaderValue::from_str(&to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
 }
 
 use upload::UpBody;
@@ -186,7 +260,14 @@ struct Gateway {
     max_body: u64,
     api_key: Option<Box<[u8]>>,
     header_timeout: Duration,
+    answer_timeout: Duration,
     public_url: Option<Box<str>>,
+    forward_all: bool,
+    publish_opts: actions::PublishOptions,
+    /// The published operations and when they were built (`None` until the first fetch).
+    published: std::sync::RwLock<Option<(tokio::time::Instant, Arc<actions::Published>)>>,
+    /// Single flight for refreshing `published`.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Gateway {
@@ -228,8 +309,11 @@ impl Gateway {
             Some(k) => Some(k.as_bytes().into()),
             None => None,
         };
-        if cfg.header_timeout.is_zero() {
+        if cfg.header_timeout.is_zero() || cfg.answer_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout);
+        }
+        if cfg.header_timeout > cfg.answer_timeout {
+            return Err(ConfigError::TimeoutTooLong(cfg.answer_timeout.as_secs()));
         }
         let public_url = match &cfg.public_url {
             Some(u) => {
@@ -263,7 +347,16 @@ impl Gateway {
             max_body: cfg.max_body,
             api_key,
             header_timeout: cfg.header_timeout,
+            answer_timeout: cfg.answer_timeout,
             public_url,
+            forward_all: cfg.forward_all,
+            publish_opts: actions::PublishOptions {
+                operations: cfg.operations,
+                key_required: cfg.api_key.is_some(),
+                prefs: cfg.match_prefs,
+            },
+            published: std::sync::RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -297,6 +390,10 @@ impl Gateway {
         let Some(rest) = parts.uri.path().strip_prefix(&*self.prefix) else {
             return Problem::NotFound.response();
         };
+        // The spec is public (ChatGPT imports it by URL without credentials); operations are not.
+        if rest == "/openapi.json" && matches!(parts.method, Method::GET | Method::HEAD) {
+            return self.openapi(&parts).await;
+        }
         if let Some(key) = &self.api_key {
             match headers::check_key(&parts.headers, key) {
                 // The gateway key is for the gateway; the backend never sees it.
@@ -307,8 +404,12 @@ impl Gateway {
                 None => return Problem::Unauthorized.response(),
             }
         }
-        if rest == "/openapi.json" && matches!(parts.method, Method::GET | Method::HEAD) {
-            return self.openapi(&parts).await;
+        if !self.forward_all {
+            match self.published(false).await {
+                Ok(p) if p.allows(parts.method.as_str(), rest) => {}
+                Ok(_) => return Problem::NotPublished.response(),
+                Err(problem) => return problem.response(),
+            }
         }
         let target = match path::target(&self.base_path, rest, parts.uri.query()) {
             Ok(t) => t,
@@ -331,9 +432,16 @@ impl Gateway {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
+        if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+            // RFC 9112 §6.3: chunked framing wins; a Content-Length beside it is a lie.
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
         strip_hop_by_hop(&mut parts.headers);
         // hyper answered any `Expect: 100-continue` on this hop already.
         parts.headers.remove(header::EXPECT);
+        // The gateway must read JSON answers to keep them under ChatGPT's size limit.
+        parts.headers.remove(header::ACCEPT_ENCODING);
+        let head = parts.method == Method::HEAD;
         headers::set_forwarding(
             &mut parts.headers,
             headers::Hop {
@@ -353,27 +461,135 @@ impl Gateway {
         if let Some(sent) = sent {
             tokio::select! {
                 biased;
-                res = &mut pending => return self.answer(Ok(res)),
+                res = &mut pending => {
+                    let deadline = tokio::time::Instant::now() + self.answer_timeout;
+                    return self.answer(Ok(res), head, deadline).await;
+                }
                 _ = sent => {}
             }
         }
+        let deadline = tokio::time::Instant::now() + self.answer_timeout;
         let res = tokio::time::timeout(self.header_timeout, pending).await;
-        self.answer(res)
+        self.answer(res, head, deadline).await
     }
 
-    /// Turns the backend exchange's outcome into the client's response.
-    fn answer(
+    /// The published operations, fetched from the backend's spec when missing, older than
+    /// [`SPEC_TTL`] or `fresh` is asked; a stale list is kept when a refresh fails.
+    async fn published(&self, fresh: bool) -> Result<Arc<actions::Published>, Problem> {
+        let current = || {
+            self.published
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        };
+        if !fresh
+            && let Some((at, p)) = current()
+            && at.elapsed() < SPEC_TTL
+        {
+            return Ok(p);
+        }
+        let _one = self.refreshing.lock().await;
+        let stale = current();
+        if !fresh
+            && let Some((at, p)) = &stale
+            && at.elapsed() < SPEC_TTL
+        {
+            return Ok(p.clone());
+        }
+        let built = match tokio::time::timeout(self.header_timeout, self.fetch_spec()).await {
+            Ok(Ok(spec)) => actions::publish(&spec, &self.publish_opts).map_err(|e| {
+                tracing::warn!(error = %e, "gateway: cannot publish the backend spec");
+                Problem::BadSpec
+            }),
+            Ok(Err(problem)) => Err(problem),
+            Err(_) => Err(Problem::Timeout),
+        };
+        match built {
+            Ok(p) => {
+                if !p.unknown.is_empty() {
+                    tracing::warn!(unknown = ?p.unknown, "GPTS_OPERATIONS names operations the backend spec does not have");
+                }
+                let p = Arc::new(p);
+                *self.published.write().unwrap_or_else(|e| e.into_inner()) =
+                    Some((tokio::time::Instant::now(), p.clone()));
+                Ok(p)
+            }
+            Err(problem) => match stale {
+                Some((_, p)) => {
+                    tracing::warn!(
+                        ?problem,
+                        "gateway: spec refresh failed; keeping the previous operations"
+                    );
+                    Ok(p)
+                }
+                None => Err(problem),
+            },
+        }
+    }
+
+    /// The backend's `/openapi.json` bytes (bounded by [`SPEC_MAX`]).
+    async fn fetch_spec(&self) -> Result<Bytes, Problem> {
+        let mut path = String::with_capacity(self.base_path.len() + 13);
+        path.push_str(&self.base_path);
+        path.push_str("/openapi.json");
+        let Some(uri) = self.backend_uri(path) else {
+            return Err(Problem::BadSpec);
+        };
+        let mut req = Request::new(UpBody::empty());
+        *req.uri_mut() = uri;
+        req.headers_mut().insert(header::HOST, self.host.clone());
+        req.headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let res = self.client.request(req).await.map_err(|e| classify(&e))?;
+        if !res.status().is_success() {
+            return Err(Problem::BadSpec);
+        }
+        let body = Limited::new(res.into_body(), SPEC_MAX).collect().await;
+        body.map(|b| b.to_bytes()).map_err(|_| Problem::BadSpec)
+    }
+
+    /// Turns the backend exchange's outcome into the client's response. JSON answers of unknown
+    /// length or over [`fit::MAX_ANSWER`] are buffered (until `deadline`) and fitted; a non-JSON
+    /// error page becomes a JSON error with the backend's status; everything else streams, cut
+    /// off (connection reset, never a short valid-looking body) at `deadline`.
+    async fn answer(
         &self,
         res: Result<
             Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error>,
             tokio::time::error::Elapsed,
         >,
+        head: bool,
+        deadline: tokio::time::Instant,
     ) -> Response {
         match res {
             Ok(Ok(res)) => {
                 let (mut parts, body) = res.into_parts();
+                if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+                    // RFC 9112 §6.3: chunked framing wins; never pass the stale length on.
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                }
                 strip_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, Body::new(body))
+                if head {
+                    return Response::from_parts(parts, Body::new(body));
+                }
+                let json = is_json(&parts.headers);
+                if parts.status.as_u16() >= 400 && is_html(&parts.headers) {
+                    tracing::warn!(
+                        status = parts.status.as_u16(),
+                        "gateway: backend error page replaced by JSON"
+                    );
+                    return reply::backend_error(parts.status);
+                }
+                let encoded = parts
+                    .headers
+                    .get(header::CONTENT_ENCODING)
+                    .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+                let small =
+                    content_length(&parts.headers).is_some_and(|n| n <= fit::MAX_ANSWER as u64);
+                if json && !encoded && !small {
+                    return buffered(parts, body, deadline).await;
+                }
+                Response::from_parts(parts, Body::new(DeadlineBody::new(body, deadline)))
             }
             Ok(Err(e)) => {
                 let problem = classify(&e);
@@ -387,7 +603,8 @@ impl Gateway {
         }
     }
 
-    /// The backend's `/openapi.json` with `servers` rewritten to the public gateway URL.
+    /// The backend's `/openapi.json` as a GPT Action accepts it ([`actions::publish`]), with
+    /// `servers` pointing at the public gateway URL. Always fetched fresh.
     async fn openapi(&self, inbound: &http::request::Parts) -> Response {
         let public = match &self.public_url {
             Some(u) => u.to_string(),
@@ -404,35 +621,143 @@ impl Gateway {
             }
         };
         let servers = openapi::servers_url(&public, &self.prefix);
-        let mut path = String::with_capacity(self.base_path.len() + 13);
-        path.push_str(&self.base_path);
-        path.push_str("/openapi.json");
-        let Some(uri) = self.backend_uri(path) else {
-            return Problem::BadSpec.response();
-        };
-        let mut req = Request::new(UpBody::empty());
-        *req.uri_mut() = uri;
-        req.headers_mut().insert(header::HOST, self.host.clone());
-        req.headers_mut()
-            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-
-        let fetch = async {
-            let res = self.client.request(req).await.map_err(|e| classify(&e))?;
-            if !res.status().is_success() {
-                return Err(Problem::BadSpec);
-            }
-            let body = Limited::new(res.into_body(), SPEC_MAX).collect().await;
-            body.map(|b| b.to_bytes()).map_err(|_| Problem::BadSpec)
-        };
-        let spec = match tokio::time::timeout(self.header_timeout, fetch).await {
-            Ok(Ok(spec)) => spec,
-            Ok(Err(problem)) => return problem.response(),
-            Err(_) => return Problem::Timeout.response(),
-        };
-        match openapi::rewrite(&spec, &servers) {
-            Some(out) => reply::json(StatusCode::OK, Bytes::from(out)),
-            None => Problem::BadSpec.response(),
+        match self.published(true).await {
+            Ok(p) => reply::json(StatusCode::OK, Bytes::from(p.render(&servers))),
+            Err(problem) => problem.response(),
         }
+    }
+}
+
+/// Whether the `Content-Type` is JSON (`application/json`, `application/*+json`).
+fn is_json(h: &http::HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            let t = t.trim();
+            t.eq_ignore_ascii_case("application/json")
+                || (t.len() > 5 && t[t.len() - 5..].eq_ignore_ascii_case("+json"))
+        })
+}
+
+/// Whether the `Content-Type` is an HTML page (`text/html`, `application/xhtml+xml`).
+fn is_html(h: &http::HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            let t = t.trim();
+            t.eq_ignore_ascii_case("text/html") || t.eq_ignore_ascii_case("application/xhtml+xml")
+        })
+}
+
+fn content_length(h: &http::HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Reads a JSON answer whole (bounded by [`SPEC_MAX`] and `deadline`) and fits it under
+/// [`fit::MAX_ANSWER`].
+async fn buffered(
+    mut parts: http::response::Parts,
+    body: hyper::body::Incoming,
+    deadline: tokio::time::Instant,
+) -> Response {
+    let collected = tokio::time::timeout_at(deadline, Limited::new(body, SPEC_MAX).collect()).await;
+    let bytes = match collected {
+        Err(_) => {
+            tracing::warn!("gateway: backend answer not complete before the deadline");
+            return Problem::Timeout.response();
+        }
+        Ok(Err(e)) => {
+            let too_large = e.is::<http_body_util::LengthLimitError>();
+            tracing::warn!(error = %e, "gateway: cannot read the backend answer");
+            return if too_large {
+                Problem::AnswerTooLarge.response()
+            } else {
+                Problem::BadResponse.response()
+            };
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+    };
+    let bytes = match fit::fit(&bytes, fit::MAX_ANSWER) {
+        Ok(None) => bytes,
+        Ok(Some(out)) => {
+            tracing::info!(
+                from = bytes.len(),
+                to = out.len(),
+                "gateway: answer shortened for ChatGPT"
+            );
+            parts.headers.remove(header::ETAG);
+            parts
+                .headers
+                .insert("x-truncated", HeaderValue::from_static("true"));
+            Bytes::from(out)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, size = bytes.len(), "gateway: answer over the size limit");
+            return Problem::AnswerTooLarge.response();
+        }
+    };
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A body that fails (so the connection is reset rather than the answer silently shortened)
+/// once `deadline` passes.
+struct DeadlineBody<B> {
+    inner: B,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> DeadlineBody<B> {
+    fn new(inner: B, deadline: tokio::time::Instant) -> Self {
+        DeadlineBody {
+            inner,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+}
+
+/// The answer deadline passed while the body was streaming.
+#[derive(Debug, thiserror::Error)]
+#[error("the backend answer did not finish before the gateway deadline")]
+struct AnswerDeadline;
+
+impl<B> hyper::body::Body for DeadlineBody<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::future::Future as _;
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            tracing::warn!("gateway: backend answer cut at the deadline");
+            return std::task::Poll::Ready(Some(Err(Box::new(AnswerDeadline))));
+        }
+        std::pin::Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -1,8 +1,6 @@
 //! `/gpts/openapi.json`: the backend's spec with `servers` pointing at the public gateway,
 //! so a GPT Action imported by URL sends its calls through the gateway, prefix included.
 
-use serde_json::{Value, json};
-
 /// The `servers[0].url` for the rewritten spec: `public` (without trailing `/`) + `prefix`.
 pub fn servers_url(public: &str, prefix: &str) -> String {
     let public = public.trim_end_matches('/');
@@ -44,15 +42,6 @@ pub fn derive_public(
     Some(format!("{}://{host}", if https { "https" } else { "http" }))
 }
 
-/// Replaces `servers` in a spec with the single public gateway URL. `None` if the document
-/// is not a JSON object (then it is not an OpenAPI spec the gateway should pass on).
-pub fn rewrite(spec: &[u8], servers_url: &str) -> Option<Vec<u8>> {
-    let mut doc: Value = serde_json::from_slice(spec).ok()?;
-    let obj = doc.as_object_mut()?;
-    obj.insert("servers".to_owned(), json!([{ "url": servers_url }]));
-    serde_json::to_vec(&doc).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,18 +81,5 @@ mod tests {
         assert_eq!(derive_public(None, None, Some(b"evil.com/x")), None);
         assert_eq!(derive_public(None, None, Some(b"user@evil.com")), None);
         assert_eq!(derive_public(None, Some(b""), Some(b"")), None);
-    }
-
-    #[test]
-    fn rewrite_replaces_servers_and_keeps_the_rest() {
-        let spec =
-            br#"{"openapi":"3.1.0","servers":[{"url":"http://10.0.0.5:8000"}],"paths":{"/a":{}}}"#;
-        let out: Value =
-            serde_json::from_slice(&rewrite(spec, "https://gw/gpts").unwrap()).unwrap();
-        assert_eq!(out["servers"], json!([{"url": "https://gw/gpts"}]));
-        assert_eq!(out["paths"], json!({"/a": {}}));
-        assert_eq!(out["openapi"], "3.1.0");
-        assert_eq!(rewrite(b"[1,2]", "x"), None);
-        assert_eq!(rewrite(b"not json", "x"), None);
     }
 }

@@ -28,6 +28,10 @@ pub enum Problem {
     BadSpec,
     /// No public URL configured and none derivable from the request.
     NoPublicUrl,
+    /// The path is not one of the operations `<prefix>/openapi.json` publishes.
+    NotPublished,
+    /// A JSON answer over the size limit that cannot be shortened, or over the buffer cap.
+    AnswerTooLarge,
 }
 
 impl Problem {
@@ -66,6 +70,14 @@ impl Problem {
                 StatusCode::BAD_GATEWAY,
                 r#"{"error":"backend_bad_spec","message":"the backend's /openapi.json is unavailable or not a JSON object"}"#,
             ),
+            Problem::NotPublished => (
+                StatusCode::NOT_FOUND,
+                r#"{"error":"not_published","message":"this operation is not published in the gateway's openapi.json (see GPTS_OPERATIONS)"}"#,
+            ),
+            Problem::AnswerTooLarge => (
+                StatusCode::BAD_GATEWAY,
+                r#"{"error":"answer_too_large","message":"the backend answer is over 100000 characters and cannot be shortened; ask for less (fewer symbols, a shorter range)"}"#,
+            ),
             Problem::NoPublicUrl => (
                 StatusCode::BAD_REQUEST,
                 r#"{"error":"no_public_url","message":"cannot derive the public URL from Host; set PUBLIC_URL"}"#,
@@ -83,6 +95,16 @@ impl Problem {
         }
         res
     }
+}
+
+/// A backend error answered with a non-JSON page (HTML…): the same status, a JSON body.
+pub fn backend_error(status: StatusCode) -> Response {
+    let body = format!(
+        r#"{{"error":"backend_error","status":{},"message":"the backend answered {} with a non-JSON page"}}"#,
+        status.as_u16(),
+        status
+    );
+    json(status, Bytes::from(body))
 }
 
 /// A JSON response with `Cache-Control: no-store` (gateway errors must not be cached).
