@@ -28,6 +28,7 @@ fn record(at: Timestamp) -> RunRecord {
         payload: None,
         payload_dropped: false,
         sandbox: false,
+        replica: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         payload: None,
         payload_dropped: false,
         sandbox: true,
+        replica: None,
     }
 }
 

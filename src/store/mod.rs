@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::run::modules::Outcome as ModuleOutcome;
 use crate::run::runner::RunResult;
 
+pub mod postgres;
+
 /// Environment variable naming the database file (`:memory:` accepted).
 pub const DB_ENV: &str = "SNIPER_DB";
 /// Database file used when [`DB_ENV`] is unset.
@@ -118,6 +120,12 @@ pub enum StoreError {
         /// Highest version this build knows.
         supported: i64,
     },
+    /// PostgreSQL refused (connection, query, constraint); see [`postgres::PgStore`].
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// No PostgreSQL connection could be taken from the pool in time.
+    #[error("PostgreSQL pool: {0}")]
+    Pool(#[from] r2d2::Error),
     /// A thread panicked while holding the connection.
     #[error("database connection lock poisoned by a panicked thread")]
     Poisoned,
@@ -204,6 +212,9 @@ pub struct RunRecord {
     pub payload_dropped: bool,
     /// The run went to the sandbox backend, not production.
     pub sandbox: bool,
+    /// Which replica ran it (`SNIPER_REPLICA_ID`); set by shared stores on read, `None` in SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 impl RunRecord {
@@ -261,6 +272,7 @@ impl RunRecord {
             },
             payload_dropped: false,
             sandbox: r.sandbox,
+            replica: None,
         })
     }
 }
@@ -310,6 +322,68 @@ pub trait StateStore: Send + Sync + 'static {
     fn routes(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Delete runs that started before `older_than`; returns how many were deleted.
     fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError>;
+
+    // --- Replicas (issue 17). Defaults describe a store private to one process (SQLite). ---
+
+    /// True when several sniper processes share this store (PostgreSQL): the scheduler then aligns
+    /// runs to slot boundaries and claims each tick with [`StateStore::claim_tick`].
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Claim tick `slot` of `job` for `replica`; true if this call won it, false if any replica
+    /// (this one included) already holds it. `slot = floor(epoch_ms / interval_ms)`. A private
+    /// store has no competitor: always true.
+    fn claim_tick(&self, _job: &str, _slot: i64, _replica: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Backend-wide facts (a 402's entitlement window, a 429's `Retry-After`) whose `until` is
+    /// after `now`, one per `(module, kind)`. A private store shares nothing: empty.
+    fn backend_facts(&self, _now: Timestamp) -> Result<Vec<BackendFact>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Record a backend-wide fact; an existing `(module, kind)` keeps the later `until`.
+    fn save_backend_fact(&self, _fact: &BackendFact) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Spend `n` units of `consumer`'s quota for `minute` (`floor(epoch_ms / 60_000)`) if the
+    /// minute's total stays `<= limit`; true if spent, false (nothing spent) if it would exceed.
+    /// Atomic across replicas on a shared store (one upsert, row-locked). A private store keeps
+    /// no quota and answers true: the caller enforces its budget in memory.
+    fn try_spend(
+        &self,
+        _consumer: &str,
+        _minute: i64,
+        _n: u32,
+        _limit: u32,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+/// A fact about the backend that holds for every replica until a time: `kind` is
+/// `entitlement` (a 402 / "upgrade plan") or `rate_limited` (a 429, `until` from `Retry-After`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendFact {
+    /// Wire name of the module (`etf`, …).
+    pub module: String,
+    /// `entitlement` or `rate_limited` (the breaker's open-reason label).
+    pub kind: String,
+    /// The fact holds before this instant.
+    pub until: Timestamp,
+}
+
+/// Open the store named by `db`: a `postgres://` or `postgresql://` URL selects the shared
+/// [`postgres::PgStore`] (runs recorded under `replica`), anything else is a SQLite path.
+pub fn open_store(db: &str, replica: &str) -> Result<Arc<dyn StateStore>, StoreError> {
+    if postgres::is_postgres_url(db) {
+        Ok(Arc::new(postgres::PgStore::open(db, replica)?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(db)?))
+    }
 }
 
 /// Tunables of [`SqliteStore`].
@@ -583,6 +657,7 @@ impl StateStore for SqliteStore {
                 payload,
                 payload_dropped: dropped,
                 sandbox,
+                replica: None,
             });
         }
         Ok(out)
@@ -730,6 +805,43 @@ impl AsyncStore {
     /// See [`StateStore::prune`].
     pub async fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError> {
         self.call(move |s| s.prune(older_than)).await
+    }
+
+    /// See [`StateStore::is_shared`] (no I/O).
+    pub fn is_shared(&self) -> bool {
+        self.0.is_shared()
+    }
+
+    /// See [`StateStore::claim_tick`].
+    pub async fn claim_tick(
+        &self,
+        job: &'static str,
+        slot: i64,
+        replica: Arc<str>,
+    ) -> Result<bool, StoreError> {
+        self.call(move |s| s.claim_tick(job, slot, &replica)).await
+    }
+
+    /// See [`StateStore::backend_facts`].
+    pub async fn backend_facts(&self, now: Timestamp) -> Result<Vec<BackendFact>, StoreError> {
+        self.call(move |s| s.backend_facts(now)).await
+    }
+
+    /// See [`StateStore::save_backend_fact`].
+    pub async fn save_backend_fact(&self, fact: BackendFact) -> Result<(), StoreError> {
+        self.call(move |s| s.save_backend_fact(&fact)).await
+    }
+
+    /// See [`StateStore::try_spend`].
+    pub async fn try_spend(
+        &self,
+        consumer: String,
+        minute: i64,
+        n: u32,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self.call(move |s| s.try_spend(&consumer, minute, n, limit))
+            .await
     }
 }
 

@@ -135,6 +135,7 @@ pub fn fill_store(store: &dyn StateStore, now: Timestamp, n: usize) -> usize {
             payload: None,
             payload_dropped: false,
             sandbox: true,
+            replica: None,
         };
         store.save_run(&run).expect("saving a fixture run");
     }
