@@ -13,7 +13,9 @@ use crate::daemon::metrics::{BreakerState as MetricState, Metrics};
 use crate::discovery::openapi::SpecLimits;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
 use crate::module_id::ModuleId;
-use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView};
+use crate::resilience::breaker::{
+    Admission, Breaker, BreakerSnapshot, BreakerState, BreakerView, OpenReason,
+};
 use crate::resilience::class::{ErrorClass, TransientKind};
 use crate::run::clock::Clock;
 use crate::run::modules::{self, Call, Outcome};
@@ -72,6 +74,8 @@ pub struct Runner {
     breakers: Mutex<BTreeMap<ModuleId, Breaker>>,
     clock: Clock,
     metrics: Option<Arc<Metrics>>,
+    /// Backend-wide facts learned by other replicas (issue 17): module → (why, until).
+    shared_blocks: Mutex<BTreeMap<ModuleId, (OpenReason, jiff::Timestamp)>>,
 }
 
 impl Runner {
@@ -125,6 +129,7 @@ impl Runner {
             cfg: Arc::new(cfg),
             clock,
             metrics,
+            shared_blocks: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -247,6 +252,22 @@ impl Runner {
             return plain(Outcome::Disabled);
         }
         let now = (self.clock)();
+        let shared = self
+            .shared_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&m)
+            .copied();
+        if let Some((reason, until)) = shared.filter(|(_, until)| now < *until) {
+            return plain(Outcome::SoftFail {
+                code: format!("{}_CIRCUIT_OPEN", m.upper()),
+                class: None,
+                detail: format!(
+                    "circuit open until {until} ({}, learned by another replica)",
+                    reason.as_str()
+                ),
+            });
+        }
         let admission = self.with_breaker(m, |b| b.admit(now));
         if let Admission::Reject { reason, until } = admission {
             let detail = match until {
@@ -308,11 +329,38 @@ impl Runner {
         f(breaker)
     }
 
+    /// Replace the backend-wide facts shared by replicas: until its instant, a listed module is
+    /// not called (a `<MODULE>_CIRCUIT_OPEN` soft fail), whatever this replica's breaker says.
+    /// The breaker itself is untouched, so transient-failure streaks stay per replica.
+    pub fn set_shared_blocks(
+        &self,
+        blocks: impl IntoIterator<Item = (ModuleId, OpenReason, jiff::Timestamp)>,
+    ) {
+        let map = blocks.into_iter().map(|(m, r, t)| (m, (r, t))).collect();
+        *self.shared_blocks.lock().unwrap_or_else(|e| e.into_inner()) = map;
+    }
+
     /// Every module's breaker as the run result and status page show it.
     pub fn breaker_views(&self) -> BTreeMap<ModuleId, BreakerView> {
         let now = (self.clock)();
         let b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
         b.iter().map(|(m, br)| (*m, br.view(now))).collect()
+    }
+
+    /// Modules whose own breaker is open for a backend-wide reason (entitlement, rate limit), with
+    /// the reason and until when: what a replica shares with the others.
+    pub fn backend_wide_opens(&self) -> Vec<(ModuleId, OpenReason, jiff::Timestamp)> {
+        self.breaker_views()
+            .into_iter()
+            .filter_map(|(m, v)| match (v.state, v.reason, v.until) {
+                (
+                    BreakerState::Open,
+                    Some(r @ (OpenReason::Entitlement | OpenReason::RateLimited)),
+                    Some(u),
+                ) => Some((m, r, u)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Snapshots of every breaker, for the store.
