@@ -22,4 +22,5 @@ export SNIPER_REQUIRE_BROWSER=1
 if [ -x tests/browser/demo.sh ]; then
   tests/browser/demo.sh
 fi
+tests/replicas/run.sh
 echo "all tests passed"
