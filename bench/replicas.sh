@@ -7,6 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/tests/replicas/pg.sh"
 trap pg_stop EXIT
+trap 'exit 130' INT TERM
 cargo build --quiet --release --locked --manifest-path "$root/Cargo.toml" --example replica_store
 pg_start
 "${CARGO_TARGET_DIR:-$root/target}/release/examples/replica_store" "$PG_URL" "${1:-300}"

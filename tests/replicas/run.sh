@@ -22,6 +22,7 @@ cleanup() {
   if [ "${keep_logs:-0}" = 1 ]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 fail() { echo "FAIL: $*" >&2; keep_logs=1; for f in "$work"/*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done; exit 1; }
 
 pg_start
