@@ -30,6 +30,7 @@ fn record(at: Timestamp) -> RunRecord {
         sandbox: false,
         backend: Some("https://api.example.com".into()),
         trigger: sniper::run::Trigger::Schedule,
+        replica: None,
     }
 }
 

@@ -23,4 +23,5 @@ if [ -x tests/browser/demo.sh ]; then
   tests/browser/demo.sh
 fi
 tests/gpts/validate.sh
+tests/replicas/run.sh
 echo "all tests passed"

@@ -226,10 +226,14 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::History { args, db } => {
-            let store = sniper::store::SqliteStore::open(&db)
-                .doing(|| format!("opening SNIPER_DB={db}"))?;
+            let store = sniper::store::open_store(&db, "cli").doing(|| {
+                format!(
+                    "opening SNIPER_DB={}",
+                    sniper::store::postgres::redact_db(&db)
+                )
+            })?;
             let mut out = std::io::stdout().lock();
-            sniper::store::run_history_cli(&store, &args, &mut out)
+            sniper::store::run_history_cli(store.as_ref(), &args, &mut out)
                 .doing(|| "reading the history".into())?;
             Ok(ExitCode::SUCCESS)
         }

@@ -48,6 +48,7 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         sandbox: true,
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
+        replica: None,
     }
 }
 

@@ -1,7 +1,6 @@
 //! `sniper serve` and `sniper demo`: the daemon's wiring — store, runner, app, HTTP listeners,
 //! scheduler loop, retention, alerts — and its shutdown.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::{CommandError, Doing};
@@ -25,10 +24,14 @@ pub struct DaemonArgs {
     /// Serve /metrics on this address instead of the main listener.
     #[arg(long, env = "SNIPER_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
-    /// SQLite file for run history and breaker state (`:memory:` keeps nothing).
-    /// Default ./sniper.db for serve, :memory: for demo.
+    /// SQLite file for run history and breaker state (`:memory:` keeps nothing), or a
+    /// `postgres://user:pass@host:port/db` URL shared by several replicas (each tick runs once,
+    /// backend facts and history are shared). Default ./sniper.db for serve, :memory: for demo.
     #[arg(long, env = "SNIPER_DB")]
     pub db: Option<String>,
+    /// This replica's id in the shared store (tick claims, run history). Default hostname-pid.
+    #[arg(long, env = "SNIPER_REPLICA_ID")]
+    pub replica_id: Option<String>,
     /// Keep module payloads in the run history (on/off; capped at 64 KiB per run).
     #[arg(long, env = "SNIPER_STORE_PAYLOADS", default_value = "off")]
     pub store_payloads: String,
@@ -137,14 +140,25 @@ pub async fn daemon(
             crate::store::DEFAULT_DB_PATH.into()
         }
     });
+    let replica = daemon
+        .replica_id
+        .clone()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(crate::daemon::server::default_replica_id);
     let store = {
-        let p = db_path.clone();
-        tokio::task::spawn_blocking(move || crate::store::SqliteStore::open(&p))
+        let (p, r) = (db_path.clone(), replica.clone());
+        tokio::task::spawn_blocking(move || crate::store::open_store(&p, &r))
             .await
             .doing(|| "opening the store".into())?
-            .doing(|| format!("opening SNIPER_DB={db_path}"))?
+            .doing(|| {
+                format!(
+                    "opening SNIPER_DB={}",
+                    crate::store::postgres::redact_db(&db_path)
+                )
+            })?
     };
-    let store = crate::store::AsyncStore::new(Arc::new(store));
+    let store = crate::store::AsyncStore::new(store);
 
     let mut sandbox = None;
     if demo_json.is_some() {
@@ -179,6 +193,17 @@ pub async fn daemon(
     .await
     .doing(|| "loading the signal state".into())?;
     app.set_signals(engine.clone());
+    app.set_replica(&replica);
+    // The scheduled share of SNIPER_BUDGET_PER_MIN, counted in the shared store so replicas
+    // together stay within it (a single process also has the in-memory budget of the runner).
+    app.set_budget_per_min(
+        cfg.budget
+            .share(crate::run::budget::Consumer::Scheduled)
+            .unwrap_or(0),
+    );
+    if store.is_shared() {
+        tracing::info!(%replica, "shared store: ticks are claimed per slot, facts and history shared");
+    }
     if let Some(json) = demo_json {
         app.set_on_run(Box::new(move |results| {
             let _ = print_results(results, json, &mut std::io::stdout().lock());

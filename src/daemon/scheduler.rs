@@ -188,6 +188,80 @@ pub enum RunVerdict {
     NothingSent,
 }
 
+/// The tick slot `at` falls in: `floor(epoch_ms / interval_ms)`. Replicas sharing a store claim
+/// slots ([`TickGate`]), so every replica must compute the same number for the same instant.
+pub fn slot_of(at: Timestamp, interval: Duration) -> i64 {
+    let ms = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    at.as_millisecond().div_euclid(ms)
+}
+
+/// The first slot boundary strictly after `at`.
+pub fn next_slot_start(at: Timestamp, interval: Duration) -> Timestamp {
+    let ms = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let next = slot_of(at, interval).saturating_add(1).saturating_mul(ms);
+    Timestamp::from_millisecond(next).unwrap_or(Timestamp::MAX)
+}
+
+/// `at` if it is a slot boundary, else the next boundary.
+pub fn align_up(at: Timestamp, interval: Duration) -> Timestamp {
+    let ms = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    if at.as_millisecond().rem_euclid(ms) == 0 && at.subsec_nanosecond() % 1_000_000 == 0 {
+        at
+    } else {
+        next_slot_start(at, interval)
+    }
+}
+
+/// Where a replica's loop goes next, given the decision the [`Scheduler`] made at `end` (the end
+/// of a run): runs start on slot boundaries and never in the slot already handled (the one
+/// containing `end`). Healthy, the next run is the next slot (the slot *is* the interval); after
+/// hard failures the backoff still applies: the first boundary at or after the decision's instant.
+pub fn align_decision(
+    d: Decision,
+    end: Timestamp,
+    interval: Duration,
+    sched: &Scheduler,
+    window: &ActiveWindow,
+) -> Decision {
+    match d {
+        Decision::RunAt(t) => {
+            let next = next_slot_start(end, interval);
+            let at = if sched.consecutive_failures() == 0 {
+                next
+            } else {
+                align_up(t, interval).max(next)
+            };
+            sched.decide(at, window)
+        }
+        other => other,
+    }
+}
+
+/// Makes the loop ask before each scheduled run (replicas on a shared store): with a gate, runs
+/// start on boundaries of `interval`-long slots, and the slot's run happens only if `claim(slot)`
+/// answers true. A replica that loses (or cannot reach the store) waits for the next slot.
+pub struct TickGate {
+    /// Slot length (the scheduler's interval).
+    pub interval: Duration,
+    /// Claim slot `n`; true = this replica runs it.
+    #[allow(clippy::type_complexity)]
+    pub claim: Box<dyn FnMut(i64) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send>,
+}
+
+impl std::fmt::Debug for TickGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TickGate")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -651,6 +725,8 @@ pub struct LoopContext<H> {
     pub jitter: Box<dyn FnMut() -> f64 + Send>,
     /// How long a run in flight may go on after shutdown is requested before it is dropped.
     pub shutdown_grace: Duration,
+    /// Replicas: claim each tick before running it (`None`: a private store, run every tick).
+    pub gate: Option<TickGate>,
 }
 
 impl<H> LoopContext<H> {
@@ -663,6 +739,7 @@ impl<H> LoopContext<H> {
             clock: Clock::System,
             jitter: Box::new(random_unit),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            gate: None,
         }
     }
 }
@@ -710,6 +787,12 @@ where
     let status = ctx.status.clone();
     let mut in_window: Option<bool> = None;
     let mut next = sched.decide(ctx.clock.now(), &window);
+    if let Some(g) = &ctx.gate {
+        // Start on a boundary, possibly the current instant's own slot if it is one.
+        if let Decision::RunAt(t) = next {
+            next = sched.decide(align_up(t, g.interval), &window);
+        }
+    }
     if *ctx.shutdown.borrow() {
         return sched;
     }
@@ -755,6 +838,20 @@ where
                     in_window = Some(true);
                     tracing::info!("{}", window.log_line(start));
                     ctx.hooks.window_changed(true, start);
+                }
+                if let Some(gate) = ctx.gate.as_mut() {
+                    let slot = slot_of(start, gate.interval);
+                    let claimed = tokio::select! {
+                        c = (gate.claim)(slot) => c,
+                        _ = shutdown_requested(&mut ctx.shutdown) => break,
+                    };
+                    if !claimed {
+                        let now = ctx.clock.now();
+                        next =
+                            sched.decide(next_slot_start(now.max(start), gate.interval), &window);
+                        status.update(|s| s.heartbeat_due = now);
+                        continue;
+                    }
                 }
                 let (summary, stopping, duration) = {
                     // Wait for a manual run (`POST /api/run`) to finish, unless asked to stop; it
@@ -802,6 +899,9 @@ where
                             (ctx.jitter)(),
                             &window,
                         );
+                        if let Some(g) = &ctx.gate {
+                            next = align_decision(next, end, g.interval, &sched, &window);
+                        }
                         let new = sched.consecutive_failures();
                         let outcome = summary.outcome();
                         if summary.success {
@@ -965,6 +1065,50 @@ mod tests {
         );
         let early = ts("2026-06-02T07:00:00+07:00");
         assert_eq!(s.decide(early, &w), Decision::RunAt(early));
+    }
+
+    #[test]
+    fn slots_are_epoch_multiples_of_the_interval() {
+        let i = Duration::from_secs(5);
+        let t = ts("2026-06-01T00:00:07.250Z");
+        assert_eq!(slot_of(t, i), t.as_millisecond() / 5000);
+        assert_eq!(next_slot_start(t, i), ts("2026-06-01T00:00:10Z"));
+        assert_eq!(align_up(t, i), ts("2026-06-01T00:00:10Z"));
+        let b = ts("2026-06-01T00:00:10Z");
+        assert_eq!(align_up(b, i), b);
+        // A boundary's next slot is the following one, never itself.
+        assert_eq!(next_slot_start(b, i), ts("2026-06-01T00:00:15Z"));
+        assert_eq!(slot_of(b, i) + 1, slot_of(next_slot_start(b, i), i));
+    }
+
+    #[test]
+    fn aligned_runs_take_the_next_slot_not_one_interval_later() {
+        let w = ActiveWindow::always_open();
+        let i = Duration::from_secs(1);
+        let mut s = Scheduler::new(SchedulerConfig {
+            interval: i,
+            ..SchedulerConfig::default()
+        });
+        // A run of slot 12:00:03 ends 200 ms in; the plain decision is 12:00:04.2.
+        let end = ts("2026-06-01T12:00:03.200Z");
+        let d = s.on_run_finished(end, true, 0.0, &w);
+        assert_eq!(d, Decision::RunAt(ts("2026-06-01T12:00:04.200Z")));
+        assert_eq!(
+            align_decision(d, end, i, &s, &w),
+            Decision::RunAt(ts("2026-06-01T12:00:04Z"))
+        );
+        // After a hard failure the backoff (5 s ceiling × 0.5) still wins over "next slot".
+        let d = s.on_run_finished(end, false, 0.5, &w);
+        assert_eq!(
+            align_decision(d, end, i, &s, &w),
+            Decision::RunAt(ts("2026-06-01T12:00:06Z"))
+        );
+        // A zero backoff never re-runs the slot just handled.
+        let d = s.on_run_finished(end, false, 0.0, &w);
+        assert_eq!(
+            align_decision(d, end, i, &s, &w),
+            Decision::RunAt(ts("2026-06-01T12:00:04Z"))
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::config::Config;
 use crate::daemon::metrics::StoreOp;
 use crate::daemon::metrics::{self, Metrics};
 use crate::daemon::scheduler::{
-    LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, run_loop,
+    LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, TickGate,
+    run_loop,
 };
 use crate::daemon::store_health::{StoreErrorPolicy, StoreHealth};
 use crate::daemon::window::ActiveWindow;
@@ -54,7 +55,18 @@ pub struct App {
     manual: Mutex<Option<SharedRun>>,
     /// Grades each run's results into signal calls (set once by the daemon).
     signals: std::sync::OnceLock<Arc<crate::signals::SignalEngine>>,
+    /// This process's replica id (`SNIPER_REPLICA_ID`), used to claim ticks on a shared store.
+    replica: RwLock<Arc<str>>,
+    /// Backend-wide facts this replica already wrote: module → until.
+    written_facts: Mutex<BTreeMap<ModuleId, jiff::Timestamp>>,
+    /// GLUE(issue 17, until the budget branch lands): per-minute request limit, 0 = none.
+    budget_per_min: std::sync::atomic::AtomicU32,
 }
+
+/// The job name under which scheduled runs claim their ticks.
+pub const RUN_JOB: &str = "run";
+/// GLUE(issue 17): the consumer name scheduled runs spend the shared budget under.
+pub const BUDGET_CONSUMER: &str = "runs";
 
 /// A manual run's result as awaited by every request that joined it (`Err`: the run's task
 /// panicked or was cancelled).
@@ -123,6 +135,9 @@ impl App {
             store_policy: Mutex::new(StoreErrorPolicy::default()),
             manual: Mutex::new(None),
             signals: std::sync::OnceLock::new(),
+            replica: RwLock::new(Arc::from(default_replica_id().as_str())),
+            written_facts: Mutex::new(BTreeMap::new()),
+            budget_per_min: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -220,7 +235,17 @@ impl App {
     /// scheduler's hooks count its own).
     pub async fn run_and_record_as(&self, trigger: Trigger) -> Vec<RunResult> {
         let started = tokio::time::Instant::now();
-        let mut results = self.runner.run_once().await;
+        if let Some(store) = self.store.as_ref().filter(|s| s.is_shared()) {
+            self.load_shared_facts(store).await;
+        }
+        let consumer = match trigger {
+            Trigger::Manual => crate::run::budget::Consumer::Manual,
+            _ => crate::run::budget::Consumer::Scheduled,
+        };
+        let mut results = self.runner.run_once_as(consumer).await;
+        if let Some(store) = self.store.as_ref().filter(|s| s.is_shared()) {
+            self.write_shared_facts(store).await;
+        }
         for r in &mut results {
             r.trigger = trigger;
         }
@@ -304,6 +329,124 @@ impl App {
         }
         *self.latest.write().unwrap_or_else(|e| e.into_inner()) = results.clone();
         results
+    }
+
+    async fn load_shared_facts(&self, store: &AsyncStore) {
+        match store.backend_facts(self.runner.now()).await {
+            Ok(facts) => self
+                .runner
+                .set_shared_blocks(facts.into_iter().filter_map(|f| {
+                    let m = ModuleId::parse(&f.module)?;
+                    let reason = serde_json::from_value(Value::String(f.kind)).ok()?;
+                    Some((m, reason, f.until))
+                })),
+            // Keep the previous facts: a store hiccup must not reopen a paid endpoint.
+            Err(e) => tracing::warn!(error = %e, "cannot read shared backend facts"),
+        }
+    }
+
+    async fn write_shared_facts(&self, store: &AsyncStore) {
+        let fresh: Vec<_> = {
+            let mut written = self.written_facts.lock().unwrap_or_else(|e| e.into_inner());
+            self.runner
+                .backend_wide_opens()
+                .into_iter()
+                .filter(|(m, _, until)| written.insert(*m, *until) != Some(*until))
+                .collect()
+        };
+        for (m, reason, until) in fresh {
+            let fact = crate::store::BackendFact {
+                module: m.as_str().to_string(),
+                kind: reason.as_str().to_string(),
+                until,
+            };
+            match store.save_backend_fact(fact).await {
+                Ok(()) => {
+                    tracing::info!(module = %m, kind = reason.as_str(), %until, "shared a backend fact with the other replicas")
+                }
+                Err(e) => tracing::warn!(module = %m, error = %e, "cannot share a backend fact"),
+            }
+        }
+    }
+
+    /// May this replica run the tick of `slot`? Claims it on the store (`tick_claims`), then (glue)
+    /// spends the per-minute budget. Any store error answers false: without the store no replica
+    /// can know the tick is its own, and running it anyway could run it twice.
+    pub async fn claim_tick(&self, slot: i64) -> bool {
+        let Some(store) = &self.store else {
+            return true;
+        };
+        let replica = self.replica();
+        match store.claim_tick(RUN_JOB, slot, replica.clone()).await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                tracing::warn!(slot, error = %e, "cannot claim the tick; skipping it");
+                return false;
+            }
+        }
+        // GLUE(issue 17): a simple shared per-minute limit until the budget branch lands.
+        let limit = self
+            .budget_per_min
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if limit > 0 {
+            let n = self.requests_per_run();
+            let minute = self.runner.now().as_millisecond().div_euclid(60_000);
+            match store
+                .try_spend(BUDGET_CONSUMER.to_string(), minute, n, limit)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(slot, n, limit, "budget for this minute spent; tick skipped");
+                    return false;
+                }
+                Err(e) => {
+                    tracing::warn!(slot, error = %e, "cannot spend the budget; tick skipped");
+                    return false;
+                }
+            }
+        }
+        tracing::debug!(slot, %replica, "tick claimed");
+        true
+    }
+
+    /// GLUE(issue 17): the most backend requests one run makes without retries or fallbacks:
+    /// each enabled module once, symbol-dependent ones once per symbol.
+    fn requests_per_run(&self) -> u32 {
+        let cfg = self.runner.config();
+        let symbols = u32::try_from(cfg.symbols.len()).unwrap_or(u32::MAX);
+        ModuleId::ALL
+            .into_iter()
+            .filter(|m| cfg.features.enabled(*m))
+            .map(|m| {
+                if crate::run::modules::symbol_independent(m) {
+                    1
+                } else {
+                    symbols
+                }
+            })
+            .fold(0u32, u32::saturating_add)
+    }
+
+    /// Set this process's replica id (default: hostname-pid).
+    pub fn set_replica(&self, id: &str) {
+        *self.replica.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(id);
+    }
+
+    /// This process's replica id.
+    pub fn replica(&self) -> Arc<str> {
+        self.replica
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// GLUE(issue 17): limit scheduled runs to `limit` backend requests per minute across every
+    /// replica of a shared store (0 = no limit).
+    pub fn set_budget_per_min(&self, limit: u32) {
+        self.budget_per_min
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Store module payloads with each run (off by default; the store caps their size).
@@ -582,7 +725,17 @@ pub fn spawn_loop(
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let window = app.window.clone();
-    let ctx = LoopContext::new(app.status.clone(), hooks, shutdown);
+    let mut ctx = LoopContext::new(app.status.clone(), hooks, shutdown);
+    if app.store.as_ref().is_some_and(|s| s.is_shared()) {
+        let a = app.clone();
+        ctx.gate = Some(TickGate {
+            interval: sched.interval,
+            claim: Box::new(move |slot| {
+                let a = a.clone();
+                Box::pin(async move { a.claim_tick(slot).await })
+            }),
+        });
+    }
     tokio::spawn(async move {
         let a = app.clone();
         run_loop(
@@ -596,6 +749,18 @@ pub fn spawn_loop(
         )
         .await;
     })
+}
+
+/// The default replica id: `hostname-pid` (hostname from the kernel, else `$HOSTNAME`, else
+/// `host`).
+pub fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_string());
+    format!("{host}-{}", std::process::id())
 }
 
 /// Bind an address with a clear error.

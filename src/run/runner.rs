@@ -22,7 +22,9 @@ use crate::discovery::openapi::SpecLimits;
 use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
 use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
-use crate::resilience::breaker::{Admission, Breaker, BreakerSnapshot, BreakerView, OpenReason};
+use crate::resilience::breaker::{
+    Admission, Breaker, BreakerSnapshot, BreakerState, BreakerView, OpenReason,
+};
 use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
 use crate::run::budget::{Budget, Consumer};
 use crate::run::clock::Clock;
@@ -144,6 +146,8 @@ pub struct Runner {
     cache: Mutex<std::collections::HashMap<(ModuleId, String), CacheEntry>>,
     /// The backend budget shared with manual runs and the gateway.
     budget: Arc<Budget>,
+    /// Backend-wide facts learned by other replicas (issue 17): module → (why, until).
+    shared_blocks: Mutex<BTreeMap<ModuleId, (OpenReason, jiff::Timestamp)>>,
 }
 
 impl Runner {
@@ -200,6 +204,7 @@ impl Runner {
             symbol_breakers: Mutex::new(BTreeMap::new()),
             backend,
             cache: Mutex::new(std::collections::HashMap::new()),
+            shared_blocks: Mutex::new(BTreeMap::new()),
             budget: Arc::new(Budget::new(cfg.budget, clock.clone())),
             cfg: Arc::new(cfg),
             clock,
@@ -563,6 +568,23 @@ impl Runner {
             return (plain(Outcome::Disabled), false, Default::default());
         }
         let now = (self.clock)();
+        let shared = self
+            .shared_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&m)
+            .copied();
+        if let Some((reason, until)) = shared.filter(|(_, until)| now < *until) {
+            let call = plain(Outcome::SoftFail {
+                code: format!("{}_CIRCUIT_OPEN", m.upper()),
+                class: None,
+                detail: format!(
+                    "circuit open until {until} ({}, learned by another replica)",
+                    reason.as_str()
+                ),
+            });
+            return (call, true, modules::AnswerMeta::default());
+        }
         let refuse = |reason: OpenReason, until: Option<jiff::Timestamp>, whose: String| {
             let detail = match until {
                 Some(u) => format!("circuit open{whose} until {u} ({})", reason.as_str()),
@@ -772,11 +794,38 @@ impl Runner {
         true
     }
 
+    /// Replace the backend-wide facts shared by replicas: until its instant, a listed module is
+    /// not called (a `<MODULE>_CIRCUIT_OPEN` soft fail), whatever this replica's breaker says.
+    /// The breaker itself is untouched, so transient-failure streaks stay per replica.
+    pub fn set_shared_blocks(
+        &self,
+        blocks: impl IntoIterator<Item = (ModuleId, OpenReason, jiff::Timestamp)>,
+    ) {
+        let map = blocks.into_iter().map(|(m, r, t)| (m, (r, t))).collect();
+        *self.shared_blocks.lock().unwrap_or_else(|e| e.into_inner()) = map;
+    }
+
     /// Every module's breaker as the run result and status page show it.
     pub fn breaker_views(&self) -> BTreeMap<ModuleId, BreakerView> {
         let now = (self.clock)();
         let b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
         b.iter().map(|(m, br)| (*m, br.view(now))).collect()
+    }
+
+    /// Modules whose own breaker is open for a backend-wide reason (entitlement, rate limit), with
+    /// the reason and until when: what a replica shares with the others.
+    pub fn backend_wide_opens(&self) -> Vec<(ModuleId, OpenReason, jiff::Timestamp)> {
+        self.breaker_views()
+            .into_iter()
+            .filter_map(|(m, v)| match (v.state, v.reason, v.until) {
+                (
+                    BreakerState::Open,
+                    Some(r @ (OpenReason::Entitlement | OpenReason::RateLimited)),
+                    Some(u),
+                ) => Some((m, r, u)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Snapshots of every breaker, for the store.

@@ -161,6 +161,9 @@ pub struct Hit {
     pub query: Option<String>,
     /// The module whose route matched, if any.
     pub module: Option<ModuleId>,
+    /// When it arrived, Unix epoch milliseconds (so tests can check request spacing, e.g.
+    /// nothing before a `Retry-After` ran out).
+    pub at_ms: i64,
 }
 
 /// Shared state of a running sandbox; tests drive it directly.
@@ -435,6 +438,7 @@ async fn spec(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
         path: req.uri().path().to_string(),
         query: req.uri().query().map(str::to_string),
         module: None,
+        at_ms: jiff::Timestamp::now().as_millisecond(),
     });
     let mode = read(&s.spec).clone();
     match mode {
@@ -526,6 +530,7 @@ async fn handle(State(s): State<Arc<SandboxState>>, req: Request) -> Response {
         path: path.clone(),
         query: query.clone(),
         module: matched.as_ref().map(|(r, _)| r.module),
+        at_ms: jiff::Timestamp::now().as_millisecond(),
     });
     let Some((route, mut params)) = matched else {
         return json_status(StatusCode::NOT_FOUND, json!({"detail": "Not Found"}));

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::run::modules::Outcome as ModuleOutcome;
 use crate::run::runner::{RunResult, Trigger};
 
+pub mod postgres;
+
 /// Environment variable naming the database file (`:memory:` accepted).
 pub const DB_ENV: &str = "SNIPER_DB";
 /// Database file used when [`DB_ENV`] is unset.
@@ -243,6 +245,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// This store does not keep that kind of data yet (signals on PostgreSQL).
+    #[error("this store does not support {0} yet")]
+    Unsupported(&'static str),
     /// The database file could not be opened or created.
     #[error(
         "cannot open state database {path:?}: {source} \
@@ -274,6 +279,12 @@ pub enum StoreError {
         /// Highest version this build knows.
         supported: i64,
     },
+    /// PostgreSQL refused (connection, query, constraint); see [`postgres::PgStore`].
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// No PostgreSQL connection could be taken from the pool in time.
+    #[error("PostgreSQL pool: {0}")]
+    Pool(#[from] r2d2::Error),
     /// A thread panicked while holding the connection.
     #[error("database connection lock poisoned by a panicked thread")]
     Poisoned,
@@ -367,6 +378,9 @@ pub struct RunRecord {
     /// Who started the run (absent in older JSON: `schedule`).
     #[serde(default)]
     pub trigger: Trigger,
+    /// Which replica ran it (`SNIPER_REPLICA_ID`); set by shared stores on read, `None` in SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 impl RunRecord {
@@ -426,6 +440,7 @@ impl RunRecord {
             sandbox: r.sandbox,
             backend: Some(r.backend.clone()),
             trigger: r.trigger,
+            replica: None,
         })
     }
 }
@@ -482,41 +497,122 @@ pub trait StateStore: Send + Sync + 'static {
     fn routes(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Delete runs that started before `older_than`; returns how many were deleted.
     fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError>;
+    // --- Signals (issue 15). SQLite implements them; a store that does not (the shared
+    // PostgreSQL store, for now) refuses writes with `Unsupported` and reads as empty. ---
+
     /// In one transaction: save a graded symbol, replace its cooldown state (if delivered) and
     /// enqueue its outbox rows (a key already enqueued is left as it is). Returns the call's id.
     fn record_signal(
         &self,
-        call: &SignalRecord,
-        state: Option<&SignalStateRow>,
-        outbox: &[OutboxRow],
-    ) -> Result<i64, StoreError>;
+        _call: &SignalRecord,
+        _state: Option<&SignalStateRow>,
+        _outbox: &[OutboxRow],
+    ) -> Result<i64, StoreError> {
+        Err(StoreError::Unsupported("signal calls"))
+    }
     /// Every cooldown state row.
-    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError>;
+    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Graded calls matching `q`.
-    fn signals(&self, q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError>;
+    fn signals(&self, _q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Claim up to `limit` undelivered outbox rows due at `now_ms` and not claimed by a live lease;
     /// they are leased until `now_ms + lease_ms`. Oldest first.
     fn claim_outbox(
         &self,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<OutboxRow>, StoreError>;
+        _now_ms: i64,
+        _lease_ms: i64,
+        _limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Mark one row delivered at `now_ms`.
-    fn mark_delivered(&self, key: &str, channel: &str, now_ms: i64) -> Result<(), StoreError>;
+    fn mark_delivered(&self, _key: &str, _channel: &str, _now_ms: i64) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("the signal outbox"))
+    }
     /// Record a failed attempt: attempts + 1, lease released, due again at `next_attempt_ms`.
     fn mark_failed(
         &self,
-        key: &str,
-        channel: &str,
-        next_attempt_ms: i64,
-        error: &str,
-    ) -> Result<(), StoreError>;
+        _key: &str,
+        _channel: &str,
+        _next_attempt_ms: i64,
+        _error: &str,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("the signal outbox"))
+    }
     /// Release every lease (at start-up: one daemon owns a database, so leases held by a killed
     /// process are void).
-    fn release_outbox_claims(&self) -> Result<usize, StoreError>;
+    fn release_outbox_claims(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
     /// Every outbox row, oldest first (diagnostics and tests).
-    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError>;
+    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    // --- Replicas (issue 17). Defaults describe a store private to one process (SQLite). ---
+
+    /// True when several sniper processes share this store (PostgreSQL): the scheduler then aligns
+    /// runs to slot boundaries and claims each tick with [`StateStore::claim_tick`].
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Claim tick `slot` of `job` for `replica`; true if this call won it, false if any replica
+    /// (this one included) already holds it. `slot = floor(epoch_ms / interval_ms)`. A private
+    /// store has no competitor: always true.
+    fn claim_tick(&self, _job: &str, _slot: i64, _replica: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Backend-wide facts (a 402's entitlement window, a 429's `Retry-After`) whose `until` is
+    /// after `now`, one per `(module, kind)`. A private store shares nothing: empty.
+    fn backend_facts(&self, _now: Timestamp) -> Result<Vec<BackendFact>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Record a backend-wide fact; an existing `(module, kind)` keeps the later `until`.
+    fn save_backend_fact(&self, _fact: &BackendFact) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Spend `n` units of `consumer`'s quota for `minute` (`floor(epoch_ms / 60_000)`) if the
+    /// minute's total stays `<= limit`; true if spent, false (nothing spent) if it would exceed.
+    /// Atomic across replicas on a shared store (one upsert, row-locked). A private store keeps
+    /// no quota and answers true: the caller enforces its budget in memory.
+    fn try_spend(
+        &self,
+        _consumer: &str,
+        _minute: i64,
+        _n: u32,
+        _limit: u32,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+/// A fact about the backend that holds for every replica until a time: `kind` is
+/// `entitlement` (a 402 / "upgrade plan") or `rate_limited` (a 429, `until` from `Retry-After`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendFact {
+    /// Wire name of the module (`etf`, …).
+    pub module: String,
+    /// `entitlement` or `rate_limited` (the breaker's open-reason label).
+    pub kind: String,
+    /// The fact holds before this instant.
+    pub until: Timestamp,
+}
+
+/// Open the store named by `db`: a `postgres://` or `postgresql://` URL selects the shared
+/// [`postgres::PgStore`] (runs recorded under `replica`), anything else is a SQLite path.
+pub fn open_store(db: &str, replica: &str) -> Result<Arc<dyn StateStore>, StoreError> {
+    if postgres::is_postgres_url(db) {
+        Ok(Arc::new(postgres::PgStore::open(db, replica)?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(db)?))
+    }
 }
 
 /// Tunables of [`SqliteStore`].
@@ -829,6 +925,7 @@ impl StateStore for SqliteStore {
                 sandbox,
                 backend,
                 trigger,
+                replica: None,
             });
         }
         Ok(out)
@@ -1319,6 +1416,42 @@ impl AsyncStore {
     /// See [`StateStore::outbox`].
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
         self.call(|s| s.outbox()).await
+    }
+    /// See [`StateStore::is_shared`] (no I/O).
+    pub fn is_shared(&self) -> bool {
+        self.0.is_shared()
+    }
+
+    /// See [`StateStore::claim_tick`].
+    pub async fn claim_tick(
+        &self,
+        job: &'static str,
+        slot: i64,
+        replica: Arc<str>,
+    ) -> Result<bool, StoreError> {
+        self.call(move |s| s.claim_tick(job, slot, &replica)).await
+    }
+
+    /// See [`StateStore::backend_facts`].
+    pub async fn backend_facts(&self, now: Timestamp) -> Result<Vec<BackendFact>, StoreError> {
+        self.call(move |s| s.backend_facts(now)).await
+    }
+
+    /// See [`StateStore::save_backend_fact`].
+    pub async fn save_backend_fact(&self, fact: BackendFact) -> Result<(), StoreError> {
+        self.call(move |s| s.save_backend_fact(&fact)).await
+    }
+
+    /// See [`StateStore::try_spend`].
+    pub async fn try_spend(
+        &self,
+        consumer: String,
+        minute: i64,
+        n: u32,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self.call(move |s| s.try_spend(&consumer, minute, n, limit))
+            .await
     }
 }
 

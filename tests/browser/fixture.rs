@@ -137,6 +137,7 @@ pub fn fill_store(store: &dyn StateStore, now: Timestamp, n: usize) -> usize {
             sandbox: true,
             backend: Some("http://127.0.0.1:8000".into()),
             trigger: sniper::run::Trigger::Schedule,
+            replica: None,
         };
         store.save_run(&run).expect("saving a fixture run");
     }
