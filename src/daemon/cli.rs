@@ -174,6 +174,7 @@ pub async fn daemon(
     let metrics = Metrics::new();
     let runner = Runner::with_metrics(cfg.clone(), system_clock(), metrics.clone())
         .doing(|| "building the HTTP client".into())?;
+    let budget = runner.budget().clone();
     let app = App::new(
         runner,
         &sched,
@@ -230,6 +231,7 @@ pub async fn daemon(
     let gpts = crate::gateway::ProxyConfig {
         base: cfg.base_url.clone(),
         match_prefs: Some(crate::discovery::prefs_from_config(&cfg)),
+        budget: Some(budget),
         ..gpts
     };
     // The bound address (port 0 is chosen now) is what clients send as Host.

@@ -82,6 +82,9 @@ pub struct ProxyConfig {
     pub answer_timeout: Duration,
     /// Discovery preferences used to put the five modules' routes first (default: a SOL run).
     pub match_prefs: Option<crate::discovery::matcher::MatchPrefs>,
+    /// The backend budget shared with the runs (`SNIPER_BUDGET_PER_MIN`); each forwarded request
+    /// spends one of the gateway's share, else `429` with `Retry-After`. `None`: unlimited.
+    pub budget: Option<Arc<crate::run::budget::Budget>>,
 }
 
 impl ProxyConfig {
@@ -98,6 +101,7 @@ impl ProxyConfig {
             forward_all: false,
             answer_timeout: DEFAULT_ANSWER_TIMEOUT,
             match_prefs: None,
+            budget: None,
         }
     }
 }
@@ -191,6 +195,7 @@ impl ProxyArgs {
             forward_all,
             answer_timeout: DEFAULT_ANSWER_TIMEOUT,
             match_prefs: None,
+            budget: None,
         };
         Gateway::new(cfg.clone())?;
         Ok(cfg)
@@ -268,6 +273,7 @@ struct Gateway {
     published: std::sync::RwLock<Option<(tokio::time::Instant, Arc<actions::Published>)>>,
     /// Single flight for refreshing `published`.
     refreshing: tokio::sync::Mutex<()>,
+    budget: Option<Arc<crate::run::budget::Budget>>,
 }
 
 impl Gateway {
@@ -338,6 +344,7 @@ impl Gateway {
             .build(connector);
 
         Ok(Gateway {
+            budget: cfg.budget.clone(),
             client,
             authority,
             host,
@@ -410,6 +417,12 @@ impl Gateway {
                 Ok(_) => return Problem::NotPublished.response(),
                 Err(problem) => return problem.response(),
             }
+        }
+        // Only an authenticated, published request spends the gateway's share of the budget.
+        if let Some(b) = &self.budget
+            && let Err(refused) = b.try_spend(crate::run::budget::Consumer::Gateway)
+        {
+            return reply::budget_spent(&refused);
         }
         let target = match path::target(&self.base_path, rest, parts.uri.query()) {
             Ok(t) => t,

@@ -97,6 +97,23 @@ impl Problem {
     }
 }
 
+/// The gateway's share of the backend budget is spent: `429` JSON with `Retry-After`.
+pub fn budget_spent(refused: &crate::run::budget::Refused) -> Response {
+    let secs = refused.retry_after_secs();
+    let body = serde_json::json!({
+        "error": "budget_spent",
+        "message": refused.to_string(),
+        "retry_after_secs": secs,
+    });
+    let mut res = json(
+        StatusCode::TOO_MANY_REQUESTS,
+        Bytes::from(body.to_string()),
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
 /// A backend error answered with a non-JSON page (HTML…): the same status, a JSON body.
 pub fn backend_error(status: StatusCode) -> Response {
     let body = format!(
