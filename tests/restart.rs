@@ -16,6 +16,8 @@ fn start(db: &str, backend: &str) -> (Child, String) {
         .env("SNIPER_DB", db)
         .env("PY_BASE_URL", backend)
         .env("SNIPER_INTERVAL", "200ms")
+        // Every run asks for the heatmap (its default refresh is 1 min).
+        .env("SNIPER_REFRESH_HEATMAP", "0")
         // start == end: always inside the window, whatever the hour the test runs.
         .env("ACTIVE_TRADING_START", "00:00")
         .env("ACTIVE_TRADING_END", "00:00")
@@ -139,8 +141,8 @@ async fn learned_url_shape_survives_a_restart() {
     // First process: probed the query shape (404), then the path shape; then only the path shape.
     let before = heatmap_paths(&sb);
     assert_eq!(before[0], "/advanced/liquidation/heatmap");
-    assert_eq!(before[1], "/advanced/liquidation/heatmap/SOL-USDT-SWAP");
-    assert_eq!(before[2], "/advanced/liquidation/heatmap/SOL-USDT-SWAP");
+    assert_eq!(before[1], "/advanced/liquidation/heatmap/SOL");
+    assert_eq!(before[2], "/advanced/liquidation/heatmap/SOL");
     sb.state.clear_hits();
 
     let (mut second, url) = start(db, &sb.url());
@@ -148,7 +150,7 @@ async fn learned_url_shape_survives_a_restart() {
     let after = heatmap_paths(&sb);
     assert_eq!(
         after.first().map(String::as_str),
-        Some("/advanced/liquidation/heatmap/SOL-USDT-SWAP"),
+        Some("/advanced/liquidation/heatmap/SOL"),
         "the restarted daemon went straight to the learned shape: {after:?}"
     );
     assert!(!after.iter().any(|p| p == "/advanced/liquidation/heatmap"));
@@ -179,7 +181,7 @@ async fn saved_state_belongs_to_one_backend() {
     let (mut second, url) = start(db, &production.url());
     wait_runs(&url, 2).await;
     assert!(
-        production.state.hits_for(ModuleId::Etf).len() >= 2,
+        !production.state.hits_for(ModuleId::Etf).is_empty(),
         "staging's circuit was restored against production"
     );
     let latest = json(&format!("{url}/api/runs/latest")).await.unwrap();

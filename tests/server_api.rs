@@ -107,7 +107,8 @@ async fn api_reports_runs_modules_and_status() {
 /// `manual`.
 #[tokio::test]
 async fn concurrent_manual_runs_share_one_run() {
-    let (sb, app, store) = app(&[]).await;
+    // Bias due every run, so each run that reaches the backend shows as a request.
+    let (sb, app, store) = app(&["--refresh-bias", "0"]).await;
     // Keep the first run in flight long enough for every request to arrive.
     sb.state.set_fault(
         ModuleId::Bias,

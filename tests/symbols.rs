@@ -30,9 +30,9 @@ async fn several_symbols_share_market_wide_modules() {
     assert_eq!(
         hm,
         [
-            "symbol=BTC-USDT-SWAP&timeframe=1h",
-            "symbol=ETH-USDT-SWAP&timeframe=1h",
-            "symbol=SOL-USDT-SWAP&timeframe=1h"
+            "symbol=BTC&timeframe=1h",
+            "symbol=ETH&timeframe=1h",
+            "symbol=SOL&timeframe=1h"
         ]
     );
     let ob = sb.state.hits_for(ModuleId::SpotOb);

@@ -105,10 +105,7 @@ pub fn budget_spent(refused: &crate::run::budget::Refused) -> Response {
         "message": refused.to_string(),
         "retry_after_secs": secs,
     });
-    let mut res = json(
-        StatusCode::TOO_MANY_REQUESTS,
-        Bytes::from(body.to_string()),
-    );
+    let mut res = json(StatusCode::TOO_MANY_REQUESTS, Bytes::from(body.to_string()));
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     res

@@ -487,7 +487,11 @@ fn read_tokens(s: &str, hints: Hints) -> Result<Read, SymbolError> {
 /// One word: Kraken legacy pairs, Bybit USDC perpetuals and inverse futures, KuCoin futures, glued
 /// pairs, bare coins.
 fn read_word(s: &str, hints: Hints) -> Result<Read, SymbolError> {
-    if let Some((b, q)) = split_kraken_legacy(s) {
+    // Kraken's legacy `XXBTZUSD` only when the source may be Kraken: `XAAAZUSD` from Binance is
+    // the glued pair XAAAZ/USD.
+    if hints.allows(Venue::Kraken)
+        && let Some((b, q)) = split_kraken_legacy(s)
+    {
         return pair(b, q);
     }
     // Bybit USDC perpetuals: BTCPERP (BTC/USDC:USDC). `PERP` alone is a coin.

@@ -79,6 +79,16 @@ pub fn runner_at(url: &str, extra: &[&str], clock: &FakeClock) -> Arc<Runner> {
         MODULE_TIMEOUT,
         "--run-deadline",
         RUN_DEADLINE,
+        // The matrix counts requests per run: every module is due every run (freshness reuse has
+        // its own tests in tests/cost.rs).
+        "--refresh-heatmap",
+        "0",
+        "--refresh-whale-alerts",
+        "0",
+        "--refresh-etf",
+        "0",
+        "--refresh-bias",
+        "0",
     ];
     argv.extend_from_slice(extra);
     let mut cfg = Flags::try_parse_from(argv)
