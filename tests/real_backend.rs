@@ -1,0 +1,144 @@
+//! The real backend's answers (`../shared/fixtures/payloads/rcz87-coinglass-system`) replayed
+//! through a loopback stub: `ok` means usable market data, not "2xx with JSON".
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sniper::module_id::ModuleId;
+use sniper::run::Runner;
+use sniper::run::modules::Outcome;
+use wiremock::matchers::{method, path, path_regex, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn fixture(name: &str) -> Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for dir in [
+        format!("{root}/../shared/fixtures/payloads/rcz87-coinglass-system"),
+        format!("{root}/../../shared/fixtures/payloads/rcz87-coinglass-system"),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(format!("{dir}/{name}")) {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            return v["body"].clone();
+        }
+    }
+    panic!("fixture {name} not found (../shared beside the repository)");
+}
+
+/// A stub answering like the real backend: no spec, the fixtures on the design's paths.
+async fn real_backend() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path("/openapi.json"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/advanced/etf/flows"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("etf.json")))
+        .mount(&server)
+        .await;
+    // The base form gets all-zero rows, any other form `[]` (the backend passes it to CoinGlass
+    // as a coin).
+    Mock::given(method("GET"))
+        .and(path("/advanced/liquidation/heatmap"))
+        .and(query_param("symbol", "SOL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("heatmap-base-form.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/advanced/liquidation/heatmap"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("heatmap.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/advanced/spot/orderbook"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("spot_ob.json")))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The clock at the order book fixture's time, so its freshness is judged as when it was served.
+fn fixture_clock() -> sniper::run::Clock {
+    let at: jiff::Timestamp = fixture("spot_ob.json")["timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Arc::new(move || at + Duration::from_secs(1))
+}
+
+fn code(r: &sniper::run::RunResult, m: ModuleId) -> Option<String> {
+    match &r.context[&m].call.outcome {
+        Outcome::SoftFail { code, .. } => Some(code.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn the_real_backends_empty_answers_are_not_ok_and_its_fallback_book_says_so() {
+    let server = real_backend().await;
+    let cfg = common::config(&[
+        "--py-base-url",
+        &server.uri(),
+        "--feature-whale-alerts",
+        "off",
+        "--feature-bias",
+        "off",
+    ]);
+    let runner = Runner::new(cfg, fixture_clock()).unwrap();
+    let r = runner.run_once().await.remove(0);
+    assert_eq!(code(&r, ModuleId::Etf).as_deref(), Some("ETF_EMPTY"));
+    assert_eq!(
+        code(&r, ModuleId::Heatmap).as_deref(),
+        Some("HEATMAP_EMPTY")
+    );
+    match &r.context[&ModuleId::SpotOb].call.outcome {
+        Outcome::Ok {
+            data: sniper::market::MarketData::OrderBook(b),
+        } => {
+            assert_eq!(b.venue.as_deref(), Some("okx-fallback"));
+            let note = b.note.as_deref().unwrap_or_default();
+            assert!(
+                note.contains("okx-fallback") && note.contains("binance"),
+                "{note}"
+            );
+        }
+        o => panic!("order book not ok: {o:?}"),
+    }
+    assert_eq!(r.used_modules, vec![ModuleId::SpotOb]);
+    assert!(r.features.book.is_some() && r.features.etf.is_none());
+    // Empty answers never trip a breaker.
+    for m in [ModuleId::Etf, ModuleId::Heatmap] {
+        let state = r.context[&m].breaker.as_ref().map(|v| v.state);
+        assert_eq!(
+            state,
+            Some(sniper::resilience::breaker::BreakerState::Closed),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn only_the_empty_modules_enabled_exits_1() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(real_backend());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sniper"))
+        .args(["once", "--json"])
+        .env("PY_BASE_URL", server.uri())
+        .env("FEATURE_SPOT_OB", "off")
+        .env("FEATURE_WHALE_ALERTS", "off")
+        .env("FEATURE_BIAS", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let v: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(v["success"], false);
+    assert_eq!(
+        v["softFails"],
+        serde_json::json!(["ETF_EMPTY", "HEATMAP_EMPTY"])
+    );
+}
