@@ -615,6 +615,23 @@ impl StateStore for PgStore {
     }
 }
 
+/// The key of a breaker or route saved for `backend`.
+fn backend_key(backend: &str, module: &str) -> String {
+    format!("{backend}|{module}")
+}
+
+/// The rows saved for `backend`, keyed by module again (rows of other backends, and rows saved
+/// before keys carried the backend, are left out).
+fn of_backend(
+    backend: &str,
+    rows: Vec<(String, serde_json::Value)>,
+) -> Vec<(String, serde_json::Value)> {
+    let prefix = format!("{backend}|");
+    rows.into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,21 +652,4 @@ mod tests {
         assert!(r.contains("db.internal"), "{r}");
         assert_eq!(redact_db("./sniper.db"), "./sniper.db");
     }
-}
-
-/// The key of a breaker or route saved for `backend`.
-fn backend_key(backend: &str, module: &str) -> String {
-    format!("{backend}|{module}")
-}
-
-/// The rows saved for `backend`, keyed by module again (rows of other backends, and rows saved
-/// before keys carried the backend, are left out).
-fn of_backend(
-    backend: &str,
-    rows: Vec<(String, serde_json::Value)>,
-) -> Vec<(String, serde_json::Value)> {
-    let prefix = format!("{backend}|");
-    rows.into_iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v)))
-        .collect()
 }
