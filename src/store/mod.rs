@@ -672,8 +672,23 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL: readers never block the writer, and a kill -9 loses nothing committed.
         // An in-memory database answers "memory"; that is fine.
-        let mode: String =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        // Switching a new file to WAL needs the database to itself for a moment; a process
+        // opening it at the same instant can get "database is locked" at once (SQLite does not
+        // always call the busy handler here), so retry within the busy timeout.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r?,
+            }
+        };
         tracing::debug!(path, journal_mode = %mode, "opened state database");
         // NORMAL is durable across process crashes in WAL mode; only power loss can drop the
         // last commits, which for run history is an acceptable trade for not fsyncing every run.
@@ -685,9 +700,14 @@ impl SqliteStore {
             options,
         };
         let cutoff = Timestamp::now() - store.options.retention;
-        let pruned = store.prune(cutoff)?;
-        if pruned > 0 {
-            tracing::info!(pruned, "pruned runs older than the retention window");
+        // Retention at open is a courtesy (the retention task prunes too): a busy database must
+        // not fail the start.
+        match store.prune(cutoff) {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned runs older than the retention window"),
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning at open failed; the retention task will retry")
+            }
         }
         Ok(store)
     }
