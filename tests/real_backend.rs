@@ -142,3 +142,77 @@ fn only_the_empty_modules_enabled_exits_1() {
         serde_json::json!(["ETF_EMPTY", "HEATMAP_EMPTY"])
     );
 }
+
+/// A backend that answers `[]` to the perp form and rows to the base form: with the form not
+/// pinned by any spec, the other forms are tried within the module's time, and the one with data
+/// is learned (the next run asks it first).
+#[tokio::test]
+async fn an_empty_answer_tries_the_other_symbol_forms_and_learns_the_one_with_data() {
+    let server = MockServer::start().await;
+    Mock::given(path("/openapi.json"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/advanced/liquidation/heatmap"))
+        .and(query_param("symbol", "SOL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+            {"symbol": "SOL", "price_level": 140.5, "liquidation_amount": 2500000.0, "side": "long"},
+            {"symbol": "SOL", "price_level": 158.0, "liquidation_amount": 1800000.0, "side": "short"}
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/advanced/liquidation/heatmap"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+    let cfg = common::config(&[
+        "--py-base-url",
+        &server.uri(),
+        "--heatmap-symbol-form",
+        "perp",
+        "--refresh-heatmap",
+        "0",
+        "--feature-etf",
+        "off",
+        "--feature-spot-ob",
+        "off",
+        "--feature-whale-alerts",
+        "off",
+        "--feature-bias",
+        "off",
+    ]);
+    let runner = Runner::new(cfg, sniper::run::system_clock()).unwrap();
+    let first = runner.run_once().await.remove(0);
+    assert!(
+        first.used_modules.contains(&ModuleId::Heatmap),
+        "{:?}",
+        first.errors
+    );
+    let symbols = |reqs: &[wiremock::Request]| -> Vec<String> {
+        reqs.iter()
+            .filter(|r| r.url.path() == "/advanced/liquidation/heatmap")
+            .filter_map(|r| {
+                r.url
+                    .query_pairs()
+                    .find(|(k, _)| k == "symbol")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .collect()
+    };
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(
+        symbols(&reqs),
+        ["SOL-USDT-SWAP", "SOL"],
+        "perp first (configured), then base"
+    );
+    let second = runner.run_once().await.remove(0);
+    assert!(second.used_modules.contains(&ModuleId::Heatmap));
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(
+        symbols(&reqs),
+        ["SOL-USDT-SWAP", "SOL", "SOL"],
+        "the learned form is asked first"
+    );
+}

@@ -725,6 +725,34 @@ mod tests {
     }
 
     #[test]
+    fn a_symbol_pattern_picks_the_form_it_accepts() {
+        // The template's form is perp, the spec's pattern only accepts a bare coin.
+        let mut sym = param(
+            "symbol",
+            Location::Query,
+            Role::Symbol(SymbolForm::Perp),
+            true,
+        );
+        sym.pattern = Some("^[A-Z]{2,10}$".into());
+        let t = RequestTemplate {
+            method: "GET".into(),
+            path: "/hm".into(),
+            params: vec![sym.clone()],
+            source: Source::Spec,
+        };
+        let f = t.fill(&inputs()).unwrap();
+        assert_eq!(f.query, vec![("symbol".to_string(), "SOL".to_string())]);
+        // Glued spot ids only: the spot form.
+        sym.pattern = Some("^[A-Z]+USDT$".into());
+        let t = RequestTemplate {
+            params: vec![sym],
+            ..t
+        };
+        let f = t.fill(&inputs()).unwrap();
+        assert_eq!(f.query, vec![("symbol".to_string(), "SOLUSDT".to_string())]);
+    }
+
+    #[test]
     fn fill_pattern_mismatch_names_pattern() {
         let mut tf = param("timeframe", Location::Query, Role::Timeframe, false);
         tf.pattern = Some("^(4h|1d)$".into());
