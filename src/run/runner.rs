@@ -948,14 +948,24 @@ pub fn summary(r: &RunResult) -> String {
     );
     for (m, res) in &r.context {
         let line = match &res.call.outcome {
-            Outcome::Ok {
-                data: MarketData::OrderBook(b),
-            } if b.note.is_some() => format!(
-                "ok ({}ms) — {}",
-                res.latency_ms,
-                b.note.as_deref().unwrap_or_default()
-            ),
-            Outcome::Ok { .. } => format!("ok ({}ms)", res.latency_ms),
+            Outcome::Ok { data } => {
+                // Reused data says so, with its age: it was not fetched in this run.
+                let mut l = match res.reused {
+                    Some(u) => format!(
+                        "ok (reused: {}, {:.0}s old)",
+                        u.reason.as_str(),
+                        u.age_ms as f64 / 1000.0
+                    ),
+                    None => format!("ok ({}ms)", res.latency_ms),
+                };
+                if let MarketData::OrderBook(b) = data
+                    && let Some(note) = &b.note
+                {
+                    l.push_str(" — ");
+                    l.push_str(note);
+                }
+                l
+            }
             Outcome::SoftFail { code, detail, .. } => format!("soft fail {code}: {detail}"),
             Outcome::HardError { detail } => format!("hard error: {detail}"),
             Outcome::Disabled => "disabled".to_string(),
