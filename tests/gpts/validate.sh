@@ -13,7 +13,7 @@ if [ ! -x "$venv/bin/openapi-spec-validator" ]; then
   "$venv/bin/pip" install -q openapi-spec-validator
 fi
 cargo build -q --bin sniper
-bin=$repo/target/debug/sniper
+bin=${CARGO_TARGET_DIR:-$repo/target}/debug/sniper
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
