@@ -84,9 +84,11 @@ fn migrates_an_empty_file_to_the_latest_schema() {
         table_names(&path),
         [
             "breakers",
+            "price_path",
             "routes",
             "run_modules",
             "runs",
+            "settings",
             "signal_calls",
             "signal_outbox",
             "signal_state"

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_V3,
     MIGRATION_V4,
     MIGRATION_V5,
+    MIGRATION_V6,
 ];
 
 /// Version 1: run history (one row per run, one row per module outcome).
@@ -162,6 +163,36 @@ CREATE TABLE signal_outbox (
 );
 CREATE INDEX signal_outbox_pending ON signal_outbox (delivered_ms, next_attempt_ms);
 ";
+
+/// Version 6: the price path (issue "Scorecard": one row per symbol and run with a usable order
+/// book, apart from the features blob so a year of 5-second mids stays small and indexed) and a
+/// small settings table (the Telegram update offset, chat migrations, mutes; issue "Delivery").
+pub const MIGRATION_V6: &str = "
+CREATE TABLE price_path (
+    symbol     TEXT    NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    mid        REAL    NOT NULL,
+    spread_bps REAL,
+    PRIMARY KEY (symbol, at_ms)
+) WITHOUT ROWID;
+CREATE TABLE settings (
+    key        TEXT    PRIMARY KEY,
+    value      TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+";
+
+/// One observed mid of a symbol (the scorecard's price path): taken from a run whose order book
+/// was usable. `mid` in quote currency, `spread_bps` = (ask − bid) / mid × 10 000 when known.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PricePoint {
+    /// When the book was observed, epoch milliseconds.
+    pub at_ms: i64,
+    /// Mid price, quote currency.
+    pub mid: f64,
+    /// Spread in basis points of the mid, when the book had both sides.
+    pub spread_bps: Option<f64>,
+}
 
 /// One graded symbol of one run, as kept (every run's grading, level none included).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -551,6 +582,26 @@ pub trait StateStore: Send + Sync + 'static {
     fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
         Ok(Vec::new())
     }
+
+    // --- Price path (issue "Scorecard") and settings (issue "Delivery"): every store. ---
+
+    /// Append price points of `symbol`; a point already kept at the same `at_ms` is replaced.
+    fn save_prices(&self, symbol: &str, points: &[PricePoint]) -> Result<(), StoreError>;
+    /// Points of `symbol` with `from_ms <= at_ms <= to_ms`, oldest first.
+    fn prices(&self, symbol: &str, from_ms: i64, to_ms: i64)
+    -> Result<Vec<PricePoint>, StoreError>;
+    /// Symbols that have any price point, sorted.
+    fn price_symbols(&self) -> Result<Vec<String>, StoreError>;
+    /// Delete price points older than `older_than_ms`; returns how many went.
+    fn prune_prices(&self, older_than_ms: i64) -> Result<usize, StoreError>;
+    /// The value kept under `key`, if any.
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Keep `value` under `key` (replacing it).
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Forget `key`; true if it was there.
+    fn delete_setting(&self, key: &str) -> Result<bool, StoreError>;
+    /// Every `(key, value)` whose key starts with `prefix`, sorted by key.
+    fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     // --- Replicas (issue 17). Defaults describe a store private to one process (SQLite). ---
 
@@ -1003,6 +1054,100 @@ impl StateStore for SqliteStore {
         Ok(n)
     }
 
+    fn save_prices(&self, symbol: &str, points: &[PricePoint]) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO price_path (symbol, at_ms, mid, spread_bps)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for p in points {
+                stmt.execute(params![symbol, p.at_ms, p.mid, p.spread_bps])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn prices(
+        &self,
+        symbol: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<PricePoint>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT at_ms, mid, spread_bps FROM price_path
+             WHERE symbol = ?1 AND at_ms >= ?2 AND at_ms <= ?3 ORDER BY at_ms",
+        )?;
+        let rows = stmt
+            .query_map(params![symbol, from_ms, to_ms], |r| {
+                Ok(PricePoint {
+                    at_ms: r.get(0)?,
+                    mid: r.get(1)?,
+                    spread_bps: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn price_symbols(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT symbol FROM price_path ORDER BY symbol")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn prune_prices(&self, older_than_ms: i64) -> Result<usize, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn.execute(
+            "DELETE FROM price_path WHERE at_ms < ?1",
+            params![older_than_ms],
+        )?)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+        let mut rows = stmt.query_map([key], |r| r.get::<_, String>(0))?;
+        Ok(rows.next().transpose()?)
+    }
+
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.prepare_cached(
+            "INSERT INTO settings (key, value, updated_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                                             updated_ms = excluded.updated_ms",
+        )?
+        .execute(params![key, value, Timestamp::now().as_millisecond()])?;
+        Ok(())
+    }
+
+    fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn.execute("DELETE FROM settings WHERE key = ?1", [key])? > 0)
+    }
+
+    fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.lock()?;
+        // substr rather than LIKE: a prefix may contain % or _.
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, value FROM settings WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = stmt
+            .query_map([prefix], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn record_signal(
         &self,
         call: &SignalRecord,
@@ -1437,6 +1582,58 @@ impl AsyncStore {
     pub async fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
         self.call(|s| s.outbox()).await
     }
+    /// See [`StateStore::save_prices`].
+    pub async fn save_prices(
+        &self,
+        symbol: String,
+        points: Vec<PricePoint>,
+    ) -> Result<(), StoreError> {
+        self.call(move |s| s.save_prices(&symbol, &points)).await
+    }
+
+    /// See [`StateStore::prices`].
+    pub async fn prices(
+        &self,
+        symbol: String,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<PricePoint>, StoreError> {
+        self.call(move |s| s.prices(&symbol, from_ms, to_ms)).await
+    }
+
+    /// See [`StateStore::price_symbols`].
+    pub async fn price_symbols(&self) -> Result<Vec<String>, StoreError> {
+        self.call(|s| s.price_symbols()).await
+    }
+
+    /// See [`StateStore::prune_prices`].
+    pub async fn prune_prices(&self, older_than_ms: i64) -> Result<usize, StoreError> {
+        self.call(move |s| s.prune_prices(older_than_ms)).await
+    }
+
+    /// See [`StateStore::setting`].
+    pub async fn setting(&self, key: String) -> Result<Option<String>, StoreError> {
+        self.call(move |s| s.setting(&key)).await
+    }
+
+    /// See [`StateStore::put_setting`].
+    pub async fn put_setting(&self, key: String, value: String) -> Result<(), StoreError> {
+        self.call(move |s| s.put_setting(&key, &value)).await
+    }
+
+    /// See [`StateStore::delete_setting`].
+    pub async fn delete_setting(&self, key: String) -> Result<bool, StoreError> {
+        self.call(move |s| s.delete_setting(&key)).await
+    }
+
+    /// See [`StateStore::settings_with_prefix`].
+    pub async fn settings_with_prefix(
+        &self,
+        prefix: String,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.call(move |s| s.settings_with_prefix(&prefix)).await
+    }
+
     /// See [`StateStore::is_shared`] (no I/O).
     pub fn is_shared(&self) -> bool {
         self.0.is_shared()

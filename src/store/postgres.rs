@@ -34,12 +34,12 @@ use jiff::Timestamp;
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    BackendFact, MAX_RUNS_LIMIT, ModuleRecord, Outcome, RunQuery, RunRecord, StateStore,
-    StoreError, StoreOptions,
+    BackendFact, MAX_RUNS_LIMIT, ModuleRecord, Outcome, PricePoint, RunQuery, RunRecord,
+    StateStore, StoreError, StoreOptions,
 };
 
 /// PostgreSQL migrations, in order: entry `i` is schema version `i + 1`. Append only.
-pub const PG_MIGRATIONS: &[&str] = &[PG_SCHEMA_V1];
+pub const PG_MIGRATIONS: &[&str] = &[PG_SCHEMA_V1, PG_MIGRATION_V2];
 
 /// The schema version this build writes.
 pub const PG_SCHEMA_VERSION: i32 = PG_MIGRATIONS.len() as i32;
@@ -100,6 +100,22 @@ CREATE TABLE budget_minutes (
     minute   BIGINT  NOT NULL,
     used     INTEGER NOT NULL,
     PRIMARY KEY (consumer, minute)
+);
+";
+
+/// Version 2: the price path and the settings table (as SQLite's version 6).
+pub const PG_MIGRATION_V2: &str = "
+CREATE TABLE price_path (
+    symbol     TEXT             NOT NULL,
+    at_ms      BIGINT           NOT NULL,
+    mid        DOUBLE PRECISION NOT NULL,
+    spread_bps DOUBLE PRECISION,
+    PRIMARY KEY (symbol, at_ms)
+);
+CREATE TABLE settings (
+    key        TEXT   PRIMARY KEY,
+    value      TEXT   NOT NULL,
+    updated_ms BIGINT NOT NULL
 );
 ";
 
@@ -538,6 +554,90 @@ impl StateStore for PgStore {
             &[&(older_than.as_millisecond() / 60_000)],
         )?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn save_prices(&self, symbol: &str, points: &[PricePoint]) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        let stmt = tx.prepare(
+            "INSERT INTO price_path (symbol, at_ms, mid, spread_bps) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (symbol, at_ms) DO UPDATE
+             SET mid = EXCLUDED.mid, spread_bps = EXCLUDED.spread_bps",
+        )?;
+        for p in points {
+            tx.execute(&stmt, &[&symbol, &p.at_ms, &p.mid, &p.spread_bps])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn prices(
+        &self,
+        symbol: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<PricePoint>, StoreError> {
+        let rows = self.conn()?.query(
+            "SELECT at_ms, mid, spread_bps FROM price_path
+             WHERE symbol = $1 AND at_ms >= $2 AND at_ms <= $3 ORDER BY at_ms",
+            &[&symbol, &from_ms, &to_ms],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PricePoint {
+                at_ms: r.get(0),
+                mid: r.get(1),
+                spread_bps: r.get(2),
+            })
+            .collect())
+    }
+
+    fn price_symbols(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self.conn()?.query(
+            "SELECT DISTINCT symbol FROM price_path ORDER BY symbol",
+            &[],
+        )?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    fn prune_prices(&self, older_than_ms: i64) -> Result<usize, StoreError> {
+        let n = self
+            .conn()?
+            .execute("DELETE FROM price_path WHERE at_ms < $1", &[&older_than_ms])?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .conn()?
+            .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "INSERT INTO settings (key, value, updated_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE
+             SET value = EXCLUDED.value, updated_ms = EXCLUDED.updated_ms",
+            &[&key, &value, &Timestamp::now().as_millisecond()],
+        )?;
+        Ok(())
+    }
+
+    fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()?
+            .execute("DELETE FROM settings WHERE key = $1", &[&key])?
+            > 0)
+    }
+
+    fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        // left() rather than LIKE: a prefix may contain % or _.
+        let rows = self.conn()?.query(
+            "SELECT key, value FROM settings WHERE left(key, length($1)) = $1 ORDER BY key",
+            &[&prefix],
+        )?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     fn is_shared(&self) -> bool {
