@@ -78,11 +78,7 @@ fn alerter(
         alert_every_n: 3,
         alert_timeout_secs: timeout_secs,
     };
-    Alerter::new(
-        reqwest::Client::new(),
-        args.into_config().unwrap(),
-        Some(metrics),
-    )
+    Alerter::new(args.into_config().unwrap(), Some(metrics)).unwrap()
 }
 
 fn delivery_count(metrics: &Metrics, channel: &str, result: &str) -> String {
@@ -159,12 +155,14 @@ async fn webhook_and_telegram_receive_exact_payloads() {
         == serde_json::json!({
             "chat_id": "-1001234",
             "text": "🔴 sniper: 3 consecutive hard failures\nall modules: UPSTREAM_UNREACHABLE",
+            "parse_mode": "HTML",
             "disable_web_page_preview": true,
         })));
     assert!(tg.iter().any(|r| r.body
         == serde_json::json!({
             "chat_id": "-1001234",
             "text": "🟢 sniper: recovered after 4 consecutive hard failures",
+            "parse_mode": "HTML",
             "disable_web_page_preview": true,
         })));
     assert_eq!(delivery_count(&metrics, "webhook", "ok"), "2");

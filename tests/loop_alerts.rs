@@ -36,11 +36,7 @@ fn alerter(webhook: String, metrics: Arc<Metrics>) -> Alerter {
         alert_every_n: 3,
         alert_timeout_secs: 2,
     };
-    Alerter::new(
-        reqwest::Client::new(),
-        args.into_config().unwrap(),
-        Some(metrics),
-    )
+    Alerter::new(args.into_config().unwrap(), Some(metrics)).unwrap()
 }
 
 /// Runs the loop over `script` with the production hooks; returns when the script is done.

@@ -188,12 +188,7 @@ async fn delivery_to_webhook_and_telegram_with_retry_and_metrics() {
     engine
         .after_run(&[result("SOL", recent(0), feats(0.3, 2e6))])
         .await;
-    let d = Deliverer::new(
-        reqwest::Client::new(),
-        cfg,
-        Duration::from_secs(5),
-        Some(metrics.clone()),
-    );
+    let d = Deliverer::new(cfg, Duration::from_secs(5), Some(metrics.clone())).unwrap();
     // First attempt: both channels answer 500 → rescheduled 2 s later, not before.
     let now = Timestamp::now();
     assert_eq!(deliver_due(&st, &d, now).await, 0);
@@ -278,11 +273,11 @@ async fn crash_after_enqueue_resends_once_with_the_same_key() {
     let st = store(&path);
     assert_eq!(st.release_outbox_claims().await.unwrap(), 1);
     let d = Deliverer::new(
-        reqwest::Client::new(),
         args.into_config(None, "https://api.telegram.org").unwrap(),
         Duration::from_secs(5),
         None,
-    );
+    )
+    .unwrap();
     let engine = SignalEngine::new(Rules::default(), vec!["webhook"], st.clone(), None)
         .await
         .unwrap();

@@ -1,5 +1,7 @@
 //! Alerts on hard failures and recovery: a pure decision ([`alert_for`]) and a delivery client
-//! ([`Alerter`]) for a JSON webhook and Telegram's `sendMessage`.
+//! ([`Alerter`]) for a JSON webhook and Telegram's `sendMessage`, both through the one client of
+//! [`crate::notify`] (the same rules as signal calls: redirects never followed as GET, a `429`'s
+//! `retry_after` waited with no call inside the wait, chat migrations followed and kept).
 //!
 //! A delivery never fails the caller: errors are logged (without the URL, which carries the bot
 //! token for Telegram) and counted in `sniper_alert_deliveries_total{channel,result}`.
@@ -226,14 +228,6 @@ struct WebhookBody<'a> {
     detail: Option<&'a str>,
 }
 
-/// Telegram `sendMessage` body.
-#[derive(Debug, Serialize)]
-struct TelegramBody<'a> {
-    chat_id: &'a str,
-    text: &'a str,
-    disable_web_page_preview: bool,
-}
-
 /// What happened to each configured channel; `None` = not configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DeliveryReport {
@@ -243,29 +237,60 @@ pub struct DeliveryReport {
     pub telegram: Option<DeliveryResult>,
 }
 
+/// Longest `retry_after` an alert waits for before retrying once more (a longer flood-control
+/// wait drops this alert's Telegram copy, logged and counted `rate_limited`).
+pub const MAX_ALERT_WAIT: Duration = Duration::from_secs(120);
+/// Most Telegram attempts of one alert (only a `429` is retried, after its `retry_after`).
+pub const MAX_ALERT_TRIES: u32 = 3;
+
 /// Sends alerts to the configured channels.
 ///
-/// Exists so that the scheduler's hooks only say "this alert, now"; the HTTP client (shared with
-/// the rest of the daemon), timeouts, secrets and counting live here.
+/// Exists so that the scheduler's hooks only say "this alert, now"; the clients (shared with
+/// the signal delivery when the bot is the same), timeouts, secrets and counting live here.
 #[derive(Debug, Clone)]
 pub struct Alerter {
-    client: reqwest::Client,
     config: AlertConfig,
+    webhook: crate::notify::WebhookClient,
+    telegram: Option<crate::notify::TelegramBot>,
+    prefs: crate::notify::NotifyPrefs,
     metrics: Option<Arc<Metrics>>,
 }
 
 impl Alerter {
-    /// An alerter over `client`. `metrics` receives one count per delivery attempt.
-    pub fn new(
-        client: reqwest::Client,
-        config: AlertConfig,
-        metrics: Option<Arc<Metrics>>,
-    ) -> Self {
-        Alerter {
-            client,
+    /// An alerter for `config`, with its own HTTP client that never follows redirects.
+    /// `metrics` receives one count per delivery attempt.
+    pub fn new(config: AlertConfig, metrics: Option<Arc<Metrics>>) -> Result<Self, reqwest::Error> {
+        let http = crate::notify::no_redirect_client()?;
+        let telegram = config.telegram.as_ref().map(|t| {
+            crate::notify::TelegramBot::new(http.clone(), &t.api_base, &t.token, config.timeout)
+        });
+        Ok(Alerter {
+            webhook: crate::notify::WebhookClient::new(http, config.timeout),
+            telegram,
             config,
+            prefs: crate::notify::NotifyPrefs::default(),
             metrics,
+        })
+    }
+
+    /// Send Telegram alerts through `bot` (the one client of this token, shared with the signal
+    /// delivery and the command listener: one flood-control gate, one set of migrations).
+    pub fn with_telegram_bot(mut self, bot: crate::notify::TelegramBot) -> Self {
+        if self.telegram.is_some() {
+            self.telegram = Some(bot);
         }
+        self
+    }
+
+    /// Per event kind levels: `TELEGRAM_NOTIFY_FAILURE`, `TELEGRAM_NOTIFY_RECOVERY`.
+    pub fn with_prefs(mut self, prefs: crate::notify::NotifyPrefs) -> Self {
+        self.prefs = prefs;
+        self
+    }
+
+    /// The Telegram client of the alert chat, if configured.
+    pub fn telegram_bot(&self) -> Option<&crate::notify::TelegramBot> {
+        self.telegram.as_ref()
     }
 
     /// The configured N of "every N consecutive hard failures".
@@ -276,6 +301,12 @@ impl Alerter {
     /// True when at least one channel is configured.
     pub fn is_enabled(&self) -> bool {
         self.config.webhook.is_some() || self.config.telegram.is_some()
+    }
+
+    fn count(&self, channel: AlertChannel, result: DeliveryResult) {
+        if let Some(m) = &self.metrics {
+            m.record_alert_delivery(channel, result);
+        }
     }
 
     /// Delivers `kind` to every configured channel concurrently. Never fails: each failure is
@@ -301,73 +332,88 @@ impl Alerter {
                 at: at.to_string(),
                 detail,
             };
-            Some(self.post(AlertChannel::Webhook, url.as_str(), &body).await)
+            let bytes = match serde_json::to_vec(&body) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "alert body did not serialize");
+                    self.count(AlertChannel::Webhook, DeliveryResult::Failed);
+                    return Some(DeliveryResult::Failed);
+                }
+            };
+            let key = format!("alert-{}-{}", kind.as_str(), at.as_millisecond());
+            let result = match self.webhook.post(url, &key, &bytes).await {
+                Ok(_) => {
+                    tracing::info!(channel = "webhook", "alert delivered");
+                    DeliveryResult::Ok
+                }
+                Err(f) => {
+                    tracing::warn!(channel = "webhook", reason = %f.reason, "alert delivery failed");
+                    DeliveryResult::of_failure(&f)
+                }
+            };
+            self.count(AlertChannel::Webhook, result);
+            Some(result)
         };
         let telegram = async {
             let target = self.config.telegram.as_ref()?;
-            let url = format!("{}/bot{}/sendMessage", target.api_base, target.token);
-            let body = TelegramBody {
-                chat_id: &target.chat_id,
-                text: &text,
-                disable_web_page_preview: true,
-            };
-            Some(self.post(AlertChannel::Telegram, &url, &body).await)
+            let bot = self.telegram.as_ref()?;
+            Some(self.telegram_alert(bot, &target.chat_id, kind, &text).await)
         };
         let (webhook, telegram) = tokio::join!(webhook, telegram);
         DeliveryReport { webhook, telegram }
     }
 
-    /// POSTs `body` as JSON; logs and counts the result. The URL is never logged (Telegram's
-    /// carries the token).
-    async fn post<B: Serialize>(
+    async fn telegram_alert(
         &self,
-        channel: AlertChannel,
-        url: &str,
-        body: &B,
+        bot: &crate::notify::TelegramBot,
+        chat: &str,
+        kind: AlertKind,
+        text: &str,
     ) -> DeliveryResult {
-        let result = match serde_json::to_vec(body) {
-            Err(e) => {
-                tracing::warn!(channel = channel.as_str(), error = %e, "alert body did not serialize");
-                DeliveryResult::Failed
-            }
-            Ok(bytes) => {
-                let sent = self
-                    .client
-                    .post(url)
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(bytes)
-                    .timeout(self.config.timeout)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(resp) if resp.status().is_success() => {
-                        tracing::info!(channel = channel.as_str(), "alert delivered");
-                        DeliveryResult::Ok
+        use crate::notify::{FailureKind, NotifyLevel};
+        let level = match kind {
+            AlertKind::Failing { .. } => self.prefs.failure,
+            AlertKind::Recovered { .. } => self.prefs.recovery,
+        };
+        if level == NotifyLevel::Off {
+            self.count(AlertChannel::Telegram, DeliveryResult::Muted);
+            return DeliveryResult::Muted;
+        }
+        let opts = crate::notify::SendOptions {
+            silent: level == NotifyLevel::Silent,
+            reply_markup: None,
+        };
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match bot.send_text(chat, text, &opts, Timestamp::now()).await {
+                Ok(sent) => {
+                    if sent.migrated.is_some() {
+                        self.count(AlertChannel::Telegram, DeliveryResult::Migrated);
                     }
-                    Ok(resp) => {
-                        tracing::warn!(
-                            channel = channel.as_str(),
-                            status = resp.status().as_u16(),
-                            "alert delivery rejected"
-                        );
-                        DeliveryResult::Failed
-                    }
-                    Err(e) => {
-                        tracing::warn!(
-                            channel = channel.as_str(),
-                            timeout = e.is_timeout(),
-                            error = %e.without_url(),
-                            "alert delivery failed"
-                        );
-                        DeliveryResult::Failed
+                    tracing::info!(channel = "telegram", "alert delivered");
+                    self.count(AlertChannel::Telegram, DeliveryResult::Ok);
+                    return DeliveryResult::Ok;
+                }
+                Err(f) => {
+                    let result = DeliveryResult::of_failure(&f);
+                    self.count(AlertChannel::Telegram, result);
+                    match f.kind {
+                        FailureKind::RateLimited { retry_after }
+                            if tries < MAX_ALERT_TRIES && retry_after <= MAX_ALERT_WAIT =>
+                        {
+                            tracing::warn!(channel = "telegram", retry_after_s = retry_after.as_secs(), reason = %f.reason, "alert held by Telegram flood control; waiting");
+                            // The wait Telegram asked for, plus a little so the gate is open.
+                            tokio::time::sleep(retry_after + Duration::from_millis(50)).await;
+                        }
+                        _ => {
+                            tracing::warn!(channel = "telegram", reason = %f.reason, "alert delivery failed");
+                            return result;
+                        }
                     }
                 }
             }
-        };
-        if let Some(m) = &self.metrics {
-            m.record_alert_delivery(channel, result);
         }
-        result
     }
 }
 

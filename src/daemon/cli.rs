@@ -284,21 +284,14 @@ pub async fn daemon(
             },
         ));
     }
-    let alerter = crate::daemon::alerts::Alerter::new(
-        reqwest::Client::builder()
-            .build()
-            .doing(|| "building the alert HTTP client".into())?,
-        alert_cfg,
-        Some(metrics.clone()),
-    );
+    let alerter = crate::daemon::alerts::Alerter::new(alert_cfg, Some(metrics.clone()))
+        .doing(|| "building the alert HTTP client".into())?;
     let deliverer = crate::signals::delivery::Deliverer::new(
-        reqwest::Client::builder()
-            .build()
-            .doing(|| "building the signal HTTP client".into())?,
         signal_cfg,
         crate::signals::delivery::DEFAULT_TIMEOUT,
         Some(metrics.clone()),
-    );
+    )
+    .doing(|| "building the signal HTTP client".into())?;
     let signal_worker = tokio::spawn(crate::signals::delivery::worker(
         store.clone(),
         deliverer,

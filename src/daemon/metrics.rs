@@ -211,23 +211,99 @@ impl StoreOp {
     }
 }
 
-/// Whether an alert delivery succeeded, for `sniper_alert_deliveries_total{channel,result}`.
+/// What one delivery attempt came to, for `sniper_alert_deliveries_total{channel,result}` and
+/// `sniper_signal_deliveries_total{channel,result}` (issue 24's rules: `crate::notify::classify`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryResult {
     /// A 2xx answer.
     Ok,
-    /// Timeout, connection error or a non-2xx answer.
+    /// Timeout, connection error or a non-2xx answer (retried, or given up later).
     Failed,
+    /// A webhook redirect: 301/302/303 (not delivered) or a 307/308 hop refused.
+    Redirected,
+    /// A 429 (or a call held back while its `retry_after` runs).
+    RateLimited,
+    /// Telegram moved the chat (`migrate_to_chat_id`); counted once per migration followed.
+    Migrated,
+    /// No more attempts: the delivery failed for good (shown as `gave_up`).
+    GaveUp,
+    /// Not sent: muted (`/mute`) or its event kind is `off`.
+    Muted,
 }
 
 impl DeliveryResult {
-    /// The label value: `ok`, `failed`.
+    /// Every result, for pre-initialising series.
+    pub const ALL: [DeliveryResult; 7] = [
+        DeliveryResult::Ok,
+        DeliveryResult::Failed,
+        DeliveryResult::Redirected,
+        DeliveryResult::RateLimited,
+        DeliveryResult::Migrated,
+        DeliveryResult::GaveUp,
+        DeliveryResult::Muted,
+    ];
+
+    /// The label value: `ok`, `failed`, `redirected`, `rate_limited`, `migrated`, `gave_up`,
+    /// `muted`.
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryResult::Ok => "ok",
             DeliveryResult::Failed => "failed",
+            DeliveryResult::Redirected => "redirected",
+            DeliveryResult::RateLimited => "rate_limited",
+            DeliveryResult::Migrated => "migrated",
+            DeliveryResult::GaveUp => "gave_up",
+            DeliveryResult::Muted => "muted",
         }
     }
+
+    /// The result of a failed attempt ([`crate::notify::Failure::label`]).
+    pub fn of_failure(f: &crate::notify::Failure) -> DeliveryResult {
+        match f.label() {
+            "rate_limited" => DeliveryResult::RateLimited,
+            "migrated" => DeliveryResult::Migrated,
+            "redirected" => DeliveryResult::Redirected,
+            _ => DeliveryResult::Failed,
+        }
+    }
+}
+
+/// What became of one Telegram update (`sniper_telegram_updates_total{result}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TelegramUpdate {
+    /// A command or button from a configured chat, answered.
+    Answered,
+    /// From a chat that is not configured: ignored.
+    IgnoredChat,
+    /// From a configured chat over its command rate: dropped.
+    RateLimited,
+    /// Not a command (plain text, an edit, another update kind): ignored.
+    Other,
+}
+
+impl TelegramUpdate {
+    /// Every result.
+    pub const ALL: [TelegramUpdate; 4] = [
+        TelegramUpdate::Answered,
+        TelegramUpdate::IgnoredChat,
+        TelegramUpdate::RateLimited,
+        TelegramUpdate::Other,
+    ];
+
+    /// The label value: `answered`, `ignored_chat`, `rate_limited`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TelegramUpdate::Answered => "answered",
+            TelegramUpdate::IgnoredChat => "ignored_chat",
+            TelegramUpdate::RateLimited => "rate_limited",
+            TelegramUpdate::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TelegramUpdateLabels {
+    result: TelegramUpdate,
 }
 
 /// Direction of a signal call, for `sniper_signals_total{level,direction}`.
@@ -264,6 +340,7 @@ label_value!(
     RequestClass,
     AlertChannel,
     DeliveryResult,
+    TelegramUpdate,
     StoreOp,
     Trigger,
     SignalDirection,
@@ -343,6 +420,7 @@ pub struct Metrics {
     alert_deliveries: Family<AlertLabels, Counter>,
     signals: Family<SignalLabels, Counter>,
     signal_deliveries: Family<AlertLabels, Counter>,
+    telegram_updates: Family<TelegramUpdateLabels, Counter>,
     store_errors: Family<StoreLabels, Counter>,
     cost: CostMetrics,
 }
@@ -476,10 +554,19 @@ impl Metrics {
             signal_deliveries.clone(),
         );
         for channel in [AlertChannel::Webhook, AlertChannel::Telegram] {
-            for result in [DeliveryResult::Ok, DeliveryResult::Failed] {
+            for result in DeliveryResult::ALL {
                 let _ = alert_deliveries.get_or_create(&AlertLabels { channel, result });
                 let _ = signal_deliveries.get_or_create(&AlertLabels { channel, result });
             }
+        }
+        let telegram_updates = Family::<TelegramUpdateLabels, Counter>::default();
+        registry.register(
+            "sniper_telegram_updates",
+            "Telegram updates (commands, buttons) by result: answered, ignored_chat, rate_limited, other",
+            telegram_updates.clone(),
+        );
+        for result in TelegramUpdate::ALL {
+            let _ = telegram_updates.get_or_create(&TelegramUpdateLabels { result });
         }
         for level in [crate::signals::Level::Watch, crate::signals::Level::Action] {
             for direction in [SignalDirection::Long, SignalDirection::Short] {
@@ -530,6 +617,7 @@ impl Metrics {
             store_errors,
             signals,
             signal_deliveries,
+            telegram_updates,
         })
     }
 
@@ -654,6 +742,13 @@ impl Metrics {
     pub fn record_signal_delivery(&self, channel: AlertChannel, result: DeliveryResult) {
         self.signal_deliveries
             .get_or_create(&AlertLabels { channel, result })
+            .inc();
+    }
+
+    /// Counts one Telegram update by what became of it.
+    pub fn record_telegram_update(&self, result: TelegramUpdate) {
+        self.telegram_updates
+            .get_or_create(&TelegramUpdateLabels { result })
             .inc();
     }
 
@@ -794,6 +889,7 @@ mod tests {
             ("sniper_store_errors", "counter"),
             ("sniper_signals", "counter"),
             ("sniper_signal_deliveries", "counter"),
+            ("sniper_telegram_updates", "counter"),
             ("sniper_requests_saved", "counter"),
             ("sniper_budget_spent", "counter"),
             // sniper_budget_remaining has no series until a budget is set.
@@ -835,6 +931,7 @@ mod tests {
                 "sniper_signal_deliveries_total",
                 one(&["channel", "result"]),
             ),
+            ("sniper_telegram_updates_total", one(&["result"])),
             ("sniper_requests_saved_total", one(&["reason"])),
             ("sniper_budget_spent_total", one(&["consumer"])),
         ]

@@ -10,11 +10,13 @@
 //! - [`webhook`]: the webhook client (redirect rules, `Idempotency-Key`).
 
 pub mod classify;
+pub mod prefs;
 pub mod telegram;
 pub mod text;
 pub mod webhook;
 
 pub use classify::{Failure, FailureKind, Next, next_step};
+pub use prefs::{NotifyLevel, NotifyPrefs};
 pub use telegram::{SendOptions, Sent, TelegramBot, no_redirect_client};
 pub use text::{escape_html, split_message};
 pub use webhook::{Posted, WebhookClient};

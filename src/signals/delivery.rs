@@ -1,29 +1,52 @@
 //! Signal delivery: the outbox worker. The only network IO of the signals layer.
 //!
-//! Claims due outbox rows, sends each to its channel — the JSON webhook (`SIGNAL_WEBHOOK_URL`,
-//! header `Idempotency-Key`) or Telegram's `sendMessage` in the signal chat — marks it delivered
-//! on a 2xx, or reschedules it with exponential backoff. Rows survive restarts; a restarted
-//! worker resends undelivered rows with the same key. Separate from the failure alerts
-//! (`daemon::alerts`), which share only the Telegram API base and (by default) the bot token.
+//! Claims due outbox rows and sends each to its channel through the one client of
+//! [`crate::notify`] — the JSON webhook (`SIGNAL_WEBHOOK_URL`, header `Idempotency-Key`) or
+//! Telegram's `sendMessage` in the signal chat — with the rules of issue 24 in
+//! [`crate::notify::classify`]: a `429` waits its `retry_after` (the row is due again exactly
+//! then, and the bot makes no call meanwhile), a migrated chat is followed, a permanent 4xx or a
+//! 30x redirect is given up after a bounded number of attempts, transient failures back off.
+//!
+//! States of a delivery ([`DeliveryState`], shown in `/api/signals`, on the page and in
+//! `sniper signals`), from the outbox's columns only:
+//!
+//! | state | `delivered_ms` | `next_attempt_ms` | `last_error` |
+//! |---|---|---|---|
+//! | `pending` | null | due time | null |
+//! | `failed` (retry scheduled) | null | due time | the reason |
+//! | `delivered` | set | – | null |
+//! | `gave_up` | null | [`NEVER_MS`] | `gave_up: <reason>` |
+//! | `muted` | null | [`NEVER_MS`] | `muted: <why>` |
+//!
+//! Rows survive restarts; a restarted worker resends undelivered rows with the same key.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
 use crate::daemon::metrics::{AlertChannel, DeliveryResult, Metrics};
+use crate::notify::{
+    Failure, Next, NotifyLevel, NotifyPrefs, SendOptions, TelegramBot, WebhookClient, next_step,
+    no_redirect_client,
+};
 use crate::store::{AsyncStore, OutboxRow};
+
+pub use crate::notify::classify::{BASE_BACKOFF, MAX_BACKOFF, backoff};
 
 /// Default timeout of one delivery.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
-pub const BASE_BACKOFF: Duration = Duration::from_secs(2);
-/// Longest retry delay.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often the worker looks for due rows when not woken.
 pub const POLL: Duration = Duration::from_secs(1);
+/// `next_attempt_ms` of a row that will never be attempted again (given up or muted).
+pub const NEVER_MS: i64 = i64::MAX;
+/// `last_error` prefix of a given-up row.
+pub const GAVE_UP: &str = "gave_up: ";
+/// `last_error` prefix of a muted row.
+pub const MUTED: &str = "muted: ";
 
 /// Signal settings from flags/environment (flattened into `serve`/`demo`).
 #[derive(Debug, Clone, clap::Args)]
@@ -146,96 +169,266 @@ impl SignalArgs {
     }
 }
 
-/// Retry delay after `attempts` failed attempts (1 → 2 s, 2 → 4 s, … capped at 5 min).
-pub fn backoff(attempts: u32) -> Duration {
-    let exp = attempts.saturating_sub(1).min(16);
-    BASE_BACKOFF.saturating_mul(1u32 << exp).min(MAX_BACKOFF)
-}
-
-/// Sends outbox rows.
+/// Sends outbox rows through the shared clients.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
-    client: reqwest::Client,
-    config: SignalConfig,
+    webhook: Option<(url::Url, WebhookClient)>,
+    telegram: Option<(TelegramBot, String)>,
+    prefs: NotifyPrefs,
+    buttons: bool,
     timeout: Duration,
     metrics: Option<Arc<Metrics>>,
 }
 
+/// What a row came to (besides a failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// Delivered; `migrated` when Telegram moved the chat during this send.
+    Delivered {
+        /// `(old chat id, new chat id)`.
+        migrated: Option<(String, String)>,
+    },
+    /// Not sent to Telegram: muted or the event kind is `off` (the reason).
+    Muted(String),
+}
+
 impl Deliverer {
-    /// A deliverer over `client`.
+    /// A deliverer for `config`; each attempt is bounded by `timeout`. Builds its own HTTP
+    /// client that never follows redirects (the webhook rules decide about them).
     pub fn new(
-        client: reqwest::Client,
         config: SignalConfig,
         timeout: Duration,
         metrics: Option<Arc<Metrics>>,
-    ) -> Deliverer {
-        Deliverer {
-            client,
-            config,
+    ) -> Result<Deliverer, reqwest::Error> {
+        let http = no_redirect_client()?;
+        Ok(Deliverer {
+            webhook: config
+                .webhook
+                .map(|u| (u, WebhookClient::new(http.clone(), timeout))),
+            telegram: config.telegram.map(|t| {
+                (
+                    TelegramBot::new(http.clone(), &t.api_base, &t.token, timeout),
+                    t.chat_id,
+                )
+            }),
+            prefs: NotifyPrefs::default(),
+            buttons: false,
             timeout,
             metrics,
+        })
+    }
+
+    /// Send Telegram calls through `bot` (the one client of this token: its flood-control gate
+    /// and migrations are shared with the alerts and the command listener).
+    pub fn with_telegram_bot(mut self, bot: TelegramBot) -> Self {
+        if let Some((b, _)) = self.telegram.as_mut() {
+            *b = bot;
+        }
+        self
+    }
+
+    /// Per event kind levels (`TELEGRAM_NOTIFY_ACTION`/`_WATCH`), and whether call messages carry
+    /// the inline buttons ("mute SOL 1 h", "details"; only useful when commands are on).
+    pub fn with_prefs(mut self, prefs: NotifyPrefs, buttons: bool) -> Self {
+        self.prefs = prefs;
+        self.buttons = buttons;
+        self
+    }
+
+    /// The Telegram client of the signal chat, if configured.
+    pub fn telegram_bot(&self) -> Option<&TelegramBot> {
+        self.telegram.as_ref().map(|(b, _)| b)
+    }
+
+    fn count(&self, channel: AlertChannel, result: DeliveryResult) {
+        if let Some(m) = &self.metrics {
+            m.record_signal_delivery(channel, result);
         }
     }
 
-    /// Send one row; `Err` carries a short reason (never the URL: Telegram's holds the token).
-    pub async fn send(&self, row: &OutboxRow) -> Result<(), String> {
-        let (channel, req) = match row.channel.as_str() {
+    /// Send one row at `now`; `mutes` are the chat's mutes. `Err` carries the classified failure
+    /// (its reason never holds a URL: Telegram's holds the token).
+    pub async fn send(
+        &self,
+        row: &OutboxRow,
+        mutes: &super::mute::Mutes,
+        now: Timestamp,
+    ) -> Result<Sent, Failure> {
+        match row.channel.as_str() {
             "webhook" => {
-                let Some(url) = &self.config.webhook else {
-                    return Err("webhook no longer configured".into());
+                let Some((url, client)) = &self.webhook else {
+                    return Err(not_configured("webhook"));
                 };
-                (
-                    AlertChannel::Webhook,
-                    self.client
-                        .post(url.as_str())
-                        .header("Idempotency-Key", &row.key)
-                        .header(http::header::CONTENT_TYPE, "application/json")
-                        .body(row.body.to_string()),
-                )
+                let body = row.body.to_string();
+                let res = client.post(url, &row.key, body.as_bytes()).await;
+                match &res {
+                    Ok(p) if p.hops > 0 => {
+                        tracing::info!(key = %row.key, hops = p.hops, "signal webhook delivered after a 307/308 redirect");
+                    }
+                    Ok(_) => {}
+                    Err(f) => self.count(AlertChannel::Webhook, DeliveryResult::of_failure(f)),
+                }
+                res.map(|_| {
+                    self.count(AlertChannel::Webhook, DeliveryResult::Ok);
+                    Sent::Delivered { migrated: None }
+                })
             }
             "telegram" => {
-                let Some(t) = &self.config.telegram else {
-                    return Err("telegram no longer configured".into());
+                let Some((bot, chat)) = &self.telegram else {
+                    return Err(not_configured("telegram"));
                 };
+                let symbol = row.body["symbol"].as_str().unwrap_or("");
+                let level = row.body["level"].as_str().unwrap_or("watch");
+                let pref = self.prefs.for_call(level);
+                if pref == NotifyLevel::Off {
+                    self.count(AlertChannel::Telegram, DeliveryResult::Muted);
+                    return Ok(Sent::Muted(format!(
+                        "TELEGRAM_NOTIFY_{}=off",
+                        level.to_ascii_uppercase()
+                    )));
+                }
+                if let Some((target, until)) = mutes.muted(symbol, now) {
+                    self.count(AlertChannel::Telegram, DeliveryResult::Muted);
+                    let what = if target == "*" {
+                        "all".to_string()
+                    } else {
+                        target
+                    };
+                    return Ok(Sent::Muted(format!("{what} muted until {until}")));
+                }
                 let text = row.body["text"].as_str().unwrap_or("sniper signal");
-                (
-                    AlertChannel::Telegram,
-                    self.client
-                        .post(format!("{}/bot{}/sendMessage", t.api_base, t.token))
-                        .header(http::header::CONTENT_TYPE, "application/json")
-                        .body(
-                            serde_json::json!({
-                                "chat_id": t.chat_id,
-                                "text": text,
-                                "disable_web_page_preview": true,
-                            })
-                            .to_string(),
-                        ),
-                )
+                let opts = SendOptions {
+                    silent: pref == NotifyLevel::Silent,
+                    reply_markup: self.buttons.then(|| buttons(symbol, &row.key)).flatten(),
+                };
+                match bot.send_text(chat, text, &opts, now).await {
+                    Ok(sent) => {
+                        if sent.migrated.is_some() {
+                            self.count(AlertChannel::Telegram, DeliveryResult::Migrated);
+                        }
+                        self.count(AlertChannel::Telegram, DeliveryResult::Ok);
+                        Ok(Sent::Delivered {
+                            migrated: sent.migrated,
+                        })
+                    }
+                    Err(f) => {
+                        self.count(AlertChannel::Telegram, DeliveryResult::of_failure(&f));
+                        Err(f)
+                    }
+                }
             }
-            other => return Err(format!("unknown channel {other}")),
-        };
-        let res = match req.timeout(self.timeout).send().await {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
-            Err(e) => Err(e.without_url().to_string()),
-        };
-        if let Some(m) = &self.metrics {
-            let result = if res.is_ok() {
-                DeliveryResult::Ok
-            } else {
-                DeliveryResult::Failed
-            };
-            m.record_signal_delivery(channel, result);
+            other => Err(Failure::new(
+                crate::notify::FailureKind::Permanent { status: 0 },
+                format!("unknown channel {other:?}"),
+            )),
         }
-        res
     }
 }
 
-/// Deliver every due row once: claim, send, mark. Returns how many were delivered.
+fn not_configured(channel: &str) -> Failure {
+    Failure::new(
+        crate::notify::FailureKind::Permanent { status: 0 },
+        format!("{channel} no longer configured"),
+    )
+}
+
+/// The inline keyboard of a call message: "mute BASE 1 h" and "details"; `None` when a
+/// `callback_data` would pass Telegram's 64 bytes.
+pub fn buttons(symbol: &str, key: &str) -> Option<serde_json::Value> {
+    let base = crate::symbol::forms(symbol)
+        .map(|f| f.base)
+        .unwrap_or_else(|_| symbol.to_ascii_uppercase());
+    let mute = format!("mute:{base}:1h");
+    let details = format!("details:{key}");
+    if base.is_empty() || mute.len() > 64 || details.len() > 64 {
+        return None;
+    }
+    Some(serde_json::json!({"inline_keyboard": [[
+        {"text": format!("mute {base} 1 h"), "callback_data": mute},
+        {"text": "details", "callback_data": details},
+    ]]}))
+}
+
+/// A delivery's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not attempted yet.
+    Pending,
+    /// Reached the receiver.
+    Delivered,
+    /// The last attempt failed; another is scheduled.
+    Failed,
+    /// Not sent: muted, or its event kind is `off`.
+    Muted,
+    /// No more attempts.
+    GaveUp,
+}
+
+impl DeliveryState {
+    /// `pending`, `delivered`, `failed`, `muted`, `gave_up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Muted => "muted",
+            DeliveryState::GaveUp => "gave_up",
+        }
+    }
+}
+
+/// One delivery of a call, as shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryView {
+    /// `webhook` or `telegram`.
+    pub channel: String,
+    /// The state.
+    pub state: DeliveryState,
+    /// Why failed, given up or muted.
+    pub reason: Option<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The next attempt (failed / pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// When delivered.
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// The state of one outbox row (see the module's table).
+pub fn view(row: &OutboxRow) -> DeliveryView {
+    let err = row.last_error.as_deref();
+    let (state, reason) = match (row.delivered_ms, row.next_attempt_ms, err) {
+        (Some(_), _, _) => (DeliveryState::Delivered, None),
+        (None, NEVER_MS, Some(e)) if e.starts_with(MUTED) => {
+            (DeliveryState::Muted, Some(e[MUTED.len()..].to_string()))
+        }
+        (None, NEVER_MS, e) => (
+            DeliveryState::GaveUp,
+            e.map(|e| e.strip_prefix(GAVE_UP).unwrap_or(e).to_string()),
+        ),
+        (None, _, Some(e)) => (DeliveryState::Failed, Some(e.to_string())),
+        (None, _, None) => (DeliveryState::Pending, None),
+    };
+    let open = matches!(state, DeliveryState::Pending | DeliveryState::Failed);
+    DeliveryView {
+        channel: row.channel.clone(),
+        state,
+        reason,
+        attempts: row.attempts,
+        next_attempt_at: open
+            .then(|| Timestamp::from_millisecond(row.next_attempt_ms).ok())
+            .flatten(),
+        delivered_at: row
+            .delivered_ms
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+    }
+}
+
+/// Deliver every due row once at `now`: claim, send, mark. Returns how many were delivered.
 pub async fn deliver_due(store: &AsyncStore, d: &Deliverer, now: Timestamp) -> usize {
     let now_ms = now.as_millisecond();
-    let lease_ms = i64::try_from(d.timeout.as_millis()).unwrap_or(5000) * 2 + 1000;
+    let lease_ms = i64::try_from(d.timeout.as_millis()).unwrap_or(5000) * 4 + 1000;
     let rows = match store.claim_outbox(now_ms, lease_ms, 32).await {
         Ok(r) => r,
         Err(e) => {
@@ -243,32 +436,57 @@ pub async fn deliver_due(store: &AsyncStore, d: &Deliverer, now: Timestamp) -> u
             return 0;
         }
     };
+    let mutes = if rows.iter().any(|r| r.channel == "telegram") {
+        super::mute::load(store).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the mutes; sending as unmuted");
+            super::mute::Mutes::default()
+        })
+    } else {
+        super::mute::Mutes::default()
+    };
     let mut delivered = 0;
     for row in rows {
-        match d.send(&row).await {
-            Ok(()) => {
+        let attempts = row.attempts + 1;
+        let (next, error) = match d.send(&row, &mutes, now).await {
+            Ok(Sent::Delivered { migrated }) => {
                 delivered += 1;
-                tracing::info!(key = %row.key, channel = %row.channel, "signal delivered");
-                let done = Timestamp::now().as_millisecond();
+                tracing::info!(key = %row.key, channel = %row.channel, migrated = migrated.is_some(), "signal delivered");
                 if let Err(e) = store
-                    .mark_delivered(row.key.clone(), row.channel.clone(), done)
+                    .mark_delivered(row.key.clone(), row.channel.clone(), now_ms)
                     .await
                 {
                     tracing::warn!(key = %row.key, error = %e, "cannot mark the signal delivered");
                 }
+                continue;
             }
-            Err(reason) => {
-                let wait = backoff(row.attempts + 1);
-                tracing::warn!(key = %row.key, channel = %row.channel, attempts = row.attempts + 1,
-                    retry_in_s = wait.as_secs(), %reason, "signal delivery failed");
-                let next = now_ms + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-                if let Err(e) = store
-                    .mark_failed(row.key.clone(), row.channel.clone(), next, reason)
-                    .await
-                {
-                    tracing::warn!(key = %row.key, error = %e, "cannot reschedule the signal");
+            Ok(Sent::Muted(why)) => {
+                tracing::info!(key = %row.key, channel = %row.channel, %why, "signal not sent: muted");
+                (NEVER_MS, format!("{MUTED}{why}"))
+            }
+            Err(f) => match next_step(&f.kind, attempts, now) {
+                Next::RetryAt(t) => {
+                    tracing::warn!(key = %row.key, channel = %row.channel, attempts,
+                        retry_at = %t, reason = %f.reason, "signal delivery failed");
+                    (t.as_millisecond(), f.reason)
                 }
-            }
+                Next::GiveUp => {
+                    tracing::error!(key = %row.key, channel = %row.channel, attempts,
+                        reason = %f.reason, "signal delivery given up");
+                    let ch = if row.channel == "telegram" {
+                        AlertChannel::Telegram
+                    } else {
+                        AlertChannel::Webhook
+                    };
+                    d.count(ch, DeliveryResult::GaveUp);
+                    (NEVER_MS, format!("{GAVE_UP}{}", f.reason))
+                }
+            },
+        };
+        if let Err(e) = store
+            .mark_failed(row.key.clone(), row.channel.clone(), next, error)
+            .await
+        {
+            tracing::warn!(key = %row.key, error = %e, "cannot reschedule the signal");
         }
     }
     delivered
@@ -304,13 +522,61 @@ pub async fn worker(
 mod tests {
     use super::*;
 
+    fn row(delivered: Option<i64>, next: i64, err: Option<&str>) -> OutboxRow {
+        OutboxRow {
+            key: "sig-1".into(),
+            channel: "telegram".into(),
+            call_id: 1,
+            body: serde_json::json!({}),
+            attempts: 2,
+            created_ms: 0,
+            next_attempt_ms: next,
+            delivered_ms: delivered,
+            last_error: err.map(String::from),
+        }
+    }
+
     #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(backoff(1), Duration::from_secs(2));
-        assert_eq!(backoff(2), Duration::from_secs(4));
-        assert_eq!(backoff(8), Duration::from_secs(256));
-        assert_eq!(backoff(9), MAX_BACKOFF);
-        assert_eq!(backoff(1000), MAX_BACKOFF);
+    fn states_from_the_outbox_columns() {
+        let cases = [
+            (row(None, 5, None), DeliveryState::Pending, None),
+            (row(Some(9), 5, None), DeliveryState::Delivered, None),
+            (
+                row(None, 5, Some("HTTP 500")),
+                DeliveryState::Failed,
+                Some("HTTP 500"),
+            ),
+            (
+                row(None, NEVER_MS, Some("gave_up: HTTP 403: Forbidden")),
+                DeliveryState::GaveUp,
+                Some("HTTP 403: Forbidden"),
+            ),
+            (
+                row(None, NEVER_MS, Some("muted: SOL muted until x")),
+                DeliveryState::Muted,
+                Some("SOL muted until x"),
+            ),
+        ];
+        for (r, state, reason) in cases {
+            let v = view(&r);
+            assert_eq!((v.state, v.reason.as_deref()), (state, reason), "{r:?}");
+            assert_eq!(
+                v.next_attempt_at.is_some(),
+                matches!(state, DeliveryState::Pending | DeliveryState::Failed)
+            );
+        }
+    }
+
+    #[test]
+    fn buttons_fit_telegram_limits() {
+        let b = buttons("SOL", "sig-0123456789abcdef").unwrap();
+        assert_eq!(b["inline_keyboard"][0][0]["callback_data"], "mute:SOL:1h");
+        assert_eq!(b["inline_keyboard"][0][0]["text"], "mute SOL 1 h");
+        assert_eq!(
+            b["inline_keyboard"][0][1]["callback_data"],
+            "details:sig-0123456789abcdef"
+        );
+        assert!(buttons("SOL", &"k".repeat(80)).is_none());
     }
 
     fn args() -> SignalArgs {

@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod engine;
 pub mod grade;
 pub mod input;
+pub mod mute;
 pub mod replay;
 pub mod rules;
 pub mod state;
