@@ -95,13 +95,46 @@ async fn signals(State(s): State<ApiState>, Query(p): Query<SignalParams>) -> Re
         }
     };
     match s.store.signals(q).await {
-        Ok(rows) => axum::Json(json!({"signals": rows})).into_response(),
+        Ok(rows) => {
+            let outbox = s.store.outbox().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the signal outbox; deliveries not shown");
+                Vec::new()
+            });
+            axum::Json(json!({"signals": with_deliveries(rows, &outbox)})).into_response()
+        }
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({"error": "store", "message": e.to_string()})),
         )
             .into_response(),
     }
+}
+
+/// Each record as JSON with `deliveries`: one [`super::delivery::DeliveryView`] per channel
+/// (state `pending`, `delivered`, `failed` with the reason, `muted`, `gave_up`), from the outbox
+/// rows of that call; a call that was not delivered (cooldown) or graded `none` has none.
+pub fn with_deliveries(
+    rows: Vec<crate::store::SignalRecord>,
+    outbox: &[crate::store::OutboxRow],
+) -> Vec<serde_json::Value> {
+    let mut by_call: std::collections::BTreeMap<i64, Vec<super::delivery::DeliveryView>> =
+        std::collections::BTreeMap::new();
+    for o in outbox {
+        by_call
+            .entry(o.call_id)
+            .or_default()
+            .push(super::delivery::view(o));
+    }
+    rows.into_iter()
+        .map(|r| {
+            let d = r.id.and_then(|id| by_call.remove(&id)).unwrap_or_default();
+            let mut v = serde_json::to_value(&r).unwrap_or(serde_json::Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("deliveries".into(), json!(d));
+            }
+            v
+        })
+        .collect()
 }
 
 async fn market_latest(State(s): State<ApiState>) -> Response {

@@ -77,6 +77,8 @@ pub fn signals(db: &str, a: &SignalsArgs, out: &mut dyn Write) -> Result<(), Com
             ascending: false,
         })
         .doing(|| "reading the signals".into())?;
+    let outbox = store.outbox().doing(|| "reading the signal outbox".into())?;
+    let rows = super::api::with_deliveries(rows, &outbox);
     let w = |out: &mut dyn Write| -> std::io::Result<()> {
         if a.json {
             writeln!(out, "{}", serde_json::json!({ "signals": rows }))?;
@@ -86,20 +88,45 @@ pub fn signals(db: &str, a: &SignalsArgs, out: &mut dyn Write) -> Result<(), Com
             writeln!(out, "no signal calls stored")?;
         }
         for r in &rows {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
             writeln!(
                 out,
-                "{} {:<6} {:<5} {:<6} score {:>3}  {}",
-                r.at,
-                r.symbol,
-                r.direction,
-                r.level,
-                r.score,
-                r.reason.as_deref().unwrap_or("not delivered (cooldown)")
+                "{} {:<6} {:<5} {:<6} score {:>3}  {}{}",
+                s("at"),
+                s("symbol"),
+                s("direction"),
+                s("level"),
+                r["score"].as_u64().unwrap_or(0),
+                r["reason"].as_str().unwrap_or("not delivered (cooldown)"),
+                delivery_summary(&r["deliveries"])
             )?;
         }
         Ok(())
     };
     w(out).doing(|| "writing the signals".into())
+}
+
+/// `  [telegram delivered, webhook gave_up: HTTP 302 …]` — each channel's delivery state.
+fn delivery_summary(d: &serde_json::Value) -> String {
+    let Some(list) = d.as_array().filter(|l| !l.is_empty()) else {
+        return String::new();
+    };
+    let parts: Vec<String> = list
+        .iter()
+        .map(|x| {
+            let mut p = format!(
+                "{} {}",
+                x["channel"].as_str().unwrap_or("?"),
+                x["state"].as_str().unwrap_or("?")
+            );
+            if let Some(r) = x["reason"].as_str() {
+                p.push_str(": ");
+                p.push_str(r);
+            }
+            p
+        })
+        .collect();
+    format!("  [{}]", parts.join(", "))
 }
 
 /// Re-grade the stored features with other rules and print the calls they would have made.
