@@ -57,6 +57,8 @@ pub struct DaemonArgs {
     pub alerts: crate::daemon::alerts::AlertArgs,
     #[command(flatten)]
     pub signals: crate::signals::delivery::SignalArgs,
+    #[command(flatten)]
+    pub telegram: crate::daemon::telegram::TelegramArgs,
 }
 
 /// Which daemon: `serve` against the configured backend, or `demo` against the embedded sandbox.
@@ -114,11 +116,14 @@ pub async fn daemon(
     };
     crate::gateway::cli::warn_public_url(&gpts);
     let alert_cfg = daemon.alerts.clone().into_config()?;
+    let tg_settings = daemon.telegram.into_settings()?;
+    let alerter_chat = alert_cfg.telegram.as_ref().map(|t| t.chat_id.clone());
     let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
     let signal_cfg = daemon.signals.into_config(
         daemon.alerts.telegram_bot_token.as_deref(),
         &daemon.alerts.telegram_api_base,
     )?;
+    let deliverer_chat = signal_cfg.telegram.as_ref().map(|t| t.chat_id.clone());
     let (window, demo_json) = match mode {
         DaemonMode::Demo {
             respect_window,
@@ -248,9 +253,56 @@ pub async fn daemon(
         daemon.gpts.allowed_hosts.as_deref(),
         gpts.public_url.as_ref(),
     );
+    let alerter = crate::daemon::alerts::Alerter::new(alert_cfg, Some(metrics.clone()))
+        .doing(|| "building the alert HTTP client".into())?
+        .with_prefs(tg_settings.prefs);
+    let deliverer = crate::signals::delivery::Deliverer::new(
+        signal_cfg,
+        crate::signals::delivery::DEFAULT_TIMEOUT,
+        Some(metrics.clone()),
+    )
+    .doing(|| "building the signal HTTP client".into())?
+    .with_prefs(tg_settings.prefs, tg_settings.commands);
+    // One Telegram client per bot (alerts, calls and commands share its flood-control gate and
+    // chat migrations, kept in the store), each with the configured chats it serves.
+    let (alert_chat, signal_chat) = (alerter_chat, deliverer_chat);
+    let mut bots: Vec<(crate::notify::TelegramBot, Vec<String>)> = Vec::new();
+    let alerter = match alerter.telegram_bot().cloned() {
+        Some(b) => {
+            let b = b.with_store(store.clone()).await;
+            bots.push((b.clone(), alert_chat.into_iter().collect()));
+            alerter.with_telegram_bot(b)
+        }
+        None => alerter,
+    };
+    let deliverer = match deliverer.telegram_bot().cloned() {
+        Some(b) => {
+            let b = match bots.iter_mut().find(|(x, _)| x.same_bot(&b)) {
+                Some((shared, chats)) => {
+                    chats.extend(signal_chat.clone());
+                    shared.clone()
+                }
+                None => {
+                    let b = b.with_store(store.clone()).await;
+                    bots.push((b.clone(), signal_chat.into_iter().collect()));
+                    b
+                }
+            };
+            deliverer.with_telegram_bot(b)
+        }
+        None => deliverer,
+    };
     let router = api_router(app.clone(), metrics_listener.is_none())
         .merge(crate::daemon::status::routes(store.clone()))
         .merge(crate::signals::api::routes(engine.clone(), store.clone()))
+        .merge(crate::daemon::telegram::routes(
+            crate::daemon::telegram::TelegramView {
+                bots: bots.iter().map(|(b, _)| b.clone()).collect(),
+                commands: tg_settings.commands,
+                prefs: tg_settings.prefs,
+                store: store.clone(),
+            },
+        ))
         .merge(crate::gateway::try_router(gpts)?)
         .fallback(crate::daemon::server::not_found);
     let router = crate::daemon::access::layer(router, policy);
@@ -284,20 +336,22 @@ pub async fn daemon(
             },
         ));
     }
-    let alerter = crate::daemon::alerts::Alerter::new(alert_cfg, Some(metrics.clone()))
-        .doing(|| "building the alert HTTP client".into())?;
-    let deliverer = crate::signals::delivery::Deliverer::new(
-        signal_cfg,
-        crate::signals::delivery::DEFAULT_TIMEOUT,
-        Some(metrics.clone()),
-    )
-    .doing(|| "building the signal HTTP client".into())?;
     let signal_worker = tokio::spawn(crate::signals::delivery::worker(
         store.clone(),
         deliverer,
         engine.notify.clone(),
         rx.clone(),
     ));
+    let listeners = crate::daemon::telegram::spawn_listeners(
+        &bots,
+        &tg_settings,
+        &store,
+        &app,
+        &engine,
+        &metrics,
+        &replica,
+        &rx,
+    );
     let hooks = crate::daemon::scheduler::ObservingHooks {
         metrics: metrics.clone(),
         alerter: Some(alerter),
@@ -331,7 +385,10 @@ pub async fn daemon(
         serve_opts.drain + Duration::from_secs(1),
         futures_util::future::join_all(tasks),
     );
-    let worker = tokio::time::timeout(Duration::from_secs(2), signal_worker);
+    let worker = tokio::time::timeout(
+        Duration::from_secs(2),
+        futures_util::future::join_all(std::iter::once(signal_worker).chain(listeners)),
+    );
     let _ = tokio::join!(looping, servers, worker);
     drop(sandbox);
     tracing::info!("stopped");

@@ -12,4 +12,5 @@ pub mod scheduler;
 pub mod server;
 pub mod status;
 pub mod store_health;
+pub mod telegram;
 pub mod window;

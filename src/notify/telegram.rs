@@ -103,8 +103,18 @@ impl TelegramBot {
     }
 
     /// True when `other` is the same bot (same token and API base): they should share one client.
-    pub fn same_bot(&self, api_base: &str, token: &str) -> bool {
-        self.token == token && self.api_base == api_base.trim_end_matches('/')
+    pub fn same_bot(&self, other: &TelegramBot) -> bool {
+        self.token == other.token && self.api_base == other.api_base
+    }
+
+    /// The bot's public id: the digits before `:` in its token (not secret), or `bot`.
+    pub fn id(&self) -> String {
+        self.token
+            .split(':')
+            .next()
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+            .unwrap_or("bot")
+            .to_string()
     }
 
     /// Keep migrations in `store` and load the ones kept there. A store error is logged: the

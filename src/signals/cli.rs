@@ -77,7 +77,9 @@ pub fn signals(db: &str, a: &SignalsArgs, out: &mut dyn Write) -> Result<(), Com
             ascending: false,
         })
         .doing(|| "reading the signals".into())?;
-    let outbox = store.outbox().doing(|| "reading the signal outbox".into())?;
+    let outbox = store
+        .outbox()
+        .doing(|| "reading the signal outbox".into())?;
     let rows = super::api::with_deliveries(rows, &outbox);
     let w = |out: &mut dyn Write| -> std::io::Result<()> {
         if a.json {
