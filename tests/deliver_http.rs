@@ -629,6 +629,105 @@ async fn mute_expiry_under_a_fake_clock_and_webhook_unaffected() {
         ),
         "1"
     );
+    // `sniper signals` (the same view as /api/signals) shows each channel's state.
+    let db = dir.path().join("u.db");
+    let run = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sniper"));
+        c.arg("signals").arg("--db").arg(&db);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let j: Value = serde_json::from_str(&run(true)).unwrap();
+    let sigs = j["signals"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2);
+    let states = |i: usize| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = sigs[i]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["channel"].as_str().unwrap().to_string(),
+                    d["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Newest first.
+    assert_eq!(states(0), vec![("telegram".into(), "delivered".into())]);
+    assert_eq!(
+        states(1),
+        vec![
+            ("telegram".into(), "muted".into()),
+            ("webhook".into(), "delivered".into())
+        ]
+    );
+    let text = run(false);
+    assert!(text.contains("telegram muted: SOL muted until"), "{text}");
+    assert!(text.contains("[telegram delivered]"), "{text}");
+}
+
+#[tokio::test]
+async fn an_alert_waits_telegrams_retry_after_and_is_delivered_once() {
+    use sniper::daemon::alerts::{AlertArgs, AlertKind, Alerter};
+    let (base, bot) = start_bot().await;
+    bot.lock().unwrap().script.push_back((
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1",
+               "parameters": {"retry_after": 1}}),
+    ));
+    let metrics = Metrics::new();
+    let a = Alerter::new(
+        AlertArgs {
+            alert_webhook_url: None,
+            telegram_bot_token: Some("9:T".into()),
+            telegram_chat_id: Some("-5".into()),
+            telegram_api_base: base,
+            alert_every_n: 3,
+            alert_timeout_secs: 5,
+        }
+        .into_config()
+        .unwrap(),
+        Some(metrics.clone()),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let r = a
+        .send(
+            AlertKind::Failing {
+                consecutive_failures: 3,
+            },
+            Timestamp::now(),
+            Some("<all> & more"),
+        )
+        .await;
+    assert_eq!(
+        r.telegram,
+        Some(sniper::daemon::metrics::DeliveryResult::Ok)
+    );
+    let s = sends(&bot);
+    assert_eq!(s.len(), 2, "one refused, one delivered");
+    // The second call came after the wait Telegram asked for (a lower bound, never flaky).
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(
+        s[1]["text"],
+        "🔴 sniper: 3 consecutive hard failures\n&lt;all&gt; &amp; more"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "sniper_alert_deliveries_total",
+            "telegram",
+            "rate_limited"
+        ),
+        "1"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
