@@ -746,9 +746,13 @@ impl Drop for Proc {
     }
 }
 
+fn demo(db: &Path, api_base: &str) -> Proc {
+    demo_with(db, api_base, &[])
+}
+
 // The child moves into `Proc`, whose Drop kills and waits for it.
 #[allow(clippy::zombie_processes)]
-fn demo(db: &Path, api_base: &str) -> Proc {
+fn demo_with(db: &Path, api_base: &str, envs: &[(&str, String)]) -> Proc {
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sniper"));
     cmd.arg("demo")
@@ -765,6 +769,9 @@ fn demo(db: &Path, api_base: &str) -> Proc {
         .env("SNIPER_LOG", "warn,sniper=info")
         .stdout(Stdio::null())
         .stderr(log.reopen().unwrap());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -899,6 +906,112 @@ async fn commands_answer_the_configured_chat_only_and_the_offset_survives_kill_9
         .map(|(_, b)| b["offset"].clone())
         .unwrap();
     assert_eq!(first_poll, 14);
+}
+
+/// Rules under which the sandbox's data makes watch calls (as in tests/signals_process.rs).
+const EASY_RULES: &str = "
+[book]
+imbalance_watch = 0.0001
+imbalance_action = 1.0
+wall_ratio = 1e9
+[bias]
+watch_score = 0.0001
+action_score = 1.0
+[whales]
+watch_usd = 1
+action_usd = 1e15
+[etf]
+action_ratio = 1e12
+[liquidations]
+action_bps = 0
+[confluence]
+watch_min_agree = 1
+action_min_agree = 5
+[delivery]
+score_step = 0
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_buttons_mute_and_show_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, EASY_RULES).unwrap();
+    let (base, bot) = start_bot().await;
+    let p = demo_with(
+        &db,
+        &base,
+        &[
+            ("TELEGRAM_SIGNAL_CHAT_ID", "-100".to_string()),
+            ("SNIPER_RULES", rules.to_str().unwrap().to_string()),
+            ("TELEGRAM_NOTIFY_WATCH", "silent".to_string()),
+        ],
+    );
+    // A call reaches the chat, silent (watch = silent), with its two buttons.
+    wait_until("a call with buttons", 30, || {
+        sends(&bot).iter().any(|b| b.get("reply_markup").is_some())
+    })
+    .await;
+    let call = sends(&bot)
+        .into_iter()
+        .find(|b| b.get("reply_markup").is_some())
+        .unwrap();
+    assert_eq!(call["disable_notification"], true);
+    let row = &call["reply_markup"]["inline_keyboard"][0];
+    let mute = row[0]["callback_data"].as_str().unwrap().to_string();
+    let details = row[1]["callback_data"].as_str().unwrap().to_string();
+    assert!(mute.starts_with("mute:") && mute.ends_with(":1h"), "{mute}");
+    assert!(details.starts_with("details:sig-"), "{details}");
+    let press = |id: i64, data: &str, chat: i64| {
+        json!({"update_id": id, "callback_query": {"id": format!("q{id}"), "data": data,
+            "from": {"id": 1}, "message": {"message_id": 1, "chat": {"id": chat}}}})
+    };
+    {
+        let mut b = bot.lock().unwrap();
+        b.updates.push(press(1, &details, -100));
+        b.updates.push(press(2, &mute, -100));
+        b.updates.push(press(3, &mute, 99));
+    }
+    wait_until("both buttons answered", 30, || {
+        bot.lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _)| m == "answerCallbackQuery")
+            .count()
+            >= 2
+    })
+    .await;
+    wait_until("the mute confirmation", 30, || {
+        answers_to(&bot, "-100").iter().any(|a| a.starts_with("🔕"))
+    })
+    .await;
+    let answers = answers_to(&bot, "-100");
+    // Details: the call's text and each channel's state.
+    assert!(
+        answers.iter().any(|a| a.contains("telegram: delivered")),
+        "{answers:?}"
+    );
+    let calls = bot.lock().unwrap().calls.clone();
+    let acks: Vec<&Value> = calls
+        .iter()
+        .filter(|(m, _)| m == "answerCallbackQuery")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(acks.len(), 2, "the other chat's press was answered");
+    assert_eq!(acks[0]["callback_query_id"], "q1");
+    let tg: Value = serde_json::from_str(
+        &reqwest::get(format!("{}api/telegram", p.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let base_sym = mute.split(':').nth(1).unwrap();
+    assert_eq!(tg["mutes"][0]["target"], base_sym);
+    assert_eq!(tg["notify"]["watch"], "silent");
 }
 
 #[test]
