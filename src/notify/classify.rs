@@ -195,7 +195,7 @@ pub fn classify_webhook(
     }
     let loc = location.unwrap_or("").trim();
     match status {
-        301 | 302 | 303 => Err(Failure::new(
+        301..=303 => Err(Failure::new(
             FailureKind::Redirected {
                 status,
                 location: loc.to_string(),
