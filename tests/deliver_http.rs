@@ -489,6 +489,52 @@ async fn a_5000_character_message_with_entities_is_split_escaped_and_complete() 
     assert!(rebuilt.iter().all(|p| p.split('\n').all(|l| l == line)));
 }
 
+#[tokio::test]
+async fn a_split_message_interrupted_by_a_429_resumes_after_the_parts_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store(&dir.path().join("p.db"));
+    let (base, bot) = start_bot().await;
+    {
+        let mut b = bot.lock().unwrap();
+        b.script
+            .push_back((200, json!({"ok": true, "result": {"message_id": 1}})));
+        b.script.push_back((
+            429,
+            json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 5",
+                   "parameters": {"retry_after": 5}}),
+        ));
+    }
+    let d = deliverer(None, &base, None);
+    // Three parts: three blocks of 4 000 characters on their own lines.
+    let text = ["a", "b", "c"].map(|c| c.repeat(4000)).join("\n");
+    let now = t0();
+    enqueue(&st, "sig-p", "SOL", &text, now, &["telegram"]).await;
+    assert_eq!(deliver_due(&st, &d, now).await, 0);
+    let v = view(&row_of(&st, "sig-p", "telegram").await);
+    assert!(v.reason.unwrap().contains("after 1 of 3 parts"));
+    assert_eq!(deliver_due(&st, &d, plus(now, 5.0)).await, 1);
+    let parts: Vec<String> = sends(&bot)
+        .iter()
+        .map(|b| {
+            b["text"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // a, b (refused), then b and c: part a is not sent twice.
+    assert_eq!(parts, vec!["a", "b", "b", "c"]);
+    assert_eq!(
+        st.setting("telegram.parts_sent.sig-p".into())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhook redirects
 

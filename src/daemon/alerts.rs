@@ -379,9 +379,9 @@ impl Alerter {
             self.count(AlertChannel::Telegram, DeliveryResult::Muted);
             return DeliveryResult::Muted;
         }
-        let opts = crate::notify::SendOptions {
+        let mut opts = crate::notify::SendOptions {
             silent: level == NotifyLevel::Silent,
-            reply_markup: None,
+            ..Default::default()
         };
         let mut tries = 0;
         loop {
@@ -403,6 +403,8 @@ impl Alerter {
                             if tries < MAX_ALERT_TRIES && retry_after <= MAX_ALERT_WAIT =>
                         {
                             tracing::warn!(channel = "telegram", retry_after_s = retry_after.as_secs(), reason = %f.reason, "alert held by Telegram flood control; waiting");
+                            // Parts of a long alert already out are not sent again.
+                            opts.skip_parts = f.parts_sent;
                             // The wait Telegram asked for, plus a little so the gate is open.
                             tokio::time::sleep(retry_after + Duration::from_millis(50)).await;
                         }

@@ -60,8 +60,8 @@ pub enum FailureKind {
     Follow {
         /// The status.
         status: u16,
-        /// The absolute target.
-        target: url::Url,
+        /// The absolute target (boxed: keeps every `Result<_, Failure>` small).
+        target: Box<url::Url>,
     },
     /// A 4xx that will not heal by itself (403 blocked, 401 bad token, 400 bad request).
     Permanent {
@@ -83,6 +83,9 @@ pub struct Failure {
     pub kind: FailureKind,
     /// Short reason, at most [`MAX_REASON_CHARS`] characters.
     pub reason: String,
+    /// Parts of a split Telegram message that did go out before this failure (0 otherwise);
+    /// the retry starts after them.
+    pub parts_sent: usize,
 }
 
 impl Failure {
@@ -91,6 +94,7 @@ impl Failure {
         Failure {
             kind,
             reason: clip(&reason.into()),
+            parts_sent: 0,
         }
     }
 
@@ -219,7 +223,10 @@ pub fn classify_webhook(
             }
             match redirect_target(current, loc) {
                 Ok(target) => Err(Failure::new(
-                    FailureKind::Follow { status, target },
+                    FailureKind::Follow {
+                        status,
+                        target: Box::new(target),
+                    },
                     format!("HTTP {status} redirect to {loc:?}"),
                 )),
                 Err(why) => refused(why),
@@ -471,7 +478,7 @@ mod tests {
                 "redirected",
                 FailureKind::Follow {
                     status: 307,
-                    target: url::Url::parse("http://hooks.example:8080/in2").unwrap()
+                    target: Box::new(url::Url::parse("http://hooks.example:8080/in2").unwrap())
                 }
             ))
         );

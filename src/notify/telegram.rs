@@ -25,6 +25,10 @@ use super::classify::{Failure, FailureKind, classify_telegram};
 use super::text::{TELEGRAM_TEXT_LIMIT, split_message};
 use crate::store::AsyncStore;
 
+/// Largest Bot API answer read (a `getUpdates` of 100 updates is far below); a larger one is a
+/// transient failure, never buffered whole.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
 /// Settings key prefix of a chat migration: `telegram.chat_migrated.<old id>` = new id.
 pub const MIGRATION_PREFIX: &str = "telegram.chat_migrated.";
 
@@ -35,6 +39,8 @@ pub struct SendOptions {
     pub silent: bool,
     /// `reply_markup` (inline keyboard), put on the last part only.
     pub reply_markup: Option<Value>,
+    /// Parts already delivered by an earlier attempt (not sent again).
+    pub skip_parts: usize,
 }
 
 /// A message delivered.
@@ -232,19 +238,33 @@ impl TelegramBot {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                return Err(Failure::new(
-                    FailureKind::Transient { status },
-                    e.without_url().to_string(),
-                ));
+        let mut resp = resp;
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if bytes.len() + c.len() > MAX_ANSWER_BYTES {
+                        return Err(Failure::new(
+                            FailureKind::Transient { status },
+                            format!("answer over {MAX_ANSWER_BYTES} bytes refused"),
+                        ));
+                    }
+                    bytes.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Failure::new(
+                        FailureKind::Transient { status },
+                        e.without_url().to_string(),
+                    ));
+                }
             }
-        };
+        }
         let res = classify_telegram(status, retry_after.as_deref(), &bytes);
         if let Err(Failure {
             kind: FailureKind::RateLimited { retry_after },
             reason,
+            ..
         }) = &res
         {
             let until = now
@@ -270,7 +290,7 @@ impl TelegramBot {
         let mut chat_id = self.resolve_chat(chat);
         let mut migrated = None;
         let n = parts.len();
-        for (i, part) in parts.iter().enumerate() {
+        for (i, part) in parts.iter().enumerate().skip(opts.skip_parts) {
             let mut body = json!({
                 "chat_id": chat_id,
                 "text": part,
@@ -302,6 +322,7 @@ impl TelegramBot {
                 if i > 0 {
                     f.reason = format!("{} (after {i} of {n} parts)", f.reason);
                 }
+                f.parts_sent = i;
                 return Err(f);
             }
         }

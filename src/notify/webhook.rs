@@ -87,7 +87,7 @@ impl WebhookClient {
                         hop = hops + 1,
                         "webhook redirect: re-POSTing the same body and key"
                     );
-                    current = target;
+                    current = *target;
                     hops += 1;
                 }
                 Err(f) => return Err(f),

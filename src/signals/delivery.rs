@@ -47,6 +47,8 @@ pub const NEVER_MS: i64 = i64::MAX;
 pub const GAVE_UP: &str = "gave_up: ";
 /// `last_error` prefix of a muted row.
 pub const MUTED: &str = "muted: ";
+/// Settings key prefix of a split message's progress: `telegram.parts_sent.<key>` = parts out.
+pub const PARTS_PREFIX: &str = "telegram.parts_sent.";
 
 /// Signal settings from flags/environment (flattened into `serve`/`demo`).
 #[derive(Debug, Clone, clap::Args)]
@@ -246,12 +248,14 @@ impl Deliverer {
         }
     }
 
-    /// Send one row at `now`; `mutes` are the chat's mutes. `Err` carries the classified failure
-    /// (its reason never holds a URL: Telegram's holds the token).
+    /// Send one row at `now`; `mutes` are the chat's mutes, `skip_parts` the parts of a split
+    /// Telegram message an earlier attempt delivered. `Err` carries the classified failure (its
+    /// reason never holds a URL: Telegram's holds the token).
     pub async fn send(
         &self,
         row: &OutboxRow,
         mutes: &super::mute::Mutes,
+        skip_parts: usize,
         now: Timestamp,
     ) -> Result<Sent, Failure> {
         match row.channel.as_str() {
@@ -300,6 +304,7 @@ impl Deliverer {
                 let opts = SendOptions {
                     silent: pref == NotifyLevel::Silent,
                     reply_markup: self.buttons.then(|| buttons(symbol, &row.key)).flatten(),
+                    skip_parts,
                 };
                 match bot.send_text(chat, text, &opts, now).await {
                     Ok(sent) => {
@@ -399,6 +404,14 @@ pub struct DeliveryView {
 pub fn view(row: &OutboxRow) -> DeliveryView {
     let err = row.last_error.as_deref();
     let (state, reason) = match (row.delivered_ms, row.next_attempt_ms, err) {
+        // A store that ends rows with `delivered_ms` + a prefixed `last_error` (so retention
+        // prunes them) reads the same.
+        (Some(_), _, Some(e)) if e.starts_with(MUTED) => {
+            (DeliveryState::Muted, Some(e[MUTED.len()..].to_string()))
+        }
+        (Some(_), _, Some(e)) if e.starts_with(GAVE_UP) => {
+            (DeliveryState::GaveUp, Some(e[GAVE_UP.len()..].to_string()))
+        }
         (Some(_), _, _) => (DeliveryState::Delivered, None),
         (None, NEVER_MS, Some(e)) if e.starts_with(MUTED) => {
             (DeliveryState::Muted, Some(e[MUTED.len()..].to_string()))
@@ -447,7 +460,40 @@ pub async fn deliver_due(store: &AsyncStore, d: &Deliverer, now: Timestamp) -> u
     let mut delivered = 0;
     for row in rows {
         let attempts = row.attempts + 1;
-        let (next, error) = match d.send(&row, &mutes, now).await {
+        // A message Telegram takes in several parts remembers how many went out, so a retry
+        // sends only the rest.
+        let progress_key = format!("{PARTS_PREFIX}{}", row.key);
+        let split = row.channel == "telegram"
+            && row.body["text"].as_str().is_some_and(|t| {
+                crate::notify::split_message(t, crate::notify::text::TELEGRAM_TEXT_LIMIT).len() > 1
+            });
+        let skip = if split {
+            store
+                .setting(progress_key.clone())
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let res = d.send(&row, &mutes, skip, now).await;
+        if split {
+            let kept = match &res {
+                Err(f) if f.parts_sent > skip => {
+                    store
+                        .put_setting(progress_key.clone(), f.parts_sent.to_string())
+                        .await
+                }
+                Ok(_) if skip > 0 => store.delete_setting(progress_key.clone()).await.map(|_| ()),
+                _ => Ok(()),
+            };
+            if let Err(e) = kept {
+                tracing::warn!(key = %row.key, error = %e, "cannot keep the parts sent");
+            }
+        }
+        let (next, error) = match res {
             Ok(Sent::Delivered { migrated }) => {
                 delivered += 1;
                 tracing::info!(key = %row.key, channel = %row.channel, migrated = migrated.is_some(), "signal delivered");
@@ -556,6 +602,17 @@ mod tests {
                 DeliveryState::Muted,
                 Some("SOL muted until x"),
             ),
+            // The encoding a store with a "finish" method would use (delivered_ms + reason).
+            (
+                row(Some(9), 5, Some("gave_up: HTTP 302")),
+                DeliveryState::GaveUp,
+                Some("HTTP 302"),
+            ),
+            (
+                row(Some(9), 5, Some("muted: all")),
+                DeliveryState::Muted,
+                Some("all"),
+            ),
         ];
         for (r, state, reason) in cases {
             let v = view(&r);
@@ -563,6 +620,7 @@ mod tests {
             assert_eq!(
                 v.next_attempt_at.is_some(),
                 matches!(state, DeliveryState::Pending | DeliveryState::Failed)
+                    && r.delivered_ms.is_none()
             );
         }
     }
