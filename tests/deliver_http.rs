@@ -1058,6 +1058,58 @@ async fn call_buttons_mute_and_show_details() {
     let base_sym = mute.split(':').nth(1).unwrap();
     assert_eq!(tg["mutes"][0]["target"], base_sym);
     assert_eq!(tg["notify"]["watch"], "silent");
+
+    // The status page's Deliveries block, in headless Chromium.
+    let Some(bin) = chromium() else { return };
+    let out = run_chromium(&bin, &["--dump-dom".into(), p.url.clone()]);
+    let dom = String::from_utf8_lossy(&out.stdout).to_string();
+    let at = dom.find("id=\"deliveries\"").expect("no deliveries block");
+    let block = &dom[at..at + dom[at..].find("</ul>").unwrap()];
+    assert!(block.contains("data-state=\"delivered\""), "{block}");
+    assert!(block.contains("telegram delivered"), "{block}");
+    let at = dom.find("id=\"telegram-state\"").unwrap();
+    let state = &dom[at..at + dom[at..].find("</div>").unwrap()];
+    assert!(state.contains("commands on"), "{state}");
+    assert!(
+        state.contains(&format!("{base_sym} muted until")),
+        "{state}"
+    );
+}
+
+fn chromium() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/usr/bin/chromium"));
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("SNIPER_REQUIRE_BROWSER").as_deref() != Ok("1"),
+        "SNIPER_REQUIRE_BROWSER=1 but chromium is missing (apt-get install -y chromium)"
+    );
+    eprintln!("skipping the page check: chromium not installed (apt-get install -y chromium)");
+    None
+}
+
+fn run_chromium(bin: &Path, args: &[String]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new("timeout")
+        .arg("90")
+        .arg(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=8000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
