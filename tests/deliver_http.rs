@@ -36,6 +36,9 @@ struct BotState {
     /// Updates served by `getUpdates` (those with `update_id >= offset`).
     updates: Vec<Value>,
     next_message_id: i64,
+    /// `getUpdates` in flight now, and how many overlapped another (answered 409 as Telegram does).
+    polling: usize,
+    conflicts: usize,
 }
 
 type Bot = Arc<Mutex<BotState>>;
@@ -60,7 +63,16 @@ async fn bot_api(
                     )
                 }
             },
+            "getUpdates" if b.polling > 0 => {
+                b.conflicts += 1;
+                (
+                    409,
+                    json!({"ok": false, "error_code": 409,
+                           "description": "Conflict: terminated by other getUpdates request"}),
+                )
+            }
             "getUpdates" => {
+                b.polling += 1;
                 let offset = body["offset"].as_i64().unwrap_or(0);
                 let ups: Vec<Value> = b
                     .updates
@@ -73,9 +85,14 @@ async fn bot_api(
             _ => (200, json!({"ok": true, "result": true})),
         }
     };
-    if method == "getUpdates" && answer["result"].as_array().is_some_and(|a| a.is_empty()) {
-        // A short long-poll: hold a little before answering "nothing new".
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    if method == "getUpdates" && status == 200 {
+        // A short long-poll: hold a little before answering "nothing new" (not with timeout 0).
+        if answer["result"].as_array().is_some_and(|a| a.is_empty())
+            && body["timeout"].as_u64().unwrap_or(0) > 0
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bot.lock().unwrap().polling -= 1;
     }
     (
         StatusCode::from_u16(status).unwrap(),
@@ -1110,6 +1127,61 @@ fn run_chromium(bin: &Path, args: &[String]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Two replicas on one PostgreSQL (`SNIPER_TEST_PG_URL`, e.g. from tests/replicas/pg.sh), one
+/// bot: the minute's tick claim lets one poll at a time (Telegram would answer a second poller
+/// 409), and a command is answered once.
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_on_postgres_poll_one_at_a_time_and_answer_once() {
+    let Some(pg) = std::env::var("SNIPER_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("SNIPER_TEST_PG_URL unset: skipping the replica poll test");
+        return;
+    };
+    let (base, bot) = start_bot().await;
+    // A bot id of its own, so offsets of earlier runs on the same database do not apply.
+    let id = format!("{}", std::process::id());
+    let token = format!("{id}:REPLICA-TOKEN");
+    let env = |r: &str| {
+        vec![
+            ("SNIPER_REPLICA_ID", r.to_string()),
+            ("TELEGRAM_BOT_TOKEN", token.clone()),
+        ]
+    };
+    let db = Path::new(&pg);
+    let _a = demo_with(db, &base, &env("ra"));
+    let _b = demo_with(db, &base, &env("rb"));
+    wait_until("polls", 30, || {
+        bot.lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _)| m == "getUpdates")
+            .count()
+            >= 10
+    })
+    .await;
+    bot.lock().unwrap().updates.push(update(1, -100, "/help"));
+    wait_until("the answer", 30, || !answers_to(&bot, "-100").is_empty()).await;
+    wait_until("more polls", 30, || {
+        bot.lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|(m, _)| m == "getUpdates")
+            .count()
+            >= 20
+    })
+    .await;
+    assert_eq!(answers_to(&bot, "-100").len(), 1, "answered twice");
+    assert_eq!(
+        bot.lock().unwrap().conflicts,
+        0,
+        "two replicas polled at once"
+    );
 }
 
 #[test]
