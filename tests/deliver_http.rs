@@ -36,7 +36,8 @@ struct BotState {
     /// Updates served by `getUpdates` (those with `update_id >= offset`).
     updates: Vec<Value>,
     next_message_id: i64,
-    /// `getUpdates` in flight now, and how many overlapped another (answered 409 as Telegram does).
+    /// `getUpdates` in flight now, and how many overlapped another (Telegram answers one of two
+    /// overlapping pollers 409; the stand-in answers the newcomer and counts it).
     polling: usize,
     conflicts: usize,
 }
@@ -86,13 +87,14 @@ async fn bot_api(
         }
     };
     if method == "getUpdates" && status == 200 {
+        // Ends this poll even when the client goes away mid-wait (a killed process).
+        let _done = PollDone(bot.clone());
         // A short long-poll: hold a little before answering "nothing new" (not with timeout 0).
         if answer["result"].as_array().is_some_and(|a| a.is_empty())
             && body["timeout"].as_u64().unwrap_or(0) > 0
         {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        bot.lock().unwrap().polling -= 1;
     }
     (
         StatusCode::from_u16(status).unwrap(),
@@ -100,6 +102,17 @@ async fn bot_api(
         answer.to_string(),
     )
         .into_response()
+}
+
+/// Counts a `getUpdates` as finished when dropped.
+struct PollDone(Bot);
+
+impl Drop for PollDone {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.0.lock() {
+            b.polling = b.polling.saturating_sub(1);
+        }
+    }
 }
 
 async fn start_bot() -> (String, Bot) {

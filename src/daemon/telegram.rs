@@ -376,7 +376,7 @@ impl Listener {
             Ok(until) => {
                 let what = if t == "*" { "all calls".to_string() } else { t };
                 tracing::info!(%what, %until, "telegram: muted");
-                format!("🔕 {what} muted until {until}")
+                format!("🔕 {what} muted until {}", short_time(until))
             }
             Err(e) => format!("cannot keep the mute: {e}"),
         }
@@ -392,7 +392,7 @@ impl Listener {
                 if let Ok(m) = mute::load(&self.store).await {
                     for (t, u) in m.active(now) {
                         let what = if t == "*" { "all".to_string() } else { t };
-                        s.push_str(&format!("\nmuted: {what} until {u}"));
+                        s.push_str(&format!("\nmuted: {what} until {}", short_time(u)));
                     }
                 }
                 s
@@ -470,35 +470,48 @@ impl Listener {
     }
 }
 
+/// A time for the chat: `2026-12-02 16:08:46 UTC`.
+pub fn short_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// `/status`: modules with their breaker and the last run's data health, the window, the next
 /// run.
 pub fn status_text(app: &App, now: Timestamp) -> String {
     let snap = app.status.snapshot();
     let w = &app.window;
+    let window = if w.start() == w.end() {
+        "window: always open".to_string()
+    } else {
+        format!(
+            "window {}–{} {} ({})",
+            w.start().strftime("%H:%M"),
+            w.end().strftime("%H:%M"),
+            w.tz_name(),
+            if w.contains(now) {
+                "open".to_string()
+            } else {
+                format!("closed, opens {}", short_time(w.next_opening(now)))
+            }
+        )
+    };
     let mut s = format!(
-        "sniper status{}\nwindow {}–{} {} ({})",
+        "sniper status{}\n{window}",
         if app.runner.config().sandbox {
             " [SANDBOX]"
         } else {
             ""
         },
-        w.start().strftime("%H:%M"),
-        w.end().strftime("%H:%M"),
-        w.tz_name(),
-        if w.contains(now) {
-            "open".to_string()
-        } else {
-            format!("closed, opens {}", w.next_opening(now))
-        }
     );
     match snap.next_run_at {
-        Some(t) => s.push_str(&format!("\nnext run {t}")),
+        Some(t) => s.push_str(&format!("\nnext run {}", short_time(t))),
         None => s.push_str("\nnext run: not scheduled"),
     }
     let last = app.latest();
     match (snap.last_run_at, snap.last_outcome) {
         (Some(t), Some(o)) => s.push_str(&format!(
-            "\nlast run {t}: {o}, {} hard failure(s) in a row",
+            "\nlast run {}: {o}, {} hard failure(s) in a row",
+            short_time(t),
             snap.consecutive_failures
         )),
         _ => s.push_str("\nno run yet"),

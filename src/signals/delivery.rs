@@ -528,6 +528,10 @@ pub async fn deliver_due(store: &AsyncStore, d: &Deliverer, now: Timestamp) -> u
                 }
             },
         };
+        if split && next == NEVER_MS {
+            // Ended without delivery: the progress is of no more use.
+            let _ = store.delete_setting(progress_key.clone()).await;
+        }
         if let Err(e) = store
             .mark_failed(row.key.clone(), row.channel.clone(), next, error)
             .await
