@@ -984,6 +984,36 @@ async fn commands_answer_the_configured_chat_only_and_the_offset_survives_kill_9
     assert_eq!(first_poll, 14);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_flood_from_an_allowed_chat_is_rate_limited_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flood.db");
+    let (base, bot) = start_bot().await;
+    bot.lock().unwrap().updates = (1..=12).map(|i| update(i, -100, "/help")).collect();
+    let p = demo(&db, &base);
+    wait_until("every update handled", 30, || {
+        let s = SqliteStore::open(db.to_str().unwrap()).unwrap();
+        sniper::store::StateStore::setting(&s, "telegram.update_offset.777")
+            .unwrap()
+            .as_deref()
+            == Some("13")
+    })
+    .await;
+    // The burst (5) is answered, the rest of the flood is dropped — not queued, not answered later.
+    assert_eq!(answers_to(&bot, "-100").len(), 5);
+    let m = reqwest::get(format!("{}metrics", p.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("sniper_telegram_updates_total{result=\"rate_limited\"} 7"),
+        "{m}"
+    );
+    assert!(m.contains("sniper_telegram_updates_total{result=\"answered\"} 5"));
+}
+
 /// Rules under which the sandbox's data makes watch calls (as in tests/signals_process.rs).
 const EASY_RULES: &str = "
 [book]
