@@ -263,35 +263,14 @@ pub async fn daemon(
     )
     .doing(|| "building the signal HTTP client".into())?
     .with_prefs(tg_settings.prefs, tg_settings.commands);
-    // One Telegram client per bot (alerts, calls and commands share its flood-control gate and
-    // chat migrations, kept in the store), each with the configured chats it serves.
-    let (alert_chat, signal_chat) = (alerter_chat, deliverer_chat);
-    let mut bots: Vec<(crate::notify::TelegramBot, Vec<String>)> = Vec::new();
-    let alerter = match alerter.telegram_bot().cloned() {
-        Some(b) => {
-            let b = b.with_store(store.clone()).await;
-            bots.push((b.clone(), alert_chat.into_iter().collect()));
-            alerter.with_telegram_bot(b)
-        }
-        None => alerter,
-    };
-    let deliverer = match deliverer.telegram_bot().cloned() {
-        Some(b) => {
-            let b = match bots.iter_mut().find(|(x, _)| x.same_bot(&b)) {
-                Some((shared, chats)) => {
-                    chats.extend(signal_chat.clone());
-                    shared.clone()
-                }
-                None => {
-                    let b = b.with_store(store.clone()).await;
-                    bots.push((b.clone(), signal_chat.into_iter().collect()));
-                    b
-                }
-            };
-            deliverer.with_telegram_bot(b)
-        }
-        None => deliverer,
-    };
+    let (alerter, deliverer, bots) = crate::daemon::telegram::share_bots(
+        alerter,
+        deliverer,
+        alerter_chat,
+        deliverer_chat,
+        &store,
+    )
+    .await;
     let router = api_router(app.clone(), metrics_listener.is_none())
         .merge(crate::daemon::status::routes(store.clone()))
         .merge(crate::signals::api::routes(engine.clone(), store.clone()))

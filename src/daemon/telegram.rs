@@ -541,6 +541,50 @@ pub fn status_text(app: &App, now: Timestamp) -> String {
     s
 }
 
+/// One Telegram client per bot: the alerter's and the deliverer's share one [`TelegramBot`]
+/// when the token and API base are the same (one flood-control gate, one set of chat
+/// migrations, kept in `store`). Returns both, rewired, and each bot with the configured chats
+/// it serves (`alert_chat`, `signal_chat`) — the command listeners' input.
+pub async fn share_bots(
+    alerter: crate::daemon::alerts::Alerter,
+    deliverer: crate::signals::delivery::Deliverer,
+    alert_chat: Option<String>,
+    signal_chat: Option<String>,
+    store: &AsyncStore,
+) -> (
+    crate::daemon::alerts::Alerter,
+    crate::signals::delivery::Deliverer,
+    Vec<(TelegramBot, Vec<String>)>,
+) {
+    let mut bots: Vec<(TelegramBot, Vec<String>)> = Vec::new();
+    let alerter = match alerter.telegram_bot().cloned() {
+        Some(b) => {
+            let b = b.with_store(store.clone()).await;
+            bots.push((b.clone(), alert_chat.into_iter().collect()));
+            alerter.with_telegram_bot(b)
+        }
+        None => alerter,
+    };
+    let deliverer = match deliverer.telegram_bot().cloned() {
+        Some(b) => {
+            let b = match bots.iter_mut().find(|(x, _)| x.same_bot(&b)) {
+                Some((shared, chats)) => {
+                    chats.extend(signal_chat.filter(|c| !chats.contains(c)));
+                    shared.clone()
+                }
+                None => {
+                    let b = b.with_store(store.clone()).await;
+                    bots.push((b.clone(), signal_chat.into_iter().collect()));
+                    b
+                }
+            };
+            deliverer.with_telegram_bot(b)
+        }
+        None => deliverer,
+    };
+    (alerter, deliverer, bots)
+}
+
 /// Start one listener per bot in `bots` (each with the configured chats it serves), unless
 /// commands are off. Returns the tasks.
 #[allow(clippy::too_many_arguments)]
