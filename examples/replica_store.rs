@@ -36,6 +36,8 @@ fn record(at: Timestamp) -> RunRecord {
         payload_dropped: false,
         sandbox: true,
         replica: None,
+        symbol: None,
+        run_group: None,
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
     }

@@ -150,6 +150,8 @@ fn history_is_shared_with_replica_ids_and_one_replica_owns_chores() {
         payload_dropped: false,
         sandbox: true,
         replica: None,
+        symbol: None,
+        run_group: None,
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
     };

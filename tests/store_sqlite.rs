@@ -49,6 +49,8 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
         replica: None,
+        symbol: None,
+        run_group: None,
     }
 }
 
@@ -468,6 +470,7 @@ fn a_saved_run_keeps_its_backend_and_history_shows_it() {
         &HistoryArgs {
             limit: 5,
             json: false,
+            symbol: None,
         },
         &mut out,
     )
@@ -630,6 +633,7 @@ fn history_cli_prints_a_table_or_json_lines() {
         &HistoryArgs {
             limit: 2,
             json: false,
+            symbol: None,
         },
         &mut out,
     )
@@ -648,6 +652,7 @@ fn history_cli_prints_a_table_or_json_lines() {
         &HistoryArgs {
             limit: 20,
             json: true,
+            symbol: None,
         },
         &mut out,
     )
