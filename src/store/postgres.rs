@@ -199,7 +199,7 @@ CREATE INDEX runs_symbol ON runs (symbol, at_ms);
 ";
 
 /// Advisory lock key serialising migrations (`"snip"` `"migr"` in ASCII).
-const MIGRATION_LOCK: i64 = 0x736e_6970_6d69_6772;
+pub const MIGRATION_LOCK: i64 = 0x736e_6970_6d69_6772;
 /// Advisory lock key of the chores owner (`"snip"` `"chor"`).
 const CHORES_LOCK: i64 = 0x736e_6970_6368_6f72;
 /// Connections per replica: the loop, the HTTP API and retention rarely overlap.
