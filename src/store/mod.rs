@@ -1,10 +1,17 @@
-//! Durable state: run history, breaker snapshots and learned routes in SQLite, behind a small trait.
+//! Durable state behind one contract, [`StateStore`], implemented completely by two stores.
 //!
 //! A restart must not forget an open circuit (a restart loop would otherwise hammer a paid endpoint),
-//! and the last hundred runs must be visible without reading logs. [`SqliteStore`] keeps both in one
-//! SQLite file (WAL mode) whose schema is versioned with `PRAGMA user_version` and upgraded by the
-//! ordered [`MIGRATIONS`] list. [`StateStore`] is the seam where a shared store can be added later;
-//! [`AsyncStore`] runs every call on tokio's blocking pool so database work never stalls the runtime.
+//! and the last runs must be visible without reading logs. [`StateStore`] keeps runs (one row per
+//! configured symbol, grouped by `run_group`), breaker snapshots and learned routes per backend,
+//! graded signal calls with their cooldown state and delivery outbox, the price path, settings,
+//! and the replica facts (tick claims, backend facts, budget minutes). [`SqliteStore`] keeps them
+//! in one SQLite file (WAL mode) versioned with `PRAGMA user_version` and the ordered
+//! [`MIGRATIONS`]; [`postgres::PgStore`] keeps them in PostgreSQL for replicas. The trait has no
+//! default bodies: a feature never works on one store and not the other, and
+//! `tests/store_conformance.rs` runs the same tests on both. Rows become [`RunRecord`]s through one
+//! decoder (`RawRun::decode`). [`open_store`] picks the store from `SNIPER_DB` (a path or a
+//! `postgres://` URL); [`AsyncStore`] runs every call on tokio's blocking pool so database work
+//! never stalls the runtime.
 
 use std::fmt;
 use std::io::Write;

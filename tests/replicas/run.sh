@@ -95,7 +95,7 @@ action_min_agree = 5
 score_step = 0
 TOML
 
-budget=400
+budget=1000  # the signal phase adds ~20 s of runs before the watch: keep the minute from running dry
 declare -A api replica_pid
 start_replica() { # name id port
   SNIPER_DB="$PG_URL" SNIPER_REPLICA_ID="$2" SNIPER_LISTEN="127.0.0.1:$3" SNIPER_INTERVAL=1s \
