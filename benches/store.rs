@@ -31,6 +31,8 @@ fn record(at: Timestamp) -> RunRecord {
         backend: Some("https://api.example.com".into()),
         trigger: sniper::run::Trigger::Schedule,
         replica: None,
+        symbol: None,
+        run_group: None,
     }
 }
 

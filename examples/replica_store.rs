@@ -3,8 +3,10 @@
 //! 1. tick-claim latency with 3 replicas racing for the same slots (3 threads, each its own
 //!    [`PgStore`] and pool, released together per slot by a barrier): median and p99;
 //! 2. the store work a scheduled run pays around its backend calls — before: claim the tick, spend
-//!    the budget, read the backend facts; after: save the run (5 module rows) — on PostgreSQL
-//!    and on a SQLite file (whose claim/spend/facts are no-ops), median and p99.
+//!    the budget, read the backend facts; after: save the run (one row per symbol, 3 symbols, 5
+//!    module rows each) and its signals (3 graded calls, one enqueued, claimed and marked
+//!    delivered) — on PostgreSQL and on a SQLite file (whose claim/spend/facts are no-ops),
+//!    median and p99.
 //!
 //! Usage: `cargo run --release --example replica_store -- postgres://… [rounds]`
 
@@ -13,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use sniper::store::postgres::PgStore;
-use sniper::store::{ModuleRecord, Outcome, RunRecord, SqliteStore, StateStore};
+use sniper::store::{
+    ModuleRecord, OutboxRow, Outcome, RunRecord, SignalRecord, SqliteStore, StateStore,
+};
 
 fn record(at: Timestamp) -> RunRecord {
     RunRecord {
@@ -36,6 +40,8 @@ fn record(at: Timestamp) -> RunRecord {
         payload_dropped: false,
         sandbox: true,
         replica: None,
+        symbol: None,
+        run_group: None,
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
     }
@@ -62,7 +68,49 @@ fn per_run(store: &dyn StateStore, rounds: i64, base_slot: i64) -> (Vec<Duration
         before.push(t.elapsed());
         assert!(claimed && spent);
         let t = Instant::now();
-        store.save_run(&record(now)).expect("save");
+        let group = format!("bench-{base_slot}-{i}");
+        for sym in ["BTC", "ETH", "SOL"] {
+            let mut r = record(now);
+            r.symbol = Some(sym.into());
+            r.run_group = Some(group.clone());
+            store.save_run(&r).expect("save");
+            let key = format!("{group}-{sym}");
+            let outbox = if sym == "SOL" {
+                vec![OutboxRow {
+                    key: key.clone(),
+                    channel: "webhook".into(),
+                    call_id: 0,
+                    body: serde_json::json!({"symbol": sym}),
+                    attempts: 0,
+                    created_ms: now.as_millisecond(),
+                    next_attempt_ms: now.as_millisecond(),
+                    delivered_ms: None,
+                    last_error: None,
+                }]
+            } else {
+                vec![]
+            };
+            let call = SignalRecord {
+                id: None,
+                symbol: sym.into(),
+                at: now,
+                level: if outbox.is_empty() { "none" } else { "watch" }.into(),
+                direction: "long".into(),
+                score: 40,
+                reason: None,
+                call: serde_json::json!({"layers": []}),
+                features: serde_json::json!({"mid": 1.0}),
+            };
+            store.record_signal(&call, None, &outbox).expect("signal");
+        }
+        for row in store
+            .claim_outbox(now.as_millisecond(), 11_000, 32)
+            .expect("claim outbox")
+        {
+            store
+                .mark_delivered(&row.key, &row.channel, now.as_millisecond())
+                .expect("delivered");
+        }
         after.push(t.elapsed());
     }
     (before, after)
@@ -125,7 +173,7 @@ fn main() {
     // 2. Per-run store work, PostgreSQL vs SQLite.
     let (mut b, mut a) = per_run(replicas[0].as_ref(), rounds, base + rounds);
     println!(
-        "postgres per run: before (claim+spend+facts) median {:.2} ms p99 {:.2} ms; after (save_run) median {:.2} ms p99 {:.2} ms",
+        "postgres per run: before (claim+spend+facts) median {:.2} ms p99 {:.2} ms; after (3 rows + 3 signals + outbox) median {:.2} ms p99 {:.2} ms",
         pct(&mut b, 0.5),
         pct(&mut b, 0.99),
         pct(&mut a, 0.5),
@@ -135,7 +183,7 @@ fn main() {
     let sqlite = SqliteStore::open(&dir.path().join("bench.db").to_string_lossy()).expect("sqlite");
     let (mut b, mut a) = per_run(&sqlite, rounds, base + rounds);
     println!(
-        "sqlite   per run: before (no-ops)             median {:.3} ms p99 {:.3} ms; after (save_run) median {:.2} ms p99 {:.2} ms",
+        "sqlite   per run: before (no-ops)             median {:.3} ms p99 {:.3} ms; after (3 rows + 3 signals + outbox) median {:.2} ms p99 {:.2} ms",
         pct(&mut b, 0.5),
         pct(&mut b, 0.99),
         pct(&mut a, 0.5),

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The store conformance suite starts a throwaway PostgreSQL (initdb/pg_ctl) and must not skip.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -15,6 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   # One retry after repairing: a flaky mirror can leave a half-installed package behind.
   install || { $SUDO apt-get -f install -y -qq >/dev/null || true; $SUDO apt-get update -qq; install; }
 fi
+export SNIPER_REQUIRE_POSTGRES=1
 SNIPER_REQUIRE_BROWSER=1 cargo test --all-targets --locked
 cargo test --doc --locked
 bash deploy/check.sh

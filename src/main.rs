@@ -226,7 +226,8 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::History { args, db } => {
-            let store = sniper::store::open_store(&db, "cli").doing(|| {
+            let options = sniper::store::StoreOptions::from_env()?;
+            let store = sniper::store::open_store_with(&db, "cli", options).doing(|| {
                 format!(
                     "opening SNIPER_DB={}",
                     sniper::store::postgres::redact_db(&db)

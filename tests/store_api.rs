@@ -122,3 +122,47 @@ async fn root_serves_the_self_contained_page() {
         assert!(body.contains(hook), "page lacks {hook}");
     }
 }
+
+/// `?symbol=` keeps one symbol's rows (any case); a value that cannot be a symbol is a 400
+/// naming the parameter.
+#[tokio::test]
+async fn runs_api_filters_by_symbol() {
+    let store = SqliteStore::open(":memory:").unwrap();
+    let now = Timestamp::now();
+    for (i, sym) in ["BTC", "SOL", "SOL"].iter().enumerate() {
+        let run = sniper::store::RunRecord {
+            id: None,
+            at: now - jiff::SignedDuration::from_secs(i as i64),
+            outcome: sniper::store::Outcome::Success,
+            success: true,
+            duration_ms: 10,
+            soft_fails: vec![],
+            modules: vec![],
+            payload: None,
+            payload_dropped: false,
+            sandbox: true,
+            backend: None,
+            trigger: sniper::run::Trigger::Schedule,
+            replica: None,
+            symbol: Some((*sym).to_string()),
+            run_group: Some(format!("g{i}")),
+        };
+        sniper::store::StateStore::save_run(&store, &run).unwrap();
+    }
+    let app = sniper::daemon::status::routes(AsyncStore::new(Arc::new(store)));
+    let (addr, _task) = fixture::serve(app, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{addr}");
+    let sol = runs(&base, "?symbol=sol").await;
+    assert_eq!(sol.len(), 2);
+    assert!(
+        sol.iter()
+            .all(|r| r["symbol"] == "SOL" && r["run_group"].is_string())
+    );
+    assert_eq!(runs(&base, "?symbol=BTC").await.len(), 1);
+    assert!(runs(&base, "?symbol=DOGE").await.is_empty());
+    let (status, _, body) = get(&format!("{base}/api/runs?symbol=%3Cscript%3E")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"param\":\"symbol\""), "{body}");
+}

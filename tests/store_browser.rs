@@ -30,11 +30,15 @@ fn chromium_available() -> bool {
 }
 
 async fn check(status: Option<serde_json::Value>, out: &Path) -> Output {
-    let broken = status.is_none();
     let now = Timestamp::now();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("b.db").to_str().unwrap()).unwrap();
     fixture::fill_store(&store, now, 40);
+    check_store(store, status, out).await
+}
+
+async fn check_store(store: SqliteStore, status: Option<serde_json::Value>, out: &Path) -> Output {
+    let broken = status.is_none();
     let app = fixture::app(AsyncStore::new(Arc::new(store)), status);
     let (addr, server) = fixture::serve(app, "127.0.0.1:0".parse().unwrap())
         .await
@@ -117,4 +121,54 @@ async fn data_from_the_api_is_shown_as_text_not_markup() {
     );
     assert!(!dom.contains("<img"), "markup from the API was parsed");
     assert!(dom.contains("&lt;img src=x id=injected"), "text not shown");
+}
+
+/// A run over 3 symbols is 3 rows in `/api/runs` but one run on the page: 10 runs × 3 symbols
+/// show as 10 timeline cells and "last 10" (the page said "last 30" before rows were grouped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_counts_runs_not_symbol_rows() {
+    if !chromium_available() {
+        return;
+    }
+    let (_keep, out) = out_dir("grouped");
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("g.db").to_str().unwrap()).unwrap();
+    let now = Timestamp::now();
+    for i in 0..10i64 {
+        for (j, sym) in ["BTC", "ETH", "SOL"].iter().enumerate() {
+            let failed = i == 3 && j == 0;
+            let run = sniper::store::RunRecord {
+                id: None,
+                at: now - jiff::SignedDuration::from_secs(60 * (10 - i)),
+                outcome: if failed {
+                    sniper::store::Outcome::Failure
+                } else {
+                    sniper::store::Outcome::Success
+                },
+                success: !failed,
+                duration_ms: 300,
+                soft_fails: vec![],
+                modules: vec![],
+                payload: None,
+                payload_dropped: false,
+                sandbox: true,
+                backend: None,
+                trigger: sniper::run::Trigger::Schedule,
+                replica: None,
+                symbol: Some((*sym).to_string()),
+                run_group: Some(format!("g{i}")),
+            };
+            sniper::store::StateStore::save_run(&store, &run).unwrap();
+        }
+    }
+    let o = check_store(store, Some(fixture::status_json(now)), &out).await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "check.sh failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(", 10 runs"), "{stdout}");
+    let dom = std::fs::read_to_string(out.join("dom.html")).unwrap();
+    assert!(
+        dom.contains("last 10: 9 ok, 1 soft fails, 0 failed"),
+        "run counts: {dom}"
+    );
 }

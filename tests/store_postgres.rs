@@ -1,5 +1,9 @@
-//! The PostgreSQL store against a real server. Needs `SNIPER_TEST_PG_URL` (tests/replicas/run.sh
-//! starts a throwaway server and runs this file with it); without it the tests say so and return.
+//! The PostgreSQL store's replica features (tick claims, budget, facts, chores) against a real
+//! server: a throwaway one on loopback (`store_common/pg.rs`, a fresh database per test) or
+//! `SNIPER_TEST_PG_URL`. With `SNIPER_REQUIRE_POSTGRES=1` a server that cannot start fails.
+
+#[path = "store_common/pg.rs"]
+mod pg;
 
 use std::sync::Arc;
 
@@ -7,14 +11,9 @@ use jiff::Timestamp;
 use sniper::store::postgres::{PG_SCHEMA_VERSION, PgStore};
 use sniper::store::{BackendFact, ModuleRecord, Outcome, RunQuery, RunRecord, StateStore};
 
+/// A fresh database of the test server (or `None`: skipped, with the reason printed).
 fn url() -> Option<String> {
-    let u = std::env::var("SNIPER_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if u.is_none() {
-        eprintln!("SNIPER_TEST_PG_URL unset: skipping (tests/replicas/run.sh runs these)");
-    }
-    u
+    Some(pg::server()?.fresh_db("pgstore"))
 }
 
 /// Every test shares the server; keys are made unique per test run.
@@ -150,6 +149,8 @@ fn history_is_shared_with_replica_ids_and_one_replica_owns_chores() {
         payload_dropped: false,
         sandbox: true,
         replica: None,
+        symbol: None,
+        run_group: None,
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
     };

@@ -49,6 +49,8 @@ fn run(at: Timestamp, outcome: Outcome) -> RunRecord {
         backend: None,
         trigger: sniper::run::Trigger::Schedule,
         replica: None,
+        symbol: None,
+        run_group: None,
     }
 }
 
@@ -468,6 +470,7 @@ fn a_saved_run_keeps_its_backend_and_history_shows_it() {
         &HistoryArgs {
             limit: 5,
             json: false,
+            symbol: None,
         },
         &mut out,
     )
@@ -630,6 +633,7 @@ fn history_cli_prints_a_table_or_json_lines() {
         &HistoryArgs {
             limit: 2,
             json: false,
+            symbol: None,
         },
         &mut out,
     )
@@ -648,6 +652,7 @@ fn history_cli_prints_a_table_or_json_lines() {
         &HistoryArgs {
             limit: 20,
             json: true,
+            symbol: None,
         },
         &mut out,
     )
@@ -814,6 +819,40 @@ fn a_runner_result_becomes_a_history_record() {
     let rec = RunRecord::from_run_result(&clean, false).unwrap();
     assert_eq!(rec.outcome, Outcome::Success);
     assert_eq!(rec.payload, None);
+    // One row per symbol: each says its configured symbol; the symbols of one run (same start,
+    // same trigger) share a group, another run does not.
+    let eth = RunResult {
+        symbols: Symbols {
+            input: "ETH".into(),
+            spot: "ETHUSDT".into(),
+            perp: "ETHUSDT".into(),
+        },
+        ..clean.clone()
+    };
+    let eth_rec = RunRecord::from_run_result(&eth, false).unwrap();
+    assert_eq!(rec.symbol.as_deref(), Some("BTC"));
+    assert_eq!(eth_rec.symbol.as_deref(), Some("ETH"));
+    assert!(rec.run_group.is_some());
+    assert_eq!(rec.run_group, eth_rec.run_group);
+    let later = RunResult {
+        timestamp: ts("2030-01-01T00:00:05Z"),
+        ..clean.clone()
+    };
+    assert_ne!(
+        RunRecord::from_run_result(&later, false).unwrap().run_group,
+        rec.run_group
+    );
+    let manual = RunResult {
+        trigger: sniper::run::Trigger::Schedule,
+        ..clean
+    };
+    assert_ne!(
+        RunRecord::from_run_result(&manual, false)
+            .unwrap()
+            .run_group,
+        rec.run_group,
+        "a scheduled and a manual run of the same instant are two runs"
+    );
 }
 
 /// Eight connections open the same new file at the same instant (a barrier), ten times over:

@@ -151,9 +151,11 @@ pub async fn daemon(
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
         .unwrap_or_else(crate::daemon::server::default_replica_id);
+    // A bad SNIPER_DB_LOCK_TIMEOUT is bad configuration (exit 2), not a store failure.
+    let store_options = crate::store::StoreOptions::from_env()?;
     let store = {
         let (p, r) = (db_path.clone(), replica.clone());
-        tokio::task::spawn_blocking(move || crate::store::open_store(&p, &r))
+        tokio::task::spawn_blocking(move || crate::store::open_store_with(&p, &r, store_options))
             .await
             .doing(|| "opening the store".into())?
             .doing(|| {

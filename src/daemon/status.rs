@@ -28,7 +28,7 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
      form-action 'none'; frame-ancestors 'none'";
 
 /// The routes this module serves, ready for the server to `merge`:
-/// `GET /` (status page) and `GET /api/runs?limit=&module=&outcome=`.
+/// `GET /` (status page) and `GET /api/runs?limit=&module=&outcome=&symbol=`.
 pub fn routes(store: AsyncStore) -> Router {
     Router::new()
         .route("/", get(status_page))
@@ -45,6 +45,8 @@ pub struct RunsParams {
     pub module: Option<String>,
     /// `success`, `partial` or `failure`.
     pub outcome: Option<String>,
+    /// A configured symbol (`SOL`; any case): only that symbol's rows.
+    pub symbol: Option<String>,
 }
 
 /// A query parameter the API refuses, with a message saying what is accepted.
@@ -116,11 +118,30 @@ pub fn parse_runs_query(p: &RunsParams) -> Result<RunQuery, BadParam> {
             }
         },
     };
+    let symbol = match present(&p.symbol) {
+        None => None,
+        Some(s)
+            if s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_/:.".contains(c)) =>
+        {
+            Some(s.to_string())
+        }
+        Some(s) => {
+            return Err(BadParam {
+                param: "symbol",
+                message: format!(
+                    "symbol must be a configured symbol (letters, digits, - _ / : ., at most 64), got {s:?}"
+                ),
+            });
+        }
+    };
     Ok(RunQuery {
         limit,
         module,
         outcome,
         with_payload: false,
+        symbol,
     })
 }
 
@@ -193,7 +214,19 @@ mod tests {
             limit: limit.map(String::from),
             module: module.map(String::from),
             outcome: outcome.map(String::from),
+            symbol: None,
         }
+    }
+
+    #[test]
+    fn symbol_filter_is_validated() {
+        let mut p = params(None, None, None);
+        p.symbol = Some(" sol ".into());
+        assert_eq!(parse_runs_query(&p).unwrap().symbol.as_deref(), Some("sol"));
+        p.symbol = Some("SOL'; DROP".into());
+        assert_eq!(parse_runs_query(&p).unwrap_err().param, "symbol");
+        p.symbol = Some("".into());
+        assert_eq!(parse_runs_query(&p).unwrap().symbol, None);
     }
 
     #[test]

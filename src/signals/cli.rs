@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::command::{CommandError, Doing};
 use crate::market::SymbolFeatures;
-use crate::store::{SignalQuery, SqliteStore, StateStore};
+use crate::store::{SignalQuery, StateStore, StoreOptions};
 
 use super::replay::{Recorded, render, replay as replay_runs};
 use super::rules::Rules;
@@ -64,10 +64,22 @@ pub fn rules(path: Option<&str>, out: &mut dyn Write) -> Result<(), CommandError
         .doing(|| "writing the rules".into())
 }
 
+/// Open `SNIPER_DB` (a SQLite path or a `postgres://` URL) for a command that reads it; the URL's
+/// password never appears in the error. A bad `SNIPER_DB_LOCK_TIMEOUT` is a configuration error.
+fn open(db: &str) -> Result<std::sync::Arc<dyn StateStore>, CommandError> {
+    let options = StoreOptions::from_env()?;
+    crate::store::open_store_with(db, "cli", options).doing(|| {
+        format!(
+            "opening SNIPER_DB={}",
+            crate::store::postgres::redact_db(db)
+        )
+    })
+}
+
 /// List stored calls.
 pub fn signals(db: &str, a: &SignalsArgs, out: &mut dyn Write) -> Result<(), CommandError> {
     let since = since(&a.since)?;
-    let store = SqliteStore::open(db).doing(|| format!("opening SNIPER_DB={db}"))?;
+    let store = open(db)?;
     let rows = store
         .signals(&SignalQuery {
             symbol: a.symbol.clone(),
@@ -135,7 +147,7 @@ fn delivery_summary(d: &serde_json::Value) -> String {
 pub fn replay(db: &str, a: &ReplayArgs, out: &mut dyn Write) -> Result<(), CommandError> {
     let rules = Rules::load(a.rules.as_deref())?;
     let since = since(&a.since)?;
-    let store = SqliteStore::open(db).doing(|| format!("opening SNIPER_DB={db}"))?;
+    let store = open(db)?;
     let rows = store
         .signals(&SignalQuery {
             symbol: a.symbol.clone(),

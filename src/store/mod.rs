@@ -1,10 +1,17 @@
-//! Durable state: run history, breaker snapshots and learned routes in SQLite, behind a small trait.
+//! Durable state behind one contract, [`StateStore`], implemented completely by two stores.
 //!
 //! A restart must not forget an open circuit (a restart loop would otherwise hammer a paid endpoint),
-//! and the last hundred runs must be visible without reading logs. [`SqliteStore`] keeps both in one
-//! SQLite file (WAL mode) whose schema is versioned with `PRAGMA user_version` and upgraded by the
-//! ordered [`MIGRATIONS`] list. [`StateStore`] is the seam where a shared store can be added later;
-//! [`AsyncStore`] runs every call on tokio's blocking pool so database work never stalls the runtime.
+//! and the last runs must be visible without reading logs. [`StateStore`] keeps runs (one row per
+//! configured symbol, grouped by `run_group`), breaker snapshots and learned routes per backend,
+//! graded signal calls with their cooldown state and delivery outbox, the price path, settings,
+//! and the replica facts (tick claims, backend facts, budget minutes). [`SqliteStore`] keeps them
+//! in one SQLite file (WAL mode) versioned with `PRAGMA user_version` and the ordered
+//! [`MIGRATIONS`]; [`postgres::PgStore`] keeps them in PostgreSQL for replicas. The trait has no
+//! default bodies: a feature never works on one store and not the other, and
+//! `tests/store_conformance.rs` runs the same tests on both. Rows become [`RunRecord`]s through one
+//! decoder (`RawRun::decode`). [`open_store`] picks the store from `SNIPER_DB` (a path or a
+//! `postgres://` URL); [`AsyncStore`] runs every call on tokio's blocking pool so database work
+//! never stalls the runtime.
 
 use std::fmt;
 use std::io::Write;
@@ -32,9 +39,6 @@ pub const DEFAULT_PAYLOAD_CAP_BYTES: usize = 64 * 1024;
 /// How often [`retention_task`] prunes, if the caller has no better idea: hourly keeps the table
 /// within an hour of the retention window at the cost of one indexed DELETE.
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
-/// How long a writer waits for another connection's lock before failing (only file databases
-/// shared by two processes ever wait).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest `limit` a run query may ask for (the API and CLI validate against it).
 pub const MAX_RUNS_LIMIT: usize = 1000;
 
@@ -48,6 +52,7 @@ pub const MIGRATIONS: &[&str] = &[
     MIGRATION_V4,
     MIGRATION_V5,
     MIGRATION_V6,
+    MIGRATION_V7,
 ];
 
 /// Version 1: run history (one row per run, one row per module outcome).
@@ -182,6 +187,14 @@ CREATE TABLE settings (
 );
 ";
 
+/// Version 7: runs are per symbol (issue 21 item 3). Each row says its configured symbol and the
+/// run it belongs to (`run_group`, shared by the rows of one run); older rows keep `NULL`.
+pub const MIGRATION_V7: &str = "
+ALTER TABLE runs ADD COLUMN symbol TEXT;
+ALTER TABLE runs ADD COLUMN run_group TEXT;
+CREATE INDEX runs_symbol ON runs (symbol, at_ms);
+";
+
 /// One observed mid of a symbol (the scorecard's price path): taken from a run whose order book
 /// was usable. `mid` in quote currency, `spread_bps` = (ask − bid) / mid × 10 000 when known.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -276,9 +289,6 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// This store does not keep that kind of data yet (signals on PostgreSQL).
-    #[error("this store does not support {0} yet")]
-    Unsupported(&'static str),
     /// The database file could not be opened or created.
     #[error(
         "cannot open state database {path:?}: {source} \
@@ -310,9 +320,28 @@ pub enum StoreError {
         /// Highest version this build knows.
         supported: i64,
     },
-    /// PostgreSQL refused (connection, query, constraint); see [`postgres::PgStore`].
-    #[error("PostgreSQL error: {0}")]
+    /// PostgreSQL refused (connection, query, constraint); the message is the server's whole
+    /// report ([`postgres::describe`]: message, SQLSTATE, detail, hint, constraint).
+    #[error("PostgreSQL: {}", postgres::describe(.0))]
     Postgres(#[from] ::postgres::Error),
+    /// A wait at start-up (a migration lock, a table another session holds, SQLite's write lock)
+    /// went past `SNIPER_DB_LOCK_TIMEOUT`.
+    #[error(
+        "gave up after {} waiting for {what}; held by {holders} \
+         (end that session, or raise SNIPER_DB_LOCK_TIMEOUT)",
+        humanize(*.waited)
+    )]
+    LockTimeout {
+        /// What was waited for.
+        what: String,
+        /// How long.
+        waited: Duration,
+        /// Who holds it, as far as the database can tell.
+        holders: String,
+    },
+    /// A store setting (`SNIPER_DB_LOCK_TIMEOUT`) is not valid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// No PostgreSQL connection could be taken from the pool in time.
     #[error("PostgreSQL pool: {0}")]
     Pool(#[from] r2d2::Error),
@@ -325,6 +354,41 @@ pub enum StoreError {
     /// Writing the history output failed.
     #[error("output error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// A graded call from its stored plain values (both stores decode through here).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn signal_record(
+    id: i64,
+    symbol: String,
+    at_ms: i64,
+    level: String,
+    direction: String,
+    score: u32,
+    reason: Option<String>,
+    call: &str,
+    features: &str,
+) -> Result<SignalRecord, StoreError> {
+    Ok(SignalRecord {
+        id: Some(id),
+        symbol,
+        at: Timestamp::from_millisecond(at_ms)
+            .map_err(|e| StoreError::Corrupt(format!("signal {id}: time {at_ms}: {e}")))?,
+        level,
+        direction,
+        score,
+        reason,
+        call: serde_json::from_str(call)?,
+        features: serde_json::from_str(features)?,
+    })
 }
 
 /// How a whole run ended. Stored and filtered on, so it is an enum with fixed wire names.
@@ -412,6 +476,84 @@ pub struct RunRecord {
     /// Which replica ran it (`SNIPER_REPLICA_ID`); set by shared stores on read, `None` in SQLite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<String>,
+    /// The configured symbol this row is about (`SOL`): a run over 3 symbols is 3 rows, one per
+    /// symbol. Modules whose answer does not depend on the symbol (ETF flows, whale alerts) are
+    /// asked once per run and appear, with the same outcome, in every symbol's row. `None` for
+    /// rows recorded before SQLite schema 7 / PostgreSQL schema 4.
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Shared by the rows of one run (its symbols); unique per run across processes and
+    /// replicas. `None` for rows recorded before SQLite schema 7 / PostgreSQL schema 4 (each such
+    /// row counts as a run of its own).
+    #[serde(default)]
+    pub run_group: Option<String>,
+}
+
+/// The run-group id of the run that started at `at` with `trigger` in this process:
+/// `<process nonce, 8 hex>-<epoch ms>-<trigger>`. Every symbol's result of one run carries the
+/// same start time and trigger, so they share it; the nonce (random, drawn once per process)
+/// keeps two replicas' runs of the same millisecond apart.
+pub fn run_group_id(at: Timestamp, trigger: Trigger) -> String {
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(rand::random::<u32>);
+    format!("{nonce:08x}-{}-{}", at.as_millisecond(), trigger.as_str())
+}
+
+/// A `runs` row as plain values, as either store reads it. [`RawRun::decode`] is the one place
+/// stored values become a [`RunRecord`], so SQLite and PostgreSQL cannot decode differently.
+#[derive(Debug, Clone)]
+pub(crate) struct RawRun {
+    pub id: i64,
+    pub at_ms: i64,
+    pub outcome: String,
+    pub success: bool,
+    pub duration_ms: i64,
+    /// JSON array of codes.
+    pub soft_fails: String,
+    /// JSON, when loaded.
+    pub payload: Option<String>,
+    pub payload_dropped: bool,
+    pub sandbox: bool,
+    pub backend: Option<String>,
+    pub trigger: String,
+    pub replica: Option<String>,
+    pub symbol: Option<String>,
+    pub run_group: Option<String>,
+}
+
+/// The columns of `runs` in [`RawRun`] order (`?P` stands for "load the payload").
+pub(crate) const RUN_COLUMNS: &str = "id, at_ms, outcome, success, duration_ms, soft_fails, \
+     payload, payload_dropped, sandbox, backend, triggered_by, symbol, run_group";
+
+impl RawRun {
+    /// Errors: [`StoreError::Corrupt`] naming the run for an unknown outcome or trigger or an
+    /// out-of-range time; [`StoreError::Json`] for unreadable JSON columns.
+    pub(crate) fn decode(self, modules: Vec<ModuleRecord>) -> Result<RunRecord, StoreError> {
+        let id = self.id;
+        let trigger = Trigger::parse(&self.trigger)
+            .ok_or_else(|| StoreError::Corrupt(format!("run {id}: trigger {:?}", self.trigger)))?;
+        let at = Timestamp::from_millisecond(self.at_ms)
+            .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {}: {e}", self.at_ms)))?;
+        let outcome = Outcome::parse(&self.outcome)
+            .ok_or_else(|| StoreError::Corrupt(format!("run {id}: outcome {:?}", self.outcome)))?;
+        Ok(RunRecord {
+            id: Some(id),
+            at,
+            outcome,
+            success: self.success,
+            duration_ms: to_u64(self.duration_ms),
+            soft_fails: serde_json::from_str(&self.soft_fails)?,
+            modules,
+            payload: self.payload.map(|p| serde_json::from_str(&p)).transpose()?,
+            payload_dropped: self.payload_dropped,
+            sandbox: self.sandbox,
+            backend: self.backend,
+            trigger,
+            replica: self.replica,
+            symbol: self.symbol,
+            run_group: self.run_group,
+        })
+    }
 }
 
 impl RunRecord {
@@ -472,6 +614,8 @@ impl RunRecord {
             backend: Some(r.backend.clone()),
             trigger: r.trigger,
             replica: None,
+            symbol: Some(r.symbols.input.clone()),
+            run_group: Some(run_group_id(r.timestamp, r.trigger)),
         })
     }
 }
@@ -487,6 +631,8 @@ pub struct RunQuery {
     pub outcome: Option<Outcome>,
     /// Load payloads too (off for listings: they can be 64 KiB each).
     pub with_payload: bool,
+    /// Only rows of this configured symbol (ASCII case-insensitive: `sol` finds `SOL`).
+    pub symbol: Option<String>,
 }
 
 impl Default for RunQuery {
@@ -496,6 +642,7 @@ impl Default for RunQuery {
             module: None,
             outcome: None,
             with_payload: false,
+            symbol: None,
         }
     }
 }
@@ -528,60 +675,46 @@ pub trait StateStore: Send + Sync + 'static {
     fn routes(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Delete runs that started before `older_than`; returns how many were deleted.
     fn prune(&self, older_than: Timestamp) -> Result<usize, StoreError>;
-    // --- Signals (issue 15). SQLite implements them; a store that does not (the shared
-    // PostgreSQL store, for now) refuses writes with `Unsupported` and reads as empty. ---
+    // --- Signals (issue 15): every store. ---
 
     /// In one transaction: save a graded symbol, replace its cooldown state (if delivered) and
     /// enqueue its outbox rows (a key already enqueued is left as it is). Returns the call's id.
     fn record_signal(
         &self,
-        _call: &SignalRecord,
-        _state: Option<&SignalStateRow>,
-        _outbox: &[OutboxRow],
-    ) -> Result<i64, StoreError> {
-        Err(StoreError::Unsupported("signal calls"))
-    }
-    /// Every cooldown state row.
-    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError> {
-        Ok(Vec::new())
-    }
+        call: &SignalRecord,
+        state: Option<&SignalStateRow>,
+        outbox: &[OutboxRow],
+    ) -> Result<i64, StoreError>;
+    /// Every cooldown state row, ordered by symbol and direction.
+    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError>;
     /// Graded calls matching `q`.
-    fn signals(&self, _q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
-        Ok(Vec::new())
-    }
+    fn signals(&self, q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError>;
     /// Claim up to `limit` undelivered outbox rows due at `now_ms` and not claimed by a live lease;
-    /// they are leased until `now_ms + lease_ms`. Oldest first.
+    /// they are leased until `now_ms + lease_ms`. Oldest first. Exclusive across handles: two
+    /// processes (replicas) claiming at once never both get the same row; a lease whose holder died
+    /// expires at its time and the row is claimed again.
     fn claim_outbox(
         &self,
-        _now_ms: i64,
-        _lease_ms: i64,
-        _limit: usize,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        Ok(Vec::new())
-    }
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
     /// Mark one row delivered at `now_ms`.
-    fn mark_delivered(&self, _key: &str, _channel: &str, _now_ms: i64) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("the signal outbox"))
-    }
+    fn mark_delivered(&self, key: &str, channel: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Record a failed attempt: attempts + 1, lease released, due again at `next_attempt_ms`.
     fn mark_failed(
         &self,
-        _key: &str,
-        _channel: &str,
-        _next_attempt_ms: i64,
-        _error: &str,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("the signal outbox"))
-    }
-    /// Release every lease (at start-up: one daemon owns a database, so leases held by a killed
-    /// process are void).
-    fn release_outbox_claims(&self) -> Result<usize, StoreError> {
-        Ok(0)
-    }
+        key: &str,
+        channel: &str,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// Release the leases a previous life of this process left (at start-up). A private store
+    /// (SQLite: one daemon owns the file) releases every lease; a shared store releases only the
+    /// leases taken under this replica's id and lets other replicas' leases expire by time.
+    fn release_outbox_claims(&self) -> Result<usize, StoreError>;
     /// Every outbox row, oldest first (diagnostics and tests).
-    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        Ok(Vec::new())
-    }
+    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError>;
 
     // --- Price path (issue "Scorecard") and settings (issue "Delivery"): every store. ---
 
@@ -603,31 +736,24 @@ pub trait StateStore: Send + Sync + 'static {
     /// Every `(key, value)` whose key starts with `prefix`, sorted by key.
     fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
 
-    // --- Replicas (issue 17). Defaults describe a store private to one process (SQLite). ---
+    // --- Replicas (issue 17). A private store (SQLite) answers as the only process. ---
 
     /// True when several sniper processes share this store (PostgreSQL): the scheduler then aligns
     /// runs to slot boundaries and claims each tick with [`StateStore::claim_tick`].
-    fn is_shared(&self) -> bool {
-        false
-    }
+    fn is_shared(&self) -> bool;
 
     /// Claim tick `slot` of `job` for `replica`; true if this call won it, false if any replica
     /// (this one included) already holds it. `slot = floor(epoch_ms / interval_ms)`. A private
     /// store has no competitor: always true.
-    fn claim_tick(&self, _job: &str, _slot: i64, _replica: &str) -> Result<bool, StoreError> {
-        Ok(true)
-    }
+    fn claim_tick(&self, job: &str, slot: i64, replica: &str) -> Result<bool, StoreError>;
 
     /// Backend-wide facts (a 402's entitlement window, a 429's `Retry-After`) whose `until` is
     /// after `now`, one per `(module, kind)`. A private store shares nothing: empty.
-    fn backend_facts(&self, _now: Timestamp) -> Result<Vec<BackendFact>, StoreError> {
-        Ok(Vec::new())
-    }
+    fn backend_facts(&self, now: Timestamp) -> Result<Vec<BackendFact>, StoreError>;
 
-    /// Record a backend-wide fact; an existing `(module, kind)` keeps the later `until`.
-    fn save_backend_fact(&self, _fact: &BackendFact) -> Result<(), StoreError> {
-        Ok(())
-    }
+    /// Record a backend-wide fact; an existing `(module, kind)` keeps the later `until`. A private
+    /// store has no one to tell: a no-op.
+    fn save_backend_fact(&self, fact: &BackendFact) -> Result<(), StoreError>;
 
     /// Spend `n` units of `consumer`'s quota for `minute` (`floor(epoch_ms / 60_000)`) if the
     /// minute's total stays `<= limit`; true if spent, false (nothing spent) if it would exceed.
@@ -635,13 +761,11 @@ pub trait StateStore: Send + Sync + 'static {
     /// no quota and answers true: the caller enforces its budget in memory.
     fn try_spend(
         &self,
-        _consumer: &str,
-        _minute: i64,
-        _n: u32,
-        _limit: u32,
-    ) -> Result<bool, StoreError> {
-        Ok(true)
-    }
+        consumer: &str,
+        minute: i64,
+        n: u32,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A fact about the backend that holds for every replica until a time: `kind` is
@@ -658,11 +782,24 @@ pub struct BackendFact {
 
 /// Open the store named by `db`: a `postgres://` or `postgresql://` URL selects the shared
 /// [`postgres::PgStore`] (runs recorded under `replica`), anything else is a SQLite path.
+/// Options come from the environment ([`StoreOptions::from_env`]); every command that reads the
+/// store opens it here, so each takes either kind of `SNIPER_DB`.
 pub fn open_store(db: &str, replica: &str) -> Result<Arc<dyn StateStore>, StoreError> {
+    open_store_with(db, replica, StoreOptions::from_env()?)
+}
+
+/// [`open_store`] with explicit options.
+pub fn open_store_with(
+    db: &str,
+    replica: &str,
+    options: StoreOptions,
+) -> Result<Arc<dyn StateStore>, StoreError> {
     if postgres::is_postgres_url(db) {
-        Ok(Arc::new(postgres::PgStore::open(db, replica)?))
+        Ok(Arc::new(postgres::PgStore::open_with(
+            db, replica, options,
+        )?))
     } else {
-        Ok(Arc::new(SqliteStore::open(db)?))
+        Ok(Arc::new(SqliteStore::open_with(db, options)?))
     }
 }
 
@@ -673,14 +810,38 @@ pub struct StoreOptions {
     pub payload_cap_bytes: usize,
     /// Runs older than this are pruned at open (and by [`retention_task`]).
     pub retention: SignedDuration,
+    /// Longest wait for a lock at start-up (PostgreSQL's migration lock or a table another
+    /// session holds; SQLite's write lock, also its busy timeout afterwards).
+    pub lock_timeout: Duration,
 }
+
+/// Environment variable bounding start-up lock waits ([`StoreOptions::lock_timeout`]).
+pub const LOCK_TIMEOUT_ENV: &str = "SNIPER_DB_LOCK_TIMEOUT";
+/// [`StoreOptions::lock_timeout`] when [`LOCK_TIMEOUT_ENV`] is unset.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             payload_cap_bytes: DEFAULT_PAYLOAD_CAP_BYTES,
             retention: DEFAULT_RETENTION,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
+    }
+}
+
+impl StoreOptions {
+    /// Defaults, with `lock_timeout` from `SNIPER_DB_LOCK_TIMEOUT` (a duration: `500ms`, `30s`,
+    /// `1m`; unset or empty = 30 s). Errors: a [`crate::config::ConfigError`] naming the variable
+    /// and the accepted forms.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let mut o = StoreOptions::default();
+        if let Ok(v) = std::env::var(LOCK_TIMEOUT_ENV)
+            && !v.trim().is_empty()
+        {
+            o.lock_timeout = crate::config::parse_duration(LOCK_TIMEOUT_ENV, &v)?;
+        }
+        Ok(o)
     }
 }
 
@@ -720,7 +881,7 @@ impl SqliteStore {
             path: path.to_string(),
             source,
         })?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_timeout(options.lock_timeout)?;
         // WAL: readers never block the writer, and a kill -9 loses nothing committed.
         // An in-memory database answers "memory"; that is fine.
         // Switching a new file to WAL needs the database to itself for a moment; a process
@@ -733,7 +894,7 @@ impl SqliteStore {
                     if matches!(
                         e.code,
                         rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                    ) && started.elapsed() < BUSY_TIMEOUT =>
+                    ) && started.elapsed() < options.lock_timeout =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -745,7 +906,23 @@ impl SqliteStore {
         // last commits, which for run history is an acceptable trade for not fsyncing every run.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn).map_err(|e| match e {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::LockTimeout {
+                    what: format!("the write lock on SQLite file {path:?} (schema migration)"),
+                    waited: options.lock_timeout,
+                    holders: "another process that has the file open in a write transaction \
+                              (SQLite does not say which; `fuser` does)"
+                        .into(),
+                }
+            }
+            e => e,
+        })?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             options,
@@ -858,8 +1035,8 @@ impl StateStore for SqliteStore {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO runs (at_ms, outcome, success, duration_ms, soft_fails, payload,
-                               payload_dropped, sandbox, backend, triggered_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               payload_dropped, sandbox, backend, triggered_by, symbol, run_group)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 run.at.as_millisecond(),
                 run.outcome.as_str(),
@@ -871,6 +1048,8 @@ impl StateStore for SqliteStore {
                 run.sandbox,
                 run.backend,
                 run.trigger.as_str(),
+                run.symbol,
+                run.run_group,
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -897,52 +1076,43 @@ impl StateStore for SqliteStore {
         let limit = q.limit.min(MAX_RUNS_LIMIT) as i64;
         let conn = self.lock()?;
         // One statement for every filter combination: NULL parameters disable their filter.
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, at_ms, outcome, success, duration_ms, soft_fails,
-                    CASE WHEN ?4 THEN payload END, payload_dropped, sandbox, backend,
-                    triggered_by
-             FROM runs
+        let sql = format!(
+            "SELECT {cols} FROM runs
              WHERE (?1 IS NULL OR outcome = ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM run_modules m
                                           WHERE m.run_id = runs.id AND m.module = ?2))
+               AND (?5 IS NULL OR upper(symbol) = upper(?5))
              ORDER BY at_ms DESC, id DESC
              LIMIT ?3",
-        )?;
-        type Row = (
-            i64,
-            i64,
-            String,
-            bool,
-            i64,
-            String,
-            Option<String>,
-            bool,
-            bool,
-            Option<String>,
-            String,
+            cols = RUN_COLUMNS.replace("payload,", "CASE WHEN ?4 THEN payload END,")
         );
-        let rows: Vec<Row> = stmt
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows: Vec<RawRun> = stmt
             .query_map(
                 params![
                     q.outcome.map(Outcome::as_str),
                     q.module,
                     limit,
-                    q.with_payload
+                    q.with_payload,
+                    q.symbol
                 ],
                 |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                    ))
+                    Ok(RawRun {
+                        id: r.get(0)?,
+                        at_ms: r.get(1)?,
+                        outcome: r.get(2)?,
+                        success: r.get(3)?,
+                        duration_ms: r.get(4)?,
+                        soft_fails: r.get(5)?,
+                        payload: r.get(6)?,
+                        payload_dropped: r.get(7)?,
+                        sandbox: r.get(8)?,
+                        backend: r.get(9)?,
+                        trigger: r.get(10)?,
+                        replica: None,
+                        symbol: r.get(11)?,
+                        run_group: r.get(12)?,
+                    })
                 },
             )?
             .collect::<Result<_, _>>()?;
@@ -952,28 +1122,9 @@ impl StateStore for SqliteStore {
              ORDER BY rowid",
         )?;
         let mut out = Vec::with_capacity(rows.len());
-        for (
-            id,
-            at_ms,
-            outcome,
-            success,
-            duration_ms,
-            soft_fails,
-            payload,
-            dropped,
-            sandbox,
-            backend,
-            trig,
-        ) in rows
-        {
-            let trigger = Trigger::parse(&trig)
-                .ok_or_else(|| StoreError::Corrupt(format!("run {id}: trigger {trig:?}")))?;
-            let at = Timestamp::from_millisecond(at_ms)
-                .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {at_ms}: {e}")))?;
-            let outcome = Outcome::parse(&outcome)
-                .ok_or_else(|| StoreError::Corrupt(format!("run {id}: outcome {outcome:?}")))?;
+        for raw in rows {
             let modules = modules_stmt
-                .query_map(params![id, q.module], |r| {
+                .query_map(params![raw.id, q.module], |r| {
                     Ok(ModuleRecord {
                         module: r.get(0)?,
                         status: r.get(1)?,
@@ -982,22 +1133,7 @@ impl StateStore for SqliteStore {
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            let payload = payload.map(|p| serde_json::from_str(&p)).transpose()?;
-            out.push(RunRecord {
-                id: Some(id),
-                at,
-                outcome,
-                success,
-                duration_ms: to_u64(duration_ms),
-                soft_fails: serde_json::from_str(&soft_fails)?,
-                modules,
-                payload,
-                payload_dropped: dropped,
-                sandbox,
-                backend,
-                trigger,
-                replica: None,
-            });
+            out.push(raw.decode(modules)?);
         }
         Ok(out)
     }
@@ -1148,6 +1284,32 @@ impl StateStore for SqliteStore {
         Ok(rows)
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    fn claim_tick(&self, _job: &str, _slot: i64, _replica: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    fn backend_facts(&self, _now: Timestamp) -> Result<Vec<BackendFact>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn save_backend_fact(&self, _fact: &BackendFact) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn try_spend(
+        &self,
+        _consumer: &str,
+        _minute: i64,
+        _n: u32,
+        _limit: u32,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     fn record_signal(
         &self,
         call: &SignalRecord,
@@ -1269,19 +1431,9 @@ impl StateStore for SqliteStore {
         rows.into_iter()
             .map(
                 |(id, symbol, at_ms, level, direction, score, reason, call, features)| {
-                    Ok(SignalRecord {
-                        id: Some(id),
-                        symbol,
-                        at: Timestamp::from_millisecond(at_ms).map_err(|e| {
-                            StoreError::Corrupt(format!("signal time {at_ms}: {e}"))
-                        })?,
-                        level,
-                        direction,
-                        score,
-                        reason,
-                        call: serde_json::from_str(&call)?,
-                        features: serde_json::from_str(&features)?,
-                    })
+                    signal_record(
+                        id, symbol, at_ms, level, direction, score, reason, &call, &features,
+                    )
                 },
             )
             .collect()
@@ -1294,7 +1446,9 @@ impl StateStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+        // IMMEDIATE: the write lock is taken before the read, so two handles on one file (two
+        // processes) serialise here and never lease the same row.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let rows = {
             let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {OUTBOX_COLUMNS} FROM signal_outbox
@@ -1707,9 +1861,13 @@ pub struct HistoryArgs {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Only this configured symbol's rows (`SOL`; any case).
+    #[arg(long)]
+    pub symbol: Option<String>,
 }
 
-/// Print the latest runs from `store` to `out`: an aligned table, or JSON lines with `--json`.
+/// Print the latest rows (one per run and symbol) from `store` to `out`: an aligned table, or
+/// JSON lines with `--json`; `--symbol` keeps one symbol's rows.
 pub fn run_history_cli(
     store: &dyn StateStore,
     args: &HistoryArgs,
@@ -1717,6 +1875,12 @@ pub fn run_history_cli(
 ) -> Result<(), StoreError> {
     let runs = store.runs(&RunQuery {
         limit: usize::from(args.limit),
+        symbol: args
+            .symbol
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         ..RunQuery::default()
     })?;
     if args.json {
@@ -1732,8 +1896,8 @@ pub fn run_history_cli(
     }
     writeln!(
         out,
-        "{:>6}  {:<20}  {:<8}  {:>8}  {:<7}  {:<32}  SOFT FAILS",
-        "ID", "AT (UTC)", "OUTCOME", "DURATION", "MODULES", "BACKEND"
+        "{:>6}  {:<20}  {:<10}  {:<8}  {:>8}  {:<7}  {:<32}  SOFT FAILS",
+        "ID", "AT (UTC)", "SYMBOL", "OUTCOME", "DURATION", "MODULES", "BACKEND"
     )?;
     for run in &runs {
         let ok = run.modules.iter().filter(|m| m.status == "ok").count();
@@ -1745,9 +1909,10 @@ pub fn run_history_cli(
         };
         writeln!(
             out,
-            "{:>6}  {:<20}  {:<8}  {:>6}ms  {:<7}  {:<32}  {}{}{}",
+            "{:>6}  {:<20}  {:<10}  {:<8}  {:>6}ms  {:<7}  {:<32}  {}{}{}",
             run.id.unwrap_or_default(),
             at,
+            run.symbol.as_deref().unwrap_or("-"),
             run.outcome,
             run.duration_ms,
             format!("{ok}/{} ok", run.modules.len()),

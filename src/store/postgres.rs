@@ -21,25 +21,37 @@
 //! drives its own small runtime per connection; it must never be called or dropped on an async
 //! worker, which `AsyncStore` and [`PgStore`]'s `Drop` guarantee.)
 //!
-//! The schema is versioned in `schema_migrations(version, applied_at)`; each entry of
-//! [`PG_MIGRATIONS`] runs in its own transaction holding `pg_advisory_xact_lock`, so replicas
-//! starting at the same moment apply each migration exactly once.
+//! The schema is versioned in `schema_migrations(version, applied_at)`. A database already at
+//! [`PG_SCHEMA_VERSION`] is opened without any lock. Otherwise the pending entries of
+//! [`PG_MIGRATIONS`] run in one transaction holding `pg_advisory_xact_lock`, so replicas starting
+//! at the same moment apply each migration exactly once; the wait for that lock (and for any table
+//! another session holds) is bounded by `SNIPER_DB_LOCK_TIMEOUT`, and past it `open` fails with
+//! [`StoreError::LockTimeout`] naming the sessions holding it (`pg_locks` ⨝ `pg_stat_activity`).
+//!
+//! Errors carry PostgreSQL's whole report (severity, message, SQLSTATE, detail, hint, constraint:
+//! [`describe`]) — `database "x" does not exist`, not "db error".
 
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use ::postgres::error::SqlState;
 use ::postgres::{Client, NoTls};
 use jiff::Timestamp;
-use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    BackendFact, MAX_RUNS_LIMIT, ModuleRecord, Outcome, PricePoint, RunQuery, RunRecord,
-    StateStore, StoreError, StoreOptions,
+    BackendFact, MAX_RUNS_LIMIT, ModuleRecord, OutboxRow, Outcome, PricePoint, RUN_COLUMNS, RawRun,
+    RunQuery, RunRecord, SignalQuery, SignalRecord, SignalStateRow, StateStore, StoreError,
+    StoreOptions,
 };
 
 /// PostgreSQL migrations, in order: entry `i` is schema version `i + 1`. Append only.
-pub const PG_MIGRATIONS: &[&str] = &[PG_SCHEMA_V1, PG_MIGRATION_V2];
+pub const PG_MIGRATIONS: &[&str] = &[
+    PG_SCHEMA_V1,
+    PG_MIGRATION_V2,
+    PG_MIGRATION_V3,
+    PG_MIGRATION_V4,
+];
 
 /// The schema version this build writes.
 pub const PG_SCHEMA_VERSION: i32 = PG_MIGRATIONS.len() as i32;
@@ -119,8 +131,75 @@ CREATE TABLE settings (
 );
 ";
 
+/// Version 3: parity with SQLite (issue 21 item 1). Runs record their backend and trigger;
+/// breakers and routes are keyed by a `backend` column (rows saved as `<backend>|<module>` are
+/// split; rows saved before keys carried a backend are dropped, as SQLite's version 3 did); the
+/// signal tables of SQLite's version 5, the outbox with `claimed_by` (the replica holding the
+/// lease) so a restarting replica releases only its own leases.
+pub const PG_MIGRATION_V3: &str = "
+ALTER TABLE runs ADD COLUMN backend TEXT;
+ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'schedule';
+DELETE FROM breakers WHERE strpos(module, '|') = 0;
+ALTER TABLE breakers ADD COLUMN backend TEXT;
+ALTER TABLE breakers DROP CONSTRAINT breakers_pkey;
+UPDATE breakers SET backend = substring(module FROM '^(.*)\\|[^|]*$'),
+                    module = substring(module FROM '\\|([^|]*)$');
+ALTER TABLE breakers ALTER COLUMN backend SET NOT NULL;
+ALTER TABLE breakers ADD PRIMARY KEY (backend, module);
+DELETE FROM routes WHERE strpos(module, '|') = 0;
+ALTER TABLE routes ADD COLUMN backend TEXT;
+ALTER TABLE routes DROP CONSTRAINT routes_pkey;
+UPDATE routes SET backend = substring(module FROM '^(.*)\\|[^|]*$'),
+                  module = substring(module FROM '\\|([^|]*)$');
+ALTER TABLE routes ALTER COLUMN backend SET NOT NULL;
+ALTER TABLE routes ADD PRIMARY KEY (backend, module);
+CREATE TABLE signal_calls (
+    id        BIGSERIAL PRIMARY KEY,
+    symbol    TEXT    NOT NULL,
+    at_ms     BIGINT  NOT NULL,
+    level     TEXT    NOT NULL CHECK (level IN ('none', 'watch', 'action')),
+    direction TEXT    NOT NULL,
+    score     INTEGER NOT NULL,
+    reason    TEXT,
+    call      TEXT    NOT NULL,
+    features  TEXT    NOT NULL
+);
+CREATE INDEX signal_calls_at ON signal_calls (at_ms);
+CREATE INDEX signal_calls_symbol ON signal_calls (symbol, at_ms);
+CREATE TABLE signal_state (
+    symbol    TEXT    NOT NULL,
+    direction TEXT    NOT NULL,
+    level     TEXT    NOT NULL,
+    score     INTEGER NOT NULL,
+    at_ms     BIGINT  NOT NULL,
+    PRIMARY KEY (symbol, direction)
+);
+CREATE TABLE signal_outbox (
+    key              TEXT    NOT NULL,
+    channel          TEXT    NOT NULL,
+    call_id          BIGINT  NOT NULL,
+    body             TEXT    NOT NULL,
+    created_ms       BIGINT  NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  BIGINT  NOT NULL,
+    claimed_until_ms BIGINT,
+    claimed_by       TEXT,
+    delivered_ms     BIGINT,
+    last_error       TEXT,
+    PRIMARY KEY (key, channel)
+);
+CREATE INDEX signal_outbox_pending ON signal_outbox (delivered_ms, next_attempt_ms);
+";
+
+/// Version 4: runs are per symbol (as SQLite's version 7).
+pub const PG_MIGRATION_V4: &str = "
+ALTER TABLE runs ADD COLUMN symbol TEXT;
+ALTER TABLE runs ADD COLUMN run_group TEXT;
+CREATE INDEX runs_symbol ON runs (symbol, at_ms);
+";
+
 /// Advisory lock key serialising migrations (`"snip"` `"migr"` in ASCII).
-const MIGRATION_LOCK: i64 = 0x736e_6970_6d69_6772;
+pub const MIGRATION_LOCK: i64 = 0x736e_6970_6d69_6772;
 /// Advisory lock key of the chores owner (`"snip"` `"chor"`).
 const CHORES_LOCK: i64 = 0x736e_6970_6368_6f72;
 /// Connections per replica: the loop, the HTTP API and retention rarely overlap.
@@ -150,7 +229,80 @@ pub fn redact_db(db: &str) -> String {
     }
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// PostgreSQL's whole report of `e`: for a server error its severity, message, SQLSTATE, detail,
+/// hint, constraint, table and column (`ERROR: database "x" does not exist (SQLSTATE 3D000)`);
+/// otherwise the client's message and its cause chain (`error connecting to server: Connection
+/// refused (os error 111)`). Never includes the connection string.
+pub fn describe(e: &::postgres::Error) -> String {
+    use std::error::Error as _;
+    use std::fmt::Write as _;
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        let parts = [
+            ("detail", db.detail()),
+            ("hint", db.hint()),
+            ("constraint", db.constraint()),
+            ("table", db.table()),
+            ("column", db.column()),
+        ];
+        for (name, v) in parts {
+            if let Some(v) = v {
+                let _ = write!(s, "; {name}: {v}");
+            }
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let _ = write!(s, ": {x}");
+        src = x.source();
+    }
+    s
+}
+
+/// A client error whose `Display` is [`describe`]'s whole chain (what the pool reports when it
+/// cannot connect, instead of "db error").
+#[derive(Debug)]
+pub struct PgError(pub ::postgres::Error);
+
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe(&self.0))
+    }
+}
+
+impl std::error::Error for PgError {}
+
+/// The pool's connection factory: plain `postgres` clients, errors as [`PgError`].
+#[derive(Debug)]
+struct Manager {
+    config: ::postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Client;
+    type Error = PgError;
+
+    fn connect(&self) -> Result<Client, PgError> {
+        self.config.connect(NoTls).map_err(PgError)
+    }
+
+    fn is_valid(&self, c: &mut Client) -> Result<(), PgError> {
+        c.simple_query("").map(|_| ()).map_err(PgError)
+    }
+
+    fn has_broken(&self, c: &mut Client) -> bool {
+        c.is_closed()
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
 
 /// [`StateStore`] on PostgreSQL, shared by every replica pointing at the same database.
 pub struct PgStore {
@@ -193,10 +345,6 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
 fn secs(t: Timestamp) -> f64 {
     t.as_millisecond() as f64 / 1000.0
 }
@@ -204,8 +352,9 @@ fn secs(t: Timestamp) -> f64 {
 impl PgStore {
     /// Connect to `url`, migrate, and prune runs older than the default retention (when this
     /// replica owns the chores). Runs saved through this store carry `replica`.
-    /// Errors: [`StoreError::Postgres`] for a malformed URL, [`StoreError::Pool`] when no
-    /// connection can be made within 5 s, [`StoreError::SchemaTooNew`] for a newer schema.
+    /// Errors: [`StoreError::Postgres`] for a malformed URL or a server that refuses (its whole
+    /// report), [`StoreError::LockTimeout`] when the migration lock is held past the options'
+    /// `lock_timeout`, [`StoreError::SchemaTooNew`] for a newer schema.
     pub fn open(url: &str, replica: &str) -> Result<Self, StoreError> {
         Self::open_with(url, replica, StoreOptions::default())
     }
@@ -219,12 +368,18 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name(&format!("sniper {replica}"));
         }
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        // The first session is made directly (not through the pool) so that a refusal —
+        // `database "x" does not exist`, a bad password — reaches the caller as the server said it.
+        let mut first = config.connect(NoTls)?;
+        migrate(&mut first, options.lock_timeout)?;
+        drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build(manager)?;
+            .build(Manager {
+                config: config.clone(),
+            })?;
         let store = PgStore {
             pool: Some(pool),
             config,
@@ -232,7 +387,6 @@ impl PgStore {
             options,
             chores: Mutex::new(None),
         };
-        store.migrate()?;
         let pruned = store.prune(Timestamp::now() - store.options.retention)?;
         if pruned > 0 {
             tracing::info!(pruned, "pruned runs older than the retention window");
@@ -246,7 +400,7 @@ impl PgStore {
         &self.replica
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         match &self.pool {
             Some(p) => Ok(p.get()?),
             None => Err(StoreError::Task("store is closing".into())),
@@ -255,53 +409,7 @@ impl PgStore {
 
     /// The highest applied migration (0 on an empty database).
     pub fn schema_version(&self) -> Result<i32, StoreError> {
-        let mut c = self.conn()?;
-        let row = c.query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            &[],
-        )?;
-        Ok(row.get(0))
-    }
-
-    /// Apply every missing entry of [`PG_MIGRATIONS`], each in a transaction holding the
-    /// migration advisory lock (so concurrent starts apply each exactly once).
-    fn migrate(&self) -> Result<(), StoreError> {
-        let mut c = self.conn()?;
-        for (i, sql) in PG_MIGRATIONS.iter().enumerate() {
-            let version = i as i32 + 1;
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                     version    INTEGER PRIMARY KEY,
-                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                 )",
-            )?;
-            let found: i32 = tx
-                .query_one(
-                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                    &[],
-                )?
-                .get(0);
-            if found > PG_SCHEMA_VERSION {
-                return Err(StoreError::SchemaTooNew {
-                    found: i64::from(found),
-                    supported: i64::from(PG_SCHEMA_VERSION),
-                });
-            }
-            if found >= version {
-                tx.commit()?;
-                continue;
-            }
-            tx.batch_execute(sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version) VALUES ($1)",
-                &[&version],
-            )?;
-            tx.commit()?;
-            tracing::info!(to = version, "migrated the PostgreSQL schema");
-        }
-        Ok(())
+        current_version(&mut *self.conn()?)
     }
 
     /// Does this replica own the chores (retention)? Takes the session-level advisory lock on a
@@ -352,28 +460,34 @@ impl PgStore {
         }
     }
 
+    /// `table`/`column` are compile-time constants from this file, never user input.
     fn upsert_kv(
         &self,
         table: &'static str,
         column: &'static str,
+        backend: &str,
         module: &str,
         value: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(value)?;
         let sql = format!(
-            "INSERT INTO {table} (module, {column}, updated_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (module) DO UPDATE SET {column} = EXCLUDED.{column},
-                                               updated_ms = EXCLUDED.updated_ms"
+            "INSERT INTO {table} (backend, module, {column}, updated_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (backend, module) DO UPDATE SET {column} = EXCLUDED.{column},
+                                                         updated_ms = EXCLUDED.updated_ms"
         );
         self.conn()?.execute(
             sql.as_str(),
-            &[&module, &text, &Timestamp::now().as_millisecond()],
+            &[&backend, &module, &text, &Timestamp::now().as_millisecond()],
         )?;
         Ok(())
     }
 
-    fn list_kv(&self, sql: &'static str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        let rows = self.conn()?.query(sql, &[])?;
+    fn list_kv(
+        &self,
+        sql: &'static str,
+        backend: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let rows = self.conn()?.query(sql, &[&backend])?;
         rows.into_iter()
             .map(|r| {
                 let text: String = r.get(1);
@@ -381,6 +495,22 @@ impl PgStore {
             })
             .collect()
     }
+}
+
+fn outbox_from_pg(r: &::postgres::Row) -> Result<OutboxRow, StoreError> {
+    let body: String = r.get(3);
+    let attempts: i32 = r.get(4);
+    Ok(OutboxRow {
+        key: r.get(0),
+        channel: r.get(1),
+        call_id: r.get(2),
+        body: serde_json::from_str(&body)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        created_ms: r.get(5),
+        next_attempt_ms: r.get(6),
+        delivered_ms: r.get(7),
+        last_error: r.get(8),
+    })
 }
 
 impl StateStore for PgStore {
@@ -393,8 +523,9 @@ impl StateStore for PgStore {
         let id: i64 = tx
             .query_one(
                 "INSERT INTO runs (at_ms, outcome, success, duration_ms, soft_fails, payload,
-                                   payload_dropped, sandbox, replica)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                   payload_dropped, sandbox, replica, backend, triggered_by,
+                                   symbol, run_group)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
                 &[
                     &run.at.as_millisecond(),
                     &run.outcome.as_str(),
@@ -405,6 +536,10 @@ impl StateStore for PgStore {
                     &dropped,
                     &run.sandbox,
                     &replica,
+                    &run.backend,
+                    &run.trigger.as_str(),
+                    &run.symbol,
+                    &run.run_group,
                 ],
             )?
             .get(0);
@@ -438,17 +573,21 @@ impl StateStore for PgStore {
         let limit = q.limit.min(MAX_RUNS_LIMIT) as i64;
         let outcome = q.outcome.map(Outcome::as_str);
         let module = q.module.as_deref();
+        let symbol = q.symbol.as_deref();
         let mut c = self.conn()?;
-        let rows = c.query(
-            "SELECT id, at_ms, outcome, success, duration_ms, soft_fails,
-                    CASE WHEN $4 THEN payload END, payload_dropped, sandbox, replica
-             FROM runs
+        let sql = format!(
+            "SELECT {cols}, replica FROM runs
              WHERE ($1::text IS NULL OR outcome = $1)
                AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM run_modules m
                                                 WHERE m.run_id = runs.id AND m.module = $2))
+               AND ($5::text IS NULL OR upper(symbol) = upper($5))
              ORDER BY at_ms DESC, id DESC
              LIMIT $3",
-            &[&outcome, &module, &limit, &q.with_payload],
+            cols = RUN_COLUMNS.replace("payload,", "CASE WHEN $4 THEN payload END,")
+        );
+        let rows = c.query(
+            sql.as_str(),
+            &[&outcome, &module, &limit, &q.with_payload, &symbol],
         )?;
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let module_rows = c.query(
@@ -460,46 +599,37 @@ impl StateStore for PgStore {
         let mut modules: std::collections::HashMap<i64, Vec<ModuleRecord>> =
             std::collections::HashMap::new();
         for r in module_rows {
+            let latency: i64 = r.get(4);
             modules.entry(r.get(0)).or_default().push(ModuleRecord {
                 module: r.get(1),
                 status: r.get(2),
                 code: r.get(3),
-                latency_ms: to_u64(r.get(4)),
+                latency_ms: u64::try_from(latency).unwrap_or(0),
             });
         }
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: i64 = r.get(0);
-            let at_ms: i64 = r.get(1);
-            let outcome_text: String = r.get(2);
-            let at = Timestamp::from_millisecond(at_ms)
-                .map_err(|e| StoreError::Corrupt(format!("run {id}: timestamp {at_ms}: {e}")))?;
-            let outcome = Outcome::parse(&outcome_text).ok_or_else(|| {
-                StoreError::Corrupt(format!("run {id}: outcome {outcome_text:?}"))
-            })?;
-            let soft_fails: String = r.get(5);
-            let payload: Option<String> = r.get(6);
-            out.push(RunRecord {
-                id: Some(id),
-                at,
-                outcome,
-                success: r.get(3),
-                duration_ms: to_u64(r.get(4)),
-                soft_fails: serde_json::from_str(&soft_fails)?,
-                modules: modules.remove(&id).unwrap_or_default(),
-                payload: payload.map(|p| serde_json::from_str(&p)).transpose()?,
-                payload_dropped: r.get(7),
-                sandbox: r.get(8),
-                replica: Some(r.get(9)),
-                // Not kept by the PostgreSQL schema yet (see the store's module doc).
-                backend: None,
-                trigger: crate::run::Trigger::Schedule,
-            });
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|r| {
+                let raw = RawRun {
+                    id: r.get(0),
+                    at_ms: r.get(1),
+                    outcome: r.get(2),
+                    success: r.get(3),
+                    duration_ms: r.get(4),
+                    soft_fails: r.get(5),
+                    payload: r.get(6),
+                    payload_dropped: r.get(7),
+                    sandbox: r.get(8),
+                    backend: r.get(9),
+                    trigger: r.get(10),
+                    symbol: r.get(11),
+                    run_group: r.get(12),
+                    replica: Some(r.get(13)),
+                };
+                let mods = modules.remove(&raw.id).unwrap_or_default();
+                raw.decode(mods)
+            })
+            .collect()
     }
-
-    // Saved state belongs to one backend: the key column holds `<backend>|<module>`.
 
     fn save_breaker(
         &self,
@@ -507,17 +637,14 @@ impl StateStore for PgStore {
         module: &str,
         snapshot_json: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.upsert_kv(
-            "breakers",
-            "snapshot",
-            &backend_key(backend, module),
-            snapshot_json,
-        )
+        self.upsert_kv("breakers", "snapshot", backend, module, snapshot_json)
     }
 
     fn breakers(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        let all = self.list_kv("SELECT module, snapshot FROM breakers ORDER BY module")?;
-        Ok(of_backend(backend, all))
+        self.list_kv(
+            "SELECT module, snapshot FROM breakers WHERE backend = $1 ORDER BY module",
+            backend,
+        )
     }
 
     fn save_route(
@@ -526,12 +653,14 @@ impl StateStore for PgStore {
         module: &str,
         route_json: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.upsert_kv("routes", "route", &backend_key(backend, module), route_json)
+        self.upsert_kv("routes", "route", backend, module, route_json)
     }
 
     fn routes(&self, backend: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        let all = self.list_kv("SELECT module, route FROM routes ORDER BY module")?;
-        Ok(of_backend(backend, all))
+        self.list_kv(
+            "SELECT module, route FROM routes WHERE backend = $1 ORDER BY module",
+            backend,
+        )
     }
 
     /// Only the chores owner prunes (others answer `Ok(0)`): runs before `older_than`, and tick
@@ -553,7 +682,214 @@ impl StateStore for PgStore {
             "DELETE FROM budget_minutes WHERE minute < $1",
             &[&(older_than.as_millisecond() / 60_000)],
         )?;
+        // Graded calls go with the runs' retention; delivered outbox rows too (pending ones stay).
+        c.execute(
+            "DELETE FROM signal_calls WHERE at_ms < $1
+               AND id NOT IN (SELECT call_id FROM signal_outbox WHERE delivered_ms IS NULL)",
+            &[&older_than.as_millisecond()],
+        )?;
+        c.execute(
+            "DELETE FROM signal_outbox WHERE delivered_ms IS NOT NULL AND created_ms < $1",
+            &[&older_than.as_millisecond()],
+        )?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn record_signal(
+        &self,
+        call: &SignalRecord,
+        state: Option<&SignalStateRow>,
+        outbox: &[OutboxRow],
+    ) -> Result<i64, StoreError> {
+        let call_json = serde_json::to_string(&call.call)?;
+        let features_json = serde_json::to_string(&call.features)?;
+        let score = i32::try_from(call.score).unwrap_or(i32::MAX);
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO signal_calls (symbol, at_ms, level, direction, score, reason, call,
+                                           features)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &call.symbol,
+                    &call.at.as_millisecond(),
+                    &call.level,
+                    &call.direction,
+                    &score,
+                    &call.reason,
+                    &call_json,
+                    &features_json,
+                ],
+            )?
+            .get(0);
+        if let Some(st) = state {
+            let score = i32::try_from(st.score).unwrap_or(i32::MAX);
+            tx.execute(
+                "INSERT INTO signal_state (symbol, direction, level, score, at_ms)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (symbol, direction) DO UPDATE SET level = EXCLUDED.level,
+                     score = EXCLUDED.score, at_ms = EXCLUDED.at_ms",
+                &[&st.symbol, &st.direction, &st.level, &score, &st.at_ms],
+            )?;
+        }
+        for o in outbox {
+            tx.execute(
+                "INSERT INTO signal_outbox (key, channel, call_id, body, created_ms, attempts,
+                                            next_attempt_ms)
+                 VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (key, channel) DO NOTHING",
+                &[
+                    &o.key,
+                    &o.channel,
+                    &id,
+                    &serde_json::to_string(&o.body)?,
+                    &o.created_ms,
+                    &o.next_attempt_ms,
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn signal_states(&self) -> Result<Vec<SignalStateRow>, StoreError> {
+        let rows = self.conn()?.query(
+            "SELECT symbol, direction, level, score, at_ms FROM signal_state
+             ORDER BY symbol, direction",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let score: i32 = r.get(3);
+                SignalStateRow {
+                    symbol: r.get(0),
+                    direction: r.get(1),
+                    level: r.get(2),
+                    score: u32::try_from(score).unwrap_or(0),
+                    at_ms: r.get(4),
+                }
+            })
+            .collect())
+    }
+
+    fn signals(&self, q: &SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
+        let limit = q.limit.clamp(1, MAX_RUNS_LIMIT * 100) as i64;
+        let sql = format!(
+            "SELECT id, symbol, at_ms, level, direction, score, reason, call, features
+             FROM signal_calls
+             WHERE ($1::text IS NULL OR symbol = $1) AND ($2::bigint IS NULL OR at_ms >= $2)
+               AND (NOT $3 OR level <> 'none')
+             ORDER BY at_ms {o}, id {o} LIMIT $4",
+            o = if q.ascending { "ASC" } else { "DESC" }
+        );
+        let since = q.since.map(|t| t.as_millisecond());
+        let rows = self
+            .conn()?
+            .query(sql.as_str(), &[&q.symbol, &since, &q.calls_only, &limit])?;
+        rows.into_iter()
+            .map(|r| {
+                let score: i32 = r.get(5);
+                let call: String = r.get(7);
+                let features: String = r.get(8);
+                super::signal_record(
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    u32::try_from(score).unwrap_or(0),
+                    r.get(6),
+                    &call,
+                    &features,
+                )
+            })
+            .collect()
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` + lease: a row another replica is claiming right now is skipped,
+    /// one it leased stays out until `claimed_until_ms`; the lease is taken under this replica's
+    /// id (`claimed_by`).
+    fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.conn()?.query(
+            "UPDATE signal_outbox o SET claimed_until_ms = $2, claimed_by = $4
+             FROM (SELECT key, channel FROM signal_outbox
+                   WHERE delivered_ms IS NULL AND next_attempt_ms <= $1
+                     AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1)
+                   ORDER BY created_ms, key, channel
+                   LIMIT $3
+                   FOR UPDATE SKIP LOCKED) due
+             WHERE o.key = due.key AND o.channel = due.channel
+             RETURNING o.key, o.channel, o.call_id, o.body, o.attempts, o.created_ms,
+                       o.next_attempt_ms, o.delivered_ms, o.last_error",
+            &[
+                &now_ms,
+                &now_ms.saturating_add(lease_ms),
+                &limit,
+                &self.replica,
+            ],
+        )?;
+        let mut out = rows
+            .iter()
+            .map(outbox_from_pg)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| {
+            (a.created_ms, &a.key, &a.channel).cmp(&(b.created_ms, &b.key, &b.channel))
+        });
+        Ok(out)
+    }
+
+    fn mark_delivered(&self, key: &str, channel: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE signal_outbox SET delivered_ms = $3, attempts = attempts + 1,
+                 claimed_until_ms = NULL, claimed_by = NULL, last_error = NULL
+             WHERE key = $1 AND channel = $2",
+            &[&key, &channel, &now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn mark_failed(
+        &self,
+        key: &str,
+        channel: &str,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE signal_outbox SET attempts = attempts + 1, claimed_until_ms = NULL,
+                 claimed_by = NULL, next_attempt_ms = $3, last_error = $4
+             WHERE key = $1 AND channel = $2",
+            &[&key, &channel, &next_attempt_ms, &error],
+        )?;
+        Ok(())
+    }
+
+    /// Only leases taken under this replica's id: other replicas are alive and delivering; their
+    /// leases expire by time if they are not.
+    fn release_outbox_claims(&self) -> Result<usize, StoreError> {
+        let n = self.conn()?.execute(
+            "UPDATE signal_outbox SET claimed_until_ms = NULL, claimed_by = NULL
+             WHERE claimed_by = $1 AND claimed_until_ms IS NOT NULL AND delivered_ms IS NULL",
+            &[&self.replica],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = self.conn()?.query(
+            "SELECT key, channel, call_id, body, attempts, created_ms, next_attempt_ms,
+                    delivered_ms, last_error
+             FROM signal_outbox ORDER BY created_ms, key, channel",
+            &[],
+        )?;
+        rows.iter().map(outbox_from_pg).collect()
     }
 
     fn save_prices(&self, symbol: &str, points: &[PricePoint]) -> Result<(), StoreError> {
@@ -715,21 +1051,135 @@ impl StateStore for PgStore {
     }
 }
 
-/// The key of a breaker or route saved for `backend`.
-fn backend_key(backend: &str, module: &str) -> String {
-    format!("{backend}|{module}")
+/// The highest applied migration on `c`'s database (0 when `schema_migrations` does not exist).
+fn current_version(c: &mut Client) -> Result<i32, StoreError> {
+    let exists: bool = c
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(c.query_one(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        &[],
+    )?
+    .get(0))
 }
 
-/// The rows saved for `backend`, keyed by module again (rows of other backends, and rows saved
-/// before keys carried the backend, are left out).
-fn of_backend(
-    backend: &str,
-    rows: Vec<(String, serde_json::Value)>,
-) -> Vec<(String, serde_json::Value)> {
-    let prefix = format!("{backend}|");
-    rows.into_iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v)))
-        .collect()
+fn is_lock_timeout(e: &::postgres::Error) -> bool {
+    e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+}
+
+/// Bring `c`'s database to [`PG_SCHEMA_VERSION`]. Current already: returns at once, no lock.
+/// Otherwise every pending migration runs in one transaction holding the migration advisory lock;
+/// every lock wait in it is bounded by `lock_timeout` (`SET LOCAL lock_timeout`), past which the
+/// error names who holds what it waited for.
+fn migrate(c: &mut Client, lock_timeout: Duration) -> Result<(), StoreError> {
+    let found = current_version(c)?;
+    if found > PG_SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: i64::from(found),
+            supported: i64::from(PG_SCHEMA_VERSION),
+        });
+    }
+    if found == PG_SCHEMA_VERSION {
+        return Ok(());
+    }
+    let ms = lock_timeout.as_millis().clamp(1, i32::MAX as u128);
+    let result = (|| -> Result<Option<i32>, ::postgres::Error> {
+        let mut tx = c.transaction()?;
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = {ms}"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )?;
+        let found: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )?
+            .get(0);
+        if found >= PG_SCHEMA_VERSION {
+            tx.commit()?;
+            return Ok(Some(found));
+        }
+        for (i, sql) in PG_MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+            tx.batch_execute(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )?;
+        }
+        tx.commit()?;
+        tracing::info!(
+            from = found,
+            to = PG_SCHEMA_VERSION,
+            "migrated the PostgreSQL schema"
+        );
+        Ok(None)
+    })();
+    match result {
+        Ok(Some(found)) if found > PG_SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            found: i64::from(found),
+            supported: i64::from(PG_SCHEMA_VERSION),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if is_lock_timeout(&e) => Err(StoreError::LockTimeout {
+            what: "the PostgreSQL schema migration lock (and the tables it alters)".into(),
+            waited: lock_timeout,
+            holders: lock_holders(c),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Who holds the migration advisory lock, or a lock on a table of this schema, in this database:
+/// `pid 4242 (application "sniper r1", state "idle in transaction", since 2026-…Z) holds
+/// advisory lock`, one per session, `; `-separated. Never fails: a failed lookup says so.
+fn lock_holders(c: &mut Client) -> String {
+    let hi = MIGRATION_LOCK >> 32;
+    let lo = MIGRATION_LOCK & 0xffff_ffff;
+    let rows = c.query(
+        "SELECT a.pid, COALESCE(a.application_name, ''), COALESCE(a.state, ''),
+                COALESCE(to_char(COALESCE(a.xact_start, a.state_change, a.backend_start)
+                                 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?'),
+                string_agg(DISTINCT CASE WHEN l.locktype = 'advisory' THEN 'the migration lock'
+                                         ELSE 'table ' || c.relname || ' (' || l.mode || ')' END,
+                           ', ')
+         FROM pg_locks l
+         JOIN pg_stat_activity a ON a.pid = l.pid
+         LEFT JOIN pg_class c ON l.locktype = 'relation' AND c.oid = l.relation
+         WHERE l.granted AND l.pid <> pg_backend_pid()
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND ((l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid::bigint = $2)
+                OR (l.locktype = 'relation' AND c.relnamespace = current_schema()::regnamespace))
+         GROUP BY 1, 2, 3, 4 ORDER BY 1",
+        &[&hi, &lo],
+    );
+    match rows {
+        Ok(rows) if rows.is_empty() => {
+            "no session any more (it ended while this one gave up)".to_string()
+        }
+        Ok(rows) => rows
+            .iter()
+            .map(|r| {
+                let pid: i32 = r.get(0);
+                let app: String = r.get(1);
+                let state: String = r.get(2);
+                let since: String = r.get(3);
+                let what: Option<String> = r.get(4);
+                format!(
+                    "pid {pid} (application {app:?}, state {state:?}, since {since}) holding {}",
+                    what.unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(e) => format!("unknown (looking up pg_locks failed: {})", describe(&e)),
+    }
 }
 
 #[cfg(test)]

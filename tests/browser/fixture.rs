@@ -138,6 +138,8 @@ pub fn fill_store(store: &dyn StateStore, now: Timestamp, n: usize) -> usize {
             backend: Some("http://127.0.0.1:8000".into()),
             trigger: sniper::run::Trigger::Schedule,
             replica: None,
+            symbol: None,
+            run_group: None,
         };
         store.save_run(&run).expect("saving a fixture run");
     }
