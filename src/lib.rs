@@ -17,6 +17,7 @@ pub mod module_id;
 pub mod resilience;
 pub mod run;
 pub mod sandbox;
+pub mod score;
 pub mod signals;
 pub mod store;
 pub mod symbol;
