@@ -115,6 +115,8 @@ pub async fn daemon(
     crate::gateway::cli::warn_public_url(&gpts);
     let alert_cfg = daemon.alerts.clone().into_config()?;
     let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
+    let price_retention_ms = crate::score::record::price_retention_from_env()
+        .map_err(|e| CommandError::Config(Box::new(e)))?;
     let signal_cfg = daemon.signals.into_config(
         daemon.alerts.telegram_bot_token.as_deref(),
         &daemon.alerts.telegram_api_base,
@@ -278,6 +280,18 @@ pub async fn daemon(
         tokio::spawn(crate::store::retention_task(
             store.clone(),
             crate::store::DEFAULT_RETENTION,
+            crate::store::DEFAULT_PRUNE_INTERVAL,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    {
+        // The scorecard's price path has its own retention (SNIPER_PRICE_RETENTION, 90d).
+        let mut rx = rx.clone();
+        tokio::spawn(crate::score::record::price_retention_task(
+            store.clone(),
+            price_retention_ms,
             crate::store::DEFAULT_PRUNE_INTERVAL,
             async move {
                 let _ = rx.wait_for(|s| *s).await;
