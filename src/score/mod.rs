@@ -815,5 +815,51 @@ pub fn score_all<S: PriceSource>(
     Ok(s.finish())
 }
 
+/// Re-grade `runs` (oldest first) under `rules` and score every watch/action call on `store`'s
+/// price path; calls carry the rule set `name`. A grading sees only its own run's features.
+pub fn replay_scorecard(
+    store: &dyn StateStore,
+    runs: &[crate::signals::replay::Recorded],
+    rules: &crate::signals::Rules,
+    name: &str,
+    opts: Options,
+) -> Result<Scorecard, ScoreError> {
+    let mut s = Scorer::new(StorePrices(store), opts);
+    for r in runs {
+        if let Some(c) = graded_call(r, rules, name) {
+            s.push(&c)?;
+        }
+    }
+    let mut card = s.finish();
+    card.sandbox = cli::store_is_sandbox(store);
+    Ok(card)
+}
+
+/// The call `rules` grade from one recorded run, when it is watch or action with a side.
+pub fn graded_call(
+    r: &crate::signals::replay::Recorded,
+    rules: &crate::signals::Rules,
+    name: &str,
+) -> Option<ScoreCall> {
+    let call = crate::signals::grade(&r.features, rules);
+    if call.level == crate::signals::Level::None {
+        return None;
+    }
+    let side = match call.direction {
+        crate::market::Direction::Long => Side::Long,
+        crate::market::Direction::Short => Side::Short,
+        crate::market::Direction::Neutral => return None,
+    };
+    Some(ScoreCall {
+        at_ms: r.at.as_millisecond(),
+        symbol: r.symbol.clone(),
+        side,
+        level: Some(call.level.as_str().to_string()),
+        score: Some(call.score),
+        agreeing: call.agreeing.iter().map(|l| l.as_str().to_string()).collect(),
+        rules: Some(name.to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests;
