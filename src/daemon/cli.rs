@@ -117,6 +117,8 @@ pub async fn daemon(
     let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
     let price_retention_ms = crate::score::record::price_retention_from_env()
         .map_err(|e| CommandError::Config(Box::new(e)))?;
+    let score_opts =
+        crate::score::cli::ScoreOpts::from_env().map_err(|e| CommandError::Config(Box::new(e)))?;
     let signal_cfg = daemon.signals.into_config(
         daemon.alerts.telegram_bot_token.as_deref(),
         &daemon.alerts.telegram_api_base,
@@ -195,6 +197,7 @@ pub async fn daemon(
     )
     .await
     .doing(|| "loading the signal state".into())?;
+    engine.set_score_opts(score_opts);
     app.set_signals(engine.clone());
     app.set_replica(&replica);
     // The scheduled share of SNIPER_BUDGET_PER_MIN, counted in the shared store so replicas

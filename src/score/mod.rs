@@ -18,6 +18,7 @@
 //! Scoring streams: calls arrive oldest first and each symbol's price path is read in windows
 //! through a cursor, so a year of 5-second mids is never held at once.
 
+pub mod api;
 pub mod cli;
 pub mod import;
 pub mod record;
@@ -856,7 +857,11 @@ pub fn graded_call(
         side,
         level: Some(call.level.as_str().to_string()),
         score: Some(call.score),
-        agreeing: call.agreeing.iter().map(|l| l.as_str().to_string()).collect(),
+        agreeing: call
+            .agreeing
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect(),
         rules: Some(name.to_string()),
     })
 }
