@@ -267,9 +267,15 @@ async fn delivered_call_carries_its_kinds_track_record() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let st = AsyncStore::new(Arc::new(SqliteStore::open(db.to_str().unwrap()).unwrap()));
-    let engine = SignalEngine::new(Rules::default(), vec!["webhook"], st.clone(), None)
-        .await
-        .unwrap();
+    let metrics = sniper::daemon::metrics::Metrics::new();
+    let engine = SignalEngine::new(
+        Rules::default(),
+        vec!["webhook"],
+        st.clone(),
+        Some(metrics.clone()),
+    )
+    .await
+    .unwrap();
     seed_sqlite(&st, &engine).await;
     let rows = st.outbox().await.unwrap();
     let first = &rows[0].body;
@@ -295,6 +301,16 @@ async fn delivered_call_carries_its_kinds_track_record() {
         text.contains("track record: long watch: 100 % of 40 up after 1 h (95 % 91–100 %; chance"),
         "{text}"
     );
+    // The same scorecard feeds the Prometheus gauges per level, direction and horizon.
+    let m = metrics.encode();
+    let line = |name: &str| {
+        m.lines()
+            .find(|l| l.starts_with(&format!("{name}{{level=\"watch\",direction=\"long\",horizon=\"1h\"}}")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+    };
+    assert_eq!(line("sniper_score_hit_rate"), Some(1.0), "{m}");
+    assert_eq!(line("sniper_score_resolved"), Some(40.0), "{m}");
+    assert!(line("sniper_score_ci95_low").unwrap() > 0.9);
 }
 
 #[test]
@@ -565,4 +581,72 @@ async fn api_scorecard_over_loopback_http() {
     assert_eq!(r.status(), 400);
     let e: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(e["param"], "horizon");
+}
+
+/// The status page in headless Chromium draws each symbol's price line and the calls' markers
+/// from `/api/scorecard`, and the scorecard table. Skipped (with a message) without Chromium,
+/// unless `SNIPER_REQUIRE_BROWSER=1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_draws_price_line_and_markers_in_chromium() {
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    if !chromium.exists() {
+        assert!(
+            std::env::var("SNIPER_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "SNIPER_REQUIRE_BROWSER=1 but chromium is missing"
+        );
+        eprintln!("skipping browser test: chromium not installed (apt-get install -y chromium)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let st = AsyncStore::new(Arc::new(SqliteStore::open(db.to_str().unwrap()).unwrap()));
+    let engine = SignalEngine::new(Rules::default(), vec![], st.clone(), None)
+        .await
+        .unwrap();
+    seed_sqlite(&st, &engine).await;
+    let app = sniper::daemon::status::routes(st.clone())
+        .merge(sniper::signals::api::routes(engine.clone(), st.clone()));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let profile = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--virtual-time-budget=8000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://{addr}/"))
+        .output()
+        .await
+        .unwrap();
+    server.abort();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    if let Some(d) = std::env::var_os("SNIPER_BROWSER_OUT") {
+        std::fs::write(std::path::Path::new(&d).join("score_dom.html"), dom.as_bytes()).unwrap();
+    }
+    assert!(
+        dom.contains("id=\"scorecard\" data-loaded=\"true\""),
+        "scorecard block never loaded: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = dom
+        .split("class=\"chart scoreline\"")
+        .nth(1)
+        .expect("a price line svg");
+    assert!(line.contains("data-symbol=\"SOL\""));
+    assert!(line.contains("<polyline class=\"priceline\""));
+    // The seeded calls of the last 24 h all won at 1 h: green markers, none lost.
+    let won = dom.matches("class=\"mark won\"").count();
+    assert!(won >= 10, "{won} won markers");
+    assert_eq!(dom.matches("class=\"mark lost\"").count(), 0);
+    assert!(dom.contains("data-key=\"watch long\""), "scorecard table row");
+    assert!(dom.contains("100 % (91 %–100 %)"), "interval shown");
 }

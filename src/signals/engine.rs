@@ -233,6 +233,17 @@ impl SignalEngine {
         .await;
         match res {
             Ok(Ok((card, _))) => {
+                if let Some(m) = &self.metrics {
+                    for g in card.groups.iter().filter(|g| g.by == "level_direction") {
+                        let mut parts = g.key.splitn(2, ' ');
+                        let (Some(level), Some(dir)) = (parts.next(), parts.next()) else {
+                            continue;
+                        };
+                        for (h, s) in &g.horizons {
+                            m.set_score(level, dir, h, s.n, s.hit_rate, s.ci95);
+                        }
+                    }
+                }
                 let card = Arc::new(card);
                 *self.track.lock().unwrap_or_else(|e| e.into_inner()) = Some((at_ms, card.clone()));
                 Some(card)
