@@ -305,7 +305,11 @@ async fn delivered_call_carries_its_kinds_track_record() {
     let m = metrics.encode();
     let line = |name: &str| {
         m.lines()
-            .find(|l| l.starts_with(&format!("{name}{{level=\"watch\",direction=\"long\",horizon=\"1h\"}}")))
+            .find(|l| {
+                l.starts_with(&format!(
+                    "{name}{{level=\"watch\",direction=\"long\",horizon=\"1h\"}}"
+                ))
+            })
             .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
     };
     assert_eq!(line("sniper_score_hit_rate"), Some(1.0), "{m}");
@@ -630,7 +634,11 @@ async fn page_draws_price_line_and_markers_in_chromium() {
     server.abort();
     let dom = String::from_utf8_lossy(&out.stdout);
     if let Some(d) = std::env::var_os("SNIPER_BROWSER_OUT") {
-        std::fs::write(std::path::Path::new(&d).join("score_dom.html"), dom.as_bytes()).unwrap();
+        std::fs::write(
+            std::path::Path::new(&d).join("score_dom.html"),
+            dom.as_bytes(),
+        )
+        .unwrap();
     }
     assert!(
         dom.contains("id=\"scorecard\" data-loaded=\"true\""),
@@ -647,6 +655,52 @@ async fn page_draws_price_line_and_markers_in_chromium() {
     let won = dom.matches("class=\"mark won\"").count();
     assert!(won >= 10, "{won} won markers");
     assert_eq!(dom.matches("class=\"mark lost\"").count(), 0);
-    assert!(dom.contains("data-key=\"watch long\""), "scorecard table row");
+    assert!(
+        dom.contains("data-key=\"watch long\""),
+        "scorecard table row"
+    );
     assert!(dom.contains("100 % (91 %–100 %)"), "interval shown");
+}
+
+/// A call's track record is scored as known at its run: prices recorded after the run (a later
+/// crash, a spike) change nothing in it.
+#[tokio::test]
+async fn track_record_sees_nothing_after_the_run() {
+    let mut cards = Vec::new();
+    for spike in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let st = AsyncStore::new(Arc::new(
+            SqliteStore::open(dir.path().join("x.db").to_str().unwrap()).unwrap(),
+        ));
+        let engine = SignalEngine::new(Rules::default(), vec![], st.clone(), None)
+            .await
+            .unwrap();
+        seed_sqlite(&st, &engine).await;
+        // 30 min after the last seeded call (minute 780 of the path): the later calls' horizons
+        // reach past the run.
+        let at =
+            Timestamp::from_second(Timestamp::now().as_second() - 26 * 3600 + 810 * 60).unwrap();
+        if spike {
+            // After the run at `at`: the path crashes by half.
+            let pts: Vec<PricePoint> = (1..200)
+                .map(|i| PricePoint {
+                    at_ms: at.as_millisecond() + i * 30_000,
+                    mid: 50.0,
+                    spread_bps: Some(2.0),
+                })
+                .collect();
+            st.save_prices("SOL".into(), pts).await.unwrap();
+        }
+        let card = engine.track_card(at.as_millisecond()).await.unwrap();
+        let mut v = serde_json::to_value(&*card).unwrap();
+        // The two stores were seeded a moment apart; everything else must match.
+        v.as_object_mut().unwrap().remove("as_of_ms");
+        cards.push(v);
+    }
+    assert!(
+        cards[0] == cards[1],
+        "prices after the run changed the track record"
+    );
+    assert_eq!(cards[0]["overall"]["1h"]["n"], 38);
+    assert_eq!(cards[0]["overall"]["1h"]["pending"], 2);
 }

@@ -38,6 +38,15 @@ fn err(file: &str, line: usize, column: &str, message: impl Into<String>) -> Imp
     }
 }
 
+/// Which price columns a file has (their indexes).
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `price`.
+    Price(usize),
+    /// `open, high, low, close`.
+    Candle(usize, usize, usize, usize),
+}
+
 const TIME_COLUMNS: [&str; 4] = ["time", "timestamp", "open_time", "date"];
 
 /// Parse a time: epoch seconds (< 10^11) or milliseconds, or RFC 3339 / ISO 8601 with an offset
@@ -89,15 +98,15 @@ pub fn parse_prices_csv(file: &str, text: &str) -> Result<Vec<Point>, ImportErro
             ),
         ));
     };
-    let candle = match (
+    let shape = match (
         find("price"),
         find("open"),
         find("high"),
         find("low"),
         find("close"),
     ) {
-        (_, Some(o), Some(h), Some(l), Some(c)) => Some((o, h, l, c)),
-        (Some(_), ..) => None,
+        (_, Some(o), Some(h), Some(l), Some(c)) => Shape::Candle(o, h, l, c),
+        (Some(p), ..) => Shape::Price(p),
         _ => {
             return Err(err(
                 file,
@@ -107,7 +116,6 @@ pub fn parse_prices_csv(file: &str, text: &str) -> Result<Vec<Point>, ImportErro
             ));
         }
     };
-    let pi = find("price");
     // (open time, close, high, low) per row, with its line.
     let mut rows: Vec<(usize, i64, f64, f64, f64)> = Vec::new();
     for (i, line) in lines {
@@ -164,28 +172,27 @@ pub fn parse_prices_csv(file: &str, text: &str) -> Result<Vec<Point>, ImportErro
                 ),
             ));
         }
-        let (p, h, l) = match (candle, pi) {
-            (Some((oi, hi, li, ci)), _) => {
+        let (p, h, l) = match shape {
+            Shape::Candle(oi, hi, li, ci) => {
                 let (_o, h, l, c) = (num(oi)?, num(hi)?, num(li)?, num(ci)?);
                 if h < l {
                     return Err(err(file, n, &cols[hi], "high below low"));
                 }
                 (c, h, l)
             }
-            (None, Some(pi)) => {
+            Shape::Price(pi) => {
                 let p = num(pi)?;
                 (p, p, p)
             }
-            (None, None) => unreachable!("checked with the header"),
         };
         rows.push((n, t, p, h, l));
     }
-    let Some(_) = candle else {
+    if let Shape::Price(_) = shape {
         return Ok(rows
             .into_iter()
             .map(|(_, t, p, _, _)| Point::mid(t, p, None))
             .collect());
-    };
+    }
     let opens: Vec<Point> = rows.iter().map(|r| Point::mid(r.1, r.2, None)).collect();
     let Some(interval) = super::median_spacing(&opens) else {
         return Err(err(

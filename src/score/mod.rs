@@ -313,6 +313,105 @@ pub fn outcome(
     }
 }
 
+/// What one call's window of the path holds at one horizon, before a side is chosen: the entry
+/// and exit prices, the entry's spread, and the highest / lowest price seen in (call, end] with
+/// when each was first reached (ms after the call). `Err` is the side-independent `Pending` or `Gap`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    entry: f64,
+    exit: f64,
+    spread_bps: Option<f64>,
+    high: Option<(f64, i64)>,
+    low: Option<(f64, i64)>,
+}
+
+/// [`Window`]s of a call at `at_ms` for every horizon (ascending), scanning the path once.
+pub fn windows(
+    points: &[Point],
+    at_ms: i64,
+    horizons: &[i64],
+    max_gap_ms: Option<i64>,
+    as_of_ms: i64,
+) -> Vec<Result<Window, Outcome>> {
+    let fresh = |p: &Point, x: i64| max_gap_ms.is_none_or(|g| x - p.at_ms <= g);
+    let entry = at_or_before(points, at_ms)
+        .filter(|p| fresh(p, at_ms))
+        .filter(|p| p.price > 0.0);
+    let start = points.partition_point(|p| p.at_ms <= at_ms);
+    let mut i = start;
+    let (mut high, mut low): (Option<(f64, i64)>, Option<(f64, i64)>) = (None, None);
+    let mut out = Vec::with_capacity(horizons.len());
+    for &h in horizons {
+        let end = at_ms.saturating_add(h);
+        if end > as_of_ms {
+            out.push(Err(Outcome::Pending));
+            continue;
+        }
+        let Some(entry) = entry else {
+            out.push(Err(Outcome::Gap));
+            continue;
+        };
+        while i < points.len() && points[i].at_ms <= end {
+            let p = &points[i];
+            let (hi, lo) = if p.from_ms >= at_ms {
+                (p.high, p.low)
+            } else {
+                (p.price, p.price)
+            };
+            if high.is_none_or(|(v, _)| hi > v) {
+                high = Some((hi, p.at_ms - at_ms));
+            }
+            if low.is_none_or(|(v, _)| lo < v) {
+                low = Some((lo, p.at_ms - at_ms));
+            }
+            i += 1;
+        }
+        match at_or_before(&points[..i], end).filter(|p| fresh(p, end)) {
+            Some(exit) if exit.price.is_finite() => out.push(Ok(Window {
+                entry: entry.price,
+                exit: exit.price,
+                spread_bps: entry.spread_bps,
+                high,
+                low,
+            })),
+            _ => out.push(Err(Outcome::Gap)),
+        }
+    }
+    out
+}
+
+/// The outcome of a `side` call over window `w` (cost as in [`outcome`]).
+pub fn outcome_of(w: &Result<Window, Outcome>, side: Side, cost_bps: Option<f64>) -> Outcome {
+    let w = match w {
+        Ok(w) => w,
+        Err(o) => return *o,
+    };
+    let s = side.sign();
+    let bps = |p: f64| s * (p / w.entry - 1.0) * 1e4;
+    let ret_bps = bps(w.exit);
+    let cost = cost_bps.unwrap_or_else(|| w.spread_bps.map_or(0.0, |x| x / 2.0));
+    let (fav, adv) = match side {
+        Side::Long => (w.high, w.low),
+        Side::Short => (w.low, w.high),
+    };
+    let (mut mfe, mut mfe_at) = (0.0, None);
+    if let Some((p, t)) = fav
+        && bps(p) > 0.0
+    {
+        mfe = bps(p);
+        mfe_at = Some(t);
+    }
+    let mae = adv.map_or(0.0, |(p, _)| (-bps(p)).max(0.0));
+    Outcome::Resolved {
+        ret_bps,
+        hit: ret_bps > cost,
+        cost_bps: cost,
+        mfe_bps: mfe,
+        mae_bps: mae,
+        mfe_after_ms: mfe_at,
+    }
+}
+
 /// Wilson score interval (95 %) of `hits` out of `n`, as fractions of 1; `None` when `n = 0`.
 pub fn wilson95(hits: u64, n: u64) -> Option<[f64; 2]> {
     if n == 0 {
@@ -643,8 +742,11 @@ impl<S: PriceSource> Scorer<S> {
         let need_to = c.at_ms.saturating_add(longest).min(self.opts.as_of_ms);
         if !self.cursors.contains_key(&c.symbol) {
             let back = SAMPLE_MS.max(self.opts.max_gap_ms.unwrap_or(0));
-            let to = need_to.max(c.at_ms.saturating_add(SAMPLE_MS));
-            let points = self.src.window(&c.symbol, c.at_ms - back, to)?;
+            // Never read past what is known (the sample only sets the usual spacing).
+            let to = need_to.max(c.at_ms.saturating_add(SAMPLE_MS).min(self.opts.as_of_ms));
+            let points = self
+                .src
+                .window(&c.symbol, c.at_ms.saturating_sub(back), to)?;
             let max_gap = self
                 .opts
                 .max_gap_ms
@@ -687,11 +789,13 @@ impl<S: PriceSource> Scorer<S> {
             Side::Short
         };
         let keys = groups_of(c);
+        let hs: Vec<i64> = self.opts.horizons.iter().map(|h| h.ms).collect();
+        let ws = windows(pts, c.at_ms, &hs, gap, as_of);
         let mut out = Vec::with_capacity(self.opts.horizons.len());
-        for (i, h) in self.opts.horizons.iter().enumerate() {
-            let o = outcome(pts, c.at_ms, c.side, h.ms, cost, gap, as_of);
-            let ol = outcome(pts, c.at_ms, Side::Long, h.ms, cost, gap, as_of);
-            let or = outcome(pts, c.at_ms, random, h.ms, cost, gap, as_of);
+        for (i, w) in ws.iter().enumerate() {
+            let o = outcome_of(w, c.side, cost);
+            let ol = outcome_of(w, Side::Long, cost);
+            let or = outcome_of(w, random, cost);
             self.overall[i].add(&o);
             self.overall[i].add_baseline(&ol, &or);
             self.base_long[i].add(&ol);

@@ -321,3 +321,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The one-scan windows give exactly the reference [`outcome`] for every side and horizon,
+    /// candles included.
+    #[test]
+    fn one_scan_equals_reference(
+        pts in path(),
+        ranges in prop::collection::vec((0.0f64..5.0, 0.0f64..5.0, 0i64..10), 60),
+        at in 0i64..500,
+        hs in prop::collection::btree_set(1i64..300, 1..5),
+        cost in prop::option::of(0.0f64..30.0),
+        gap in prop::option::of(5i64..40),
+    ) {
+        let pts: Vec<Point> = pts
+            .iter()
+            .zip(&ranges)
+            .map(|(p, &(up, down, back))| Point {
+                from_ms: p.at_ms - back,
+                high: p.price + up,
+                low: p.price - down,
+                spread_bps: Some(up),
+                ..*p
+            })
+            .collect();
+        let hs: Vec<i64> = hs.into_iter().collect();
+        let ws = windows(&pts, at, &hs, gap, 450);
+        for (h, w) in hs.iter().zip(&ws) {
+            for side in [Side::Long, Side::Short] {
+                prop_assert_eq!(outcome_of(w, side, cost), outcome(&pts, at, side, *h, cost, gap, 450));
+            }
+        }
+    }
+}
