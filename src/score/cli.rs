@@ -266,7 +266,12 @@ pub fn score(db: &str, a: &ScoreArgs, out: &mut dyn Write) -> Result<(), Command
         None => None,
     };
     let store = if file_calls.is_none() || prices.is_none() {
-        Some(crate::store::open_store(db, "score").doing(|| format!("opening SNIPER_DB={db}"))?)
+        Some(crate::store::open_store(db, "score").doing(|| {
+            format!(
+                "opening SNIPER_DB={}",
+                crate::store::postgres::redact_db(db)
+            )
+        })?)
     } else {
         None
     };
