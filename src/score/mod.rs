@@ -339,7 +339,8 @@ pub fn windows(
         .filter(|p| p.price > 0.0);
     let start = points.partition_point(|p| p.at_ms <= at_ms);
     let mut i = start;
-    let (mut high, mut low): (Option<(f64, i64)>, Option<(f64, i64)>) = (None, None);
+    let mut high: Option<(f64, i64)> = None;
+    let mut low: Option<(f64, i64)> = None;
     let mut out = Vec::with_capacity(horizons.len());
     for &h in horizons {
         let end = at_ms.saturating_add(h);

@@ -291,7 +291,7 @@ proptest! {
         for (i, p) in changed.iter_mut().enumerate() {
             let outside = p.at_ms > at + h || entry_at.is_some_and(|e| p.at_ms < e)
                 || (entry_at.is_none() && p.at_ms < at);
-            if outside && splitmix(seed ^ i as u64) % 2 == 0 {
+            if outside && splitmix(seed ^ i as u64).is_multiple_of(2) {
                 p.price *= bump;
                 p.high = p.price;
                 p.low = p.price;
