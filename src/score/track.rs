@@ -88,3 +88,84 @@ pub fn track_record(card: &Scorecard, level: &str, direction: &str) -> TrackReco
         text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::score::{Acc, Baseline, Group, Outcome, Scorecard};
+
+    fn card(hits: u64, n: u64, chance_hits: u64, sandbox: bool) -> Scorecard {
+        let mut acc = Acc::default();
+        for i in 0..n {
+            let hit = i < hits;
+            let o = Outcome::Resolved {
+                ret_bps: if hit { 10.0 } else { -10.0 },
+                hit,
+                cost_bps: 0.0,
+                mfe_bps: 0.0,
+                mae_bps: 0.0,
+                mfe_after_ms: None,
+            };
+            let r = Outcome::Resolved {
+                ret_bps: 0.0,
+                hit: i < chance_hits,
+                cost_bps: 0.0,
+                mfe_bps: 0.0,
+                mae_bps: 0.0,
+                mfe_after_ms: None,
+            };
+            acc.add(&o);
+            acc.add_baseline(&o, &r);
+        }
+        acc.add(&Outcome::Pending);
+        let per = |a: &Acc| BTreeMap::from([("1h".to_string(), a.summary())]);
+        Scorecard {
+            horizons: vec!["5m".into(), "1h".into(), "4h".into()],
+            cost_bps: None,
+            max_gap_s: None,
+            as_of_ms: 0,
+            calls: n + 1,
+            skipped: 0,
+            overall: per(&acc),
+            groups: vec![Group {
+                by: "level_direction",
+                key: "action long".into(),
+                horizons: per(&acc),
+            }],
+            baseline: Baseline {
+                seed: 1,
+                long: BTreeMap::new(),
+                random: BTreeMap::new(),
+            },
+            sandbox,
+        }
+    }
+
+    #[test]
+    fn track_record_line_hand_computed() {
+        // 123 of 212 = 58.0 %; Wilson 95 % [51.3 %, 64.4 %]; chance 106 of 212 = 50 %.
+        let t = track_record(&card(123, 212, 106, false), "action", "long");
+        assert_eq!(
+            t.text,
+            "long action: 58 % of 212 up after 1 h (95 % 51–64 %; chance 50 %)"
+        );
+        assert_eq!((t.n, t.horizon.as_str(), t.low_n), (212, "1h", false));
+    }
+
+    #[test]
+    fn few_calls_say_so_and_sandbox_is_marked() {
+        let t = track_record(&card(8, 11, 5, false), "action", "long");
+        assert_eq!(t.text, "no track record yet (12 calls)");
+        assert!(t.low_n);
+        let t = track_record(&card(123, 212, 106, true), "action", "long");
+        assert!(
+            t.text.starts_with("SANDBOX long action: 58 %"),
+            "{}",
+            t.text
+        );
+        let t = track_record(&card(123, 212, 106, false), "watch", "short");
+        assert_eq!(t.text, "no track record yet (0 calls)");
+    }
+}
