@@ -4,6 +4,8 @@
 //! files (exit 2 naming line and column), the track record in a delivered call, `/api/scorecard`
 //! over loopback HTTP, and replay of two rule sets side by side (snapshot).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -703,4 +705,39 @@ async fn track_record_sees_nothing_after_the_run() {
     );
     assert_eq!(cards[0]["overall"]["1h"]["n"], 38);
     assert_eq!(cards[0]["overall"]["1h"]["pending"], 2);
+}
+
+/// The daemon's own run against the sandbox records each symbol's mid and spread (the price path
+/// the scorecard reads), in the SQLite file.
+#[tokio::test]
+async fn daemon_runs_record_the_price_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.db");
+    let (_sb, runner) = common::sandbox_runner(&["--symbol", "SOL,BTC"]).await;
+    let st = AsyncStore::new(Arc::new(SqliteStore::open(db.to_str().unwrap()).unwrap()));
+    let window = runner.config().window.clone();
+    let app = sniper::daemon::server::App::new(
+        runner,
+        &sniper::daemon::scheduler::SchedulerConfig::default(),
+        sniper::daemon::metrics::Metrics::new(),
+        Some(st.clone()),
+        window,
+    )
+    .await;
+    let before = Timestamp::now().as_millisecond();
+    let results = app.run_and_record().await;
+    let after = Timestamp::now().as_millisecond();
+    let syms = st.price_symbols().await.unwrap();
+    assert_eq!(syms, vec!["BTC".to_string(), "SOL".to_string()]);
+    for r in &results {
+        let book = r.features.book.as_ref().expect("the sandbox serves a book");
+        let pts = st
+            .prices(r.symbols.input.clone(), before - 1000, after)
+            .await
+            .unwrap();
+        assert_eq!(pts.len(), 1, "{}", r.symbols.input);
+        assert_eq!(pts[0].mid, book.mid);
+        assert_eq!(pts[0].spread_bps, Some(book.spread_bps));
+        assert_eq!(pts[0].at_ms, r.timestamp.as_millisecond());
+    }
 }
