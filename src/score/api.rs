@@ -2,7 +2,9 @@
 //! `sniper score --json` (own calls on the stored price path, scored now), plus `chart`: per
 //! symbol the last 24 h of the price path (at most [`CHART_POINTS`] points, `[epoch ms, mid]`)
 //! and the calls of those 24 h with their outcome at `horizon` (`won`, `lost`, `pending`, `gap`)
-//! — what the status page draws.
+//! — what the status page draws. The same query within [`CACHE_MS`] gets the same document.
+
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -136,18 +138,40 @@ pub fn document(
     Ok(doc)
 }
 
+/// How long a served document is reused for the same query (the page polls every minute).
+pub const CACHE_MS: i64 = 30_000;
+
+/// (query key, computed at ms, document).
+type Cached = Arc<Mutex<Option<(String, i64, Arc<serde_json::Value>)>>>;
+
 #[derive(Clone)]
 struct ApiState {
     store: AsyncStore,
     opts: ScoreOpts,
+    cache: Cached,
 }
 
 async fn scorecard(State(s): State<ApiState>, Query(p): Query<ScorecardParams>) -> Response {
     let store = s.store.inner().clone();
     let now = Timestamp::now().as_millisecond();
-    let res = tokio::task::spawn_blocking(move || document(store.as_ref(), &p, &s.opts, now)).await;
+    let key = format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        p.symbol, p.since, p.horizon, p.delivered
+    );
+    if let Some((k, at, doc)) = s.cache.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+        && *k == key
+        && (0..CACHE_MS).contains(&(now - at))
+    {
+        return axum::Json(doc.as_ref().clone()).into_response();
+    }
+    let opts = s.opts.clone();
+    let res = tokio::task::spawn_blocking(move || document(store.as_ref(), &p, &opts, now)).await;
     match res {
-        Ok(Ok(doc)) => axum::Json(doc).into_response(),
+        Ok(Ok(doc)) => {
+            let doc = Arc::new(doc);
+            *s.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, now, doc.clone()));
+            axum::Json(doc.as_ref().clone()).into_response()
+        }
         Ok(Err(("store", m))) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({"error": "store", "message": m})),
@@ -166,5 +190,9 @@ async fn scorecard(State(s): State<ApiState>, Query(p): Query<ScorecardParams>) 
 pub fn routes(store: AsyncStore, opts: ScoreOpts) -> Router {
     Router::new()
         .route("/api/scorecard", get(scorecard))
-        .with_state(ApiState { store, opts })
+        .with_state(ApiState {
+            store,
+            opts,
+            cache: Cached::default(),
+        })
 }
