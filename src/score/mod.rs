@@ -12,7 +12,9 @@
 //!   (call, call + horizon]; a candle's high/low count only when the whole candle lies after the
 //!   call, otherwise its close; `mfe_after_ms` = when the MFE was first reached, after the call;
 //! - *gap* = the entry or the exit price is older than `max_gap` (default twice the series' usual
-//!   spacing, the median spacing of the symbol's points around its first call), or there is none;
+//!   spacing, the median spacing of the symbol's points around its first call; while a symbol
+//!   has fewer than two points there is no usual spacing and every outcome is a gap), or there is
+//!   none;
 //! - *pending* = call + horizon is later than the end of what is known (`as_of_ms`).
 //!
 //! Scoring streams: calls arrive oldest first and each symbol's price path is read in windows
@@ -36,6 +38,8 @@ const Z95: f64 = 1.959_963_984_540_054;
 pub const MIN_RESOLVED: u64 = 30;
 /// Window read from a price source at a time (6 h: 4 320 five-second mids).
 pub const CHUNK_MS: i64 = 6 * 3_600_000;
+/// Max gap used while a symbol has no usual spacing yet: every price is too old (a gap).
+const NO_SPACING: i64 = -1;
 /// Span sampled around a symbol's first call to find its usual spacing.
 pub const SAMPLE_MS: i64 = 86_400_000;
 
@@ -782,8 +786,14 @@ impl<S: PriceSource> Scorer<S> {
             cur.points.drain(..cur.start);
             cur.start = 0;
         }
+        if cur.max_gap.is_none() {
+            // No usual spacing known yet (fewer than two points so far): try what is loaded now.
+            cur.max_gap = median_spacing(&cur.points[cur.start..]).map(|s| s * 2);
+        }
         let pts = &cur.points[cur.start..];
-        let (cost, gap, as_of) = (self.opts.cost_bps, cur.max_gap, self.opts.as_of_ms);
+        // Without a usual spacing every price counts as stale: gaps, never a guessed price.
+        let gap = Some(cur.max_gap.unwrap_or(NO_SPACING));
+        let (cost, as_of) = (self.opts.cost_bps, self.opts.as_of_ms);
         let random = if splitmix(self.opts.seed ^ self.calls) & 1 == 0 {
             Side::Long
         } else {

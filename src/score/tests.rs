@@ -356,3 +356,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_lone_point_is_no_usual_spacing_so_gaps_until_there_is_one() {
+    // One point near the first call, then a dense path from day 3 on.
+    let mut pts = vec![Point::mid(0, 100.0, None)];
+    pts.extend((0..2000).map(|i| Point::mid(3 * 86_400_000 + i * 1000, 101.0, None)));
+    let as_of = pts.last().unwrap().at_ms;
+    let mut s = Scorer::new(OneSeries(pts), opts(as_of));
+    let first = s.push(&call(1000, "A", Side::Long)).unwrap();
+    assert_eq!(first, vec![Outcome::Gap, Outcome::Gap]);
+    let later = s
+        .push(&call(3 * 86_400_000 + 500_000, "A", Side::Long))
+        .unwrap();
+    assert!(matches!(later[0], Outcome::Resolved { .. }), "{later:?}");
+}
