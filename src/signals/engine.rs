@@ -82,11 +82,8 @@ pub struct SignalMessage {
     pub sandbox: bool,
     /// Every layer's grade and numbers.
     pub layers: Vec<super::grade::LayerGrade>,
-    /// The human text (Telegram).
+    /// The human text (Telegram); ends with the track record line when there is one.
     pub text: String,
-    /// How calls of this kind (level × direction) did so far (issue 23), when it could be scored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub track_record: Option<crate::score::track::TrackRecord>,
 }
 
 /// How long a track-record scorecard is reused before it is scored again (run time).
@@ -322,9 +319,12 @@ impl SignalEngine {
                 sandbox: r.sandbox,
                 layers: call.layers.clone(),
                 text,
-                track_record,
             };
-            let body = serde_json::to_value(&msg)?;
+            let mut body = serde_json::to_value(&msg)?;
+            // How calls of this kind did so far (issue 23): `track_record` in the webhook JSON.
+            if let (Some(t), Some(obj)) = (&track_record, body.as_object_mut()) {
+                obj.insert("track_record".into(), serde_json::to_value(t)?);
+            }
             for ch in &self.channels {
                 outbox.push(OutboxRow {
                     key: idem.clone(),
