@@ -18,6 +18,7 @@ pub mod notify;
 pub mod resilience;
 pub mod run;
 pub mod sandbox;
+pub mod score;
 pub mod signals;
 pub mod store;
 pub mod symbol;

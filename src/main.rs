@@ -109,6 +109,16 @@ enum Cmd {
         #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
         db: String,
     },
+    /// The scorecard: every graded call measured against what the price did next (hit rate with
+    /// its 95 % interval, returns, excursions, per group, next to chance). Own calls and price path
+    /// from SNIPER_DB, or --calls/--prices files. Exit 2 on a bad flag or file (line and column).
+    Score {
+        #[command(flatten)]
+        args: sniper::score::cli::ScoreArgs,
+        /// SQLite file or postgres:// URL.
+        #[arg(long, env = "SNIPER_DB", default_value = sniper::store::DEFAULT_DB_PATH)]
+        db: String,
+    },
     /// Parse a symbol in any common form and print it for a venue (alone on one line), or with
     /// --json the parsed instrument and its form on every venue. Exit 2 on a rejected symbol.
     Symbol(sniper::symbol::SymbolArgs),
@@ -244,6 +254,10 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
         }
         Cmd::Signals { args, db } => {
             sniper::signals::cli::signals(&db, &args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Score { args, db } => {
+            sniper::score::cli::score(&db, &args, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Replay { args, db } => {

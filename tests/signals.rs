@@ -321,10 +321,11 @@ async fn replay_under_other_rules_snapshot() {
     sniper::signals::cli::replay(
         path.to_str().unwrap(),
         &sniper::signals::cli::ReplayArgs {
-            rules: Some(rules.to_str().unwrap().into()),
+            rules: vec![rules.to_str().unwrap().into()],
             symbol: None,
             since: None,
             json: false,
+            score: Default::default(),
         },
         &mut out,
     )

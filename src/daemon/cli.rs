@@ -119,6 +119,10 @@ pub async fn daemon(
     let tg_settings = daemon.telegram.into_settings()?;
     let alerter_chat = alert_cfg.telegram.as_ref().map(|t| t.chat_id.clone());
     let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
+    let price_retention_ms = crate::score::record::price_retention_from_env()
+        .map_err(|e| CommandError::Config(Box::new(e)))?;
+    let score_opts =
+        crate::score::cli::ScoreOpts::from_env().map_err(|e| CommandError::Config(Box::new(e)))?;
     let signal_cfg = daemon.signals.into_config(
         daemon.alerts.telegram_bot_token.as_deref(),
         &daemon.alerts.telegram_api_base,
@@ -200,6 +204,7 @@ pub async fn daemon(
     )
     .await
     .doing(|| "loading the signal state".into())?;
+    engine.set_score_opts(score_opts);
     app.set_signals(engine.clone());
     app.set_replica(&replica);
     // The scheduled share of SNIPER_BUDGET_PER_MIN, counted in the shared store so replicas
@@ -311,6 +316,18 @@ pub async fn daemon(
         tokio::spawn(crate::store::retention_task(
             store.clone(),
             crate::store::DEFAULT_RETENTION,
+            crate::store::DEFAULT_PRUNE_INTERVAL,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    {
+        // The scorecard's price path has its own retention (SNIPER_PRICE_RETENTION, 90d).
+        let mut rx = rx.clone();
+        tokio::spawn(crate::score::record::price_retention_task(
+            store.clone(),
+            price_retention_ms,
             crate::store::DEFAULT_PRUNE_INTERVAL,
             async move {
                 let _ = rx.wait_for(|s| *s).await;

@@ -423,6 +423,27 @@ pub struct Metrics {
     telegram_updates: Family<TelegramUpdateLabels, Counter>,
     store_errors: Family<StoreLabels, Counter>,
     cost: CostMetrics,
+    score: ScoreMetrics,
+}
+
+/// The scorecard's gauges (issue 23), per level, direction and horizon; set whenever the track
+/// records are scored (series appear once a kind of call has been scored).
+#[derive(Debug, Default)]
+struct ScoreMetrics {
+    /// `sniper_score_hit_rate{level,direction,horizon}`: fraction of 1.
+    hit_rate: Family<ScoreLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// `sniper_score_ci95_low` / `_high`: Wilson 95 % interval of the hit rate.
+    ci95_low: Family<ScoreLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    ci95_high: Family<ScoreLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// `sniper_score_resolved{…}`: resolved calls behind the rate.
+    resolved: Family<ScoreLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ScoreLabels {
+    level: String,
+    direction: String,
+    horizon: String,
 }
 
 /// What the backend budget and freshness save.
@@ -600,7 +621,29 @@ impl Metrics {
             "Requests left in each consumer's share of SNIPER_BUDGET_PER_MIN",
             cost.remaining.clone(),
         );
+        let score = ScoreMetrics::default();
+        registry.register(
+            "sniper_score_hit_rate",
+            "Scorecard: hit rate of graded calls (last 30 days) by level, direction and horizon",
+            score.hit_rate.clone(),
+        );
+        registry.register(
+            "sniper_score_ci95_low",
+            "Scorecard: lower bound of the hit rate's Wilson 95 % interval",
+            score.ci95_low.clone(),
+        );
+        registry.register(
+            "sniper_score_ci95_high",
+            "Scorecard: upper bound of the hit rate's Wilson 95 % interval",
+            score.ci95_high.clone(),
+        );
+        registry.register(
+            "sniper_score_resolved",
+            "Scorecard: resolved calls behind the hit rate",
+            score.resolved.clone(),
+        );
         Arc::new(Metrics {
+            score,
             cost,
             registry,
             soft_fail,
@@ -736,6 +779,32 @@ impl Metrics {
         self.signals
             .get_or_create(&SignalLabels { level, direction })
             .inc();
+    }
+
+    /// Set the scorecard gauges of one kind of call (`level`, `direction`) at `horizon`.
+    pub fn set_score(
+        &self,
+        level: &str,
+        direction: &str,
+        horizon: &str,
+        resolved: u64,
+        hit_rate: Option<f64>,
+        ci95: Option<[f64; 2]>,
+    ) {
+        let l = ScoreLabels {
+            level: level.to_string(),
+            direction: direction.to_string(),
+            horizon: horizon.to_string(),
+        };
+        self.score
+            .resolved
+            .get_or_create(&l)
+            .set(i64::try_from(resolved).unwrap_or(i64::MAX));
+        if let (Some(r), Some([lo, hi])) = (hit_rate, ci95) {
+            self.score.hit_rate.get_or_create(&l).set(r);
+            self.score.ci95_low.get_or_create(&l).set(lo);
+            self.score.ci95_high.get_or_create(&l).set(hi);
+        }
     }
 
     /// Counts one signal delivery attempt.

@@ -316,6 +316,10 @@ impl App {
                 &summary.soft_fails,
             );
         }
+        // The scorecard's price path (issue 23): mid and spread of every usable book.
+        if let Some(store) = &self.store {
+            crate::score::record::record_prices(store, &results).await;
+        }
         if let Some(engine) = self.signals.get() {
             engine.after_run(&results).await;
         }

@@ -222,11 +222,66 @@ pub fn route(update: &Value, allowed: &[String]) -> Routed {
     }
 }
 
-/// `/score`'s answer. GLUE(issue 23): the lead wires the scorecard summary here once
-/// `src/score/` is merged.
-pub fn score_text(symbol: Option<&str>) -> String {
-    let _ = symbol;
-    "scorecard not available yet".to_string()
+/// `/score`'s answer: the scorecard of the last 30 days of the store's own calls (all symbols or
+/// `symbol`), one line per horizon — hit rate with its Wilson 95 % interval, against chance —
+/// with "too few" said below 30 resolved calls and SANDBOX when scored on sandbox data.
+/// Blocking (reads the store): call it on the blocking pool.
+pub fn score_text(
+    store: &dyn crate::store::StateStore,
+    symbol: Option<&str>,
+    now: Timestamp,
+) -> String {
+    let now_ms = now.as_millisecond();
+    let opts = match crate::score::cli::ScoreOpts::from_env().and_then(|o| o.options(now_ms)) {
+        Ok(o) => o,
+        Err(e) => return format!("scorecard unavailable: {e}"),
+    };
+    let since = now_ms - 30 * 24 * 3_600_000;
+    let sym = symbol.map(str::to_ascii_uppercase);
+    match crate::score::cli::score_store(store, sym.as_deref(), since, false, opts, None) {
+        Err(e) => format!("scorecard unavailable: {e}"),
+        Ok((card, _)) => score_summary(&card, sym.as_deref()),
+    }
+}
+
+/// The text of a scorecard for a chat (pure).
+pub fn score_summary(card: &crate::score::Scorecard, symbol: Option<&str>) -> String {
+    let fmt_pct = |x: f64| format!("{:.0} %", x * 100.0);
+    let mut out = format!(
+        "scorecard{}{}, last 30 days: {} calls",
+        if card.sandbox { " (SANDBOX data)" } else { "" },
+        symbol.map(|s| format!(" {s}")).unwrap_or_default(),
+        card.calls
+    );
+    if card.calls == 0 {
+        out.push_str(
+            "
+no track record yet",
+        );
+        return out;
+    }
+    for h in &card.horizons {
+        let Some(s) = card.overall.get(h) else {
+            continue;
+        };
+        let line = match (s.hit_rate, s.ci95) {
+            (Some(r), Some([lo, hi])) => format!(
+                "{h}: {} of {} beat the cost (95 % {}–{}; chance {}){}",
+                fmt_pct(r),
+                s.n,
+                fmt_pct(lo),
+                fmt_pct(hi),
+                s.chance_hit_rate.map(fmt_pct).unwrap_or_else(|| "–".into()),
+                if s.low_n { ", too few to say" } else { "" }
+            ),
+            _ => format!("{h}: nothing resolved yet"),
+        };
+        out.push_str(&format!(
+            "\n{line} · pending {} · gaps {}",
+            s.pending, s.gaps
+        ));
+    }
+    out
 }
 
 const HELP: &str = "sniper commands:\n/status — modules, data health, window, next run\n/calls [SYMBOL] — latest calls and their delivery\n/score [SYMBOL] — scorecard summary\n/rules — grading rules in force\n/mute SYMBOL|all DURATION — e.g. /mute SOL 1h\n/unmute [SYMBOL|all]";
@@ -397,7 +452,13 @@ impl Listener {
                 }
                 s
             }
-            Command::Score(sym) => score_text(sym.as_deref()),
+            Command::Score(sym) => {
+                let store = self.store.inner().clone();
+                let sym = sym.clone();
+                tokio::task::spawn_blocking(move || score_text(store.as_ref(), sym.as_deref(), now))
+                    .await
+                    .unwrap_or_else(|e| format!("scorecard unavailable: {e}"))
+            }
             Command::Rules => format!("rules in force:\n{}", self.engine.rules().to_toml()),
             Command::Calls(sym) => self.calls(sym.as_deref()).await,
             Command::Mute(t, d) => self.mute(t, d, now).await,

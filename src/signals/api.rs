@@ -1,6 +1,6 @@
 //! HTTP face: `GET /api/signals?symbol=&since=&limit=` (graded calls from the store, newest
 //! first) and `GET /api/market/latest` (per symbol: the latest run's market data, features and
-//! call — the status page's charts).
+//! call — the status page's charts); `GET /api/scorecard` is merged in from [`crate::score::api`].
 
 use std::sync::Arc;
 
@@ -147,8 +147,10 @@ async fn market_latest(State(s): State<ApiState>) -> Response {
 
 /// The routes, ready to `merge`.
 pub fn routes(engine: Arc<SignalEngine>, store: AsyncStore) -> Router {
+    let scorecard = crate::score::api::routes(store.clone(), engine.score_opts());
     Router::new()
         .route("/api/signals", get(signals))
         .route("/api/market/latest", get(market_latest))
         .with_state(ApiState { engine, store })
+        .merge(scorecard)
 }

@@ -29,9 +29,10 @@ pub struct SignalsArgs {
 /// `sniper replay` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// Rules file to re-grade with (TOML; unset keys keep their defaults).
+    /// Rules file to re-grade with (TOML; unset keys keep their defaults). Repeat it to score
+    /// several rule sets side by side on the same price path.
     #[arg(long = "rules", env = "SNIPER_RULES")]
-    pub rules: Option<String>,
+    pub rules: Vec<String>,
     /// Only this symbol.
     #[arg(long)]
     pub symbol: Option<String>,
@@ -41,6 +42,9 @@ pub struct ReplayArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// How the re-graded calls are scored (horizons, cost, max gap).
+    #[command(flatten)]
+    pub score: crate::score::cli::ScoreOpts,
 }
 
 /// `--since` parsed; a bad value is a configuration error naming the flag.
@@ -143,9 +147,26 @@ fn delivery_summary(d: &serde_json::Value) -> String {
     format!("  [{}]", parts.join(", "))
 }
 
-/// Re-grade the stored features with other rules and print the calls they would have made.
+/// Re-grade the stored features with other rules and print the calls they would have made, then
+/// the scorecard of every re-graded watch/action call on the stored price path: with one rule set
+/// after its calls, with several side by side (one column per rule set).
 pub fn replay(db: &str, a: &ReplayArgs, out: &mut dyn Write) -> Result<(), CommandError> {
-    let rules = Rules::load(a.rules.as_deref())?;
+    let mut sets = Vec::new();
+    for path in &a.rules {
+        let name = std::path::Path::new(path)
+            .file_name()
+            .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+        sets.push((name, Rules::load(Some(path))?));
+    }
+    if sets.is_empty() {
+        sets.push(("defaults".to_string(), Rules::default()));
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let score_opts = a
+        .score
+        .options(now)
+        .map_err(|e| CommandError::Config(Box::new(e)))?;
+    let rules = sets[0].1.clone();
     let since = since(&a.since)?;
     let store = open(db)?;
     let rows = store
@@ -171,13 +192,35 @@ pub fn replay(db: &str, a: &ReplayArgs, out: &mut dyn Write) -> Result<(), Comma
         }
     }
     let calls = replay_runs(&runs, &rules);
+    let mut cards = Vec::new();
+    for (name, r) in &sets {
+        let card =
+            crate::score::replay_scorecard(store.as_ref(), &runs, r, name, score_opts.clone())
+                .doing(|| format!("scoring the rule set {name}"))?;
+        cards.push((name.clone(), card));
+    }
     let text = if a.json {
+        let scorecards: Vec<_> = cards
+            .iter()
+            .map(|(n, c)| serde_json::json!({"rules": n, "scorecard": c}))
+            .collect();
         format!(
             "{}\n",
-            serde_json::json!({"runs": runs.len(), "calls": calls})
+            serde_json::json!({"runs": runs.len(), "calls": calls, "scorecards": scorecards})
+        )
+    } else if cards.len() == 1 {
+        format!(
+            "{}\n{}",
+            render(runs.len(), &calls),
+            crate::score::cli::render(&cards[0].1)
         )
     } else {
-        render(runs.len(), &calls)
+        format!(
+            "{} graded runs re-graded under {} rule sets; scorecards on the same price path\n{}",
+            runs.len(),
+            cards.len(),
+            crate::score::cli::render_side_by_side(&cards)
+        )
     };
     out.write_all(text.as_bytes())
         .doing(|| "writing the replay".into())

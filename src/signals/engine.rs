@@ -82,9 +82,14 @@ pub struct SignalMessage {
     pub sandbox: bool,
     /// Every layer's grade and numbers.
     pub layers: Vec<super::grade::LayerGrade>,
-    /// The human text (Telegram).
+    /// The human text (Telegram); ends with the track record line when there is one.
     pub text: String,
 }
+
+/// How long a track-record scorecard is reused before it is scored again (run time).
+pub const TRACK_TTL_MS: i64 = 5 * 60_000;
+/// How far back the track record looks (30 days).
+pub const TRACK_SPAN_MS: i64 = 30 * 86_400_000;
 
 /// The human text of a call.
 pub fn message_text(symbol: &str, call: &Call, reason: Reason, sandbox: bool) -> String {
@@ -124,6 +129,10 @@ pub struct SignalEngine {
     metrics: Option<Arc<Metrics>>,
     state: Mutex<BTreeMap<(String, String), LastDelivered>>,
     latest: RwLock<BTreeMap<String, LatestSymbol>>,
+    /// The scorecard behind the track records: (scored at run ms, card).
+    track: Mutex<Option<(i64, Arc<crate::score::Scorecard>)>>,
+    /// How the track record is scored (horizons, cost).
+    score_opts: RwLock<crate::score::cli::ScoreOpts>,
     /// Woken after each enqueue.
     pub notify: Arc<Notify>,
 }
@@ -162,8 +171,89 @@ impl SignalEngine {
             metrics,
             state: Mutex::new(state),
             latest: RwLock::new(BTreeMap::new()),
+            track: Mutex::new(None),
+            score_opts: RwLock::new(crate::score::cli::ScoreOpts::default()),
             notify: Arc::new(Notify::new()),
         }))
+    }
+
+    /// Score track records with these options (`SNIPER_SCORE_HORIZONS`, `SNIPER_SCORE_COST_BPS`).
+    pub fn set_score_opts(&self, opts: crate::score::cli::ScoreOpts) {
+        *self.score_opts.write().unwrap_or_else(|e| e.into_inner()) = opts;
+        *self.track.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The scoring options of the track records (also `/api/scorecard`'s).
+    pub fn score_opts(&self) -> crate::score::cli::ScoreOpts {
+        self.score_opts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The scorecard of the stored calls of the last 30 days before `at_ms` on the stored price
+    /// path, as known at `at_ms` (nothing later); re-scored at most every [`TRACK_TTL_MS`].
+    /// `None` when scoring failed (logged).
+    pub async fn track_card(&self, at_ms: i64) -> Option<Arc<crate::score::Scorecard>> {
+        if let Some((t, c)) = self
+            .track
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            && (0..TRACK_TTL_MS).contains(&(at_ms - t))
+        {
+            return Some(c.clone());
+        }
+        let opts = self
+            .score_opts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .options(at_ms);
+        let opts = match opts {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "track record: bad scoring options");
+                return None;
+            }
+        };
+        let store = self.store.inner().clone();
+        let res = tokio::task::spawn_blocking(move || {
+            crate::score::cli::score_store(
+                store.as_ref(),
+                None,
+                at_ms - TRACK_SPAN_MS,
+                false,
+                opts,
+                None,
+            )
+        })
+        .await;
+        match res {
+            Ok(Ok((card, _))) => {
+                if let Some(m) = &self.metrics {
+                    for g in card.groups.iter().filter(|g| g.by == "level_direction") {
+                        let mut parts = g.key.splitn(2, ' ');
+                        let (Some(level), Some(dir)) = (parts.next(), parts.next()) else {
+                            continue;
+                        };
+                        for (h, s) in &g.horizons {
+                            m.set_score(level, dir, h, s.n, s.hit_rate, s.ci95);
+                        }
+                    }
+                }
+                let card = Arc::new(card);
+                *self.track.lock().unwrap_or_else(|e| e.into_inner()) = Some((at_ms, card.clone()));
+                Some(card)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "track record: scoring failed");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "track record: scoring task failed");
+                None
+            }
+        }
     }
 
     /// The rules in force.
@@ -206,6 +296,15 @@ impl SignalEngine {
         let mut state_row = None;
         if let Some(reason) = reason {
             let idem = super::idempotency_key(&symbol, &dir, call.level.as_str(), at_ms);
+            let track_record = self.track_card(at_ms).await.map(|card| {
+                let mut card = (*card).clone();
+                card.sandbox |= r.sandbox;
+                crate::score::track::track_record(&card, call.level.as_str(), &dir)
+            });
+            let mut text = message_text(&symbol, &call, reason, r.sandbox);
+            if let Some(t) = &track_record {
+                text.push_str(&format!("\ntrack record: {}", t.text));
+            }
             let msg = SignalMessage {
                 source: "sniper",
                 kind: "signal",
@@ -219,9 +318,13 @@ impl SignalEngine {
                 at: r.timestamp,
                 sandbox: r.sandbox,
                 layers: call.layers.clone(),
-                text: message_text(&symbol, &call, reason, r.sandbox),
+                text,
             };
-            let body = serde_json::to_value(&msg)?;
+            let mut body = serde_json::to_value(&msg)?;
+            // How calls of this kind did so far (issue 23): `track_record` in the webhook JSON.
+            if let (Some(t), Some(obj)) = (&track_record, body.as_object_mut()) {
+                obj.insert("track_record".into(), serde_json::to_value(t)?);
+            }
             for ch in &self.channels {
                 outbox.push(OutboxRow {
                     key: idem.clone(),

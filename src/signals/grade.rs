@@ -246,17 +246,19 @@ pub fn grade_book(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
 
 /// Liquidation magnet: of the nearest cluster above and below the mid, those holding at least
 /// `min_notional_usd` count; one within `action_bps` is action, within `watch_bps` watch; the
-/// strongest (then nearest) wins. Below the mid supports long, above supports short.
+/// strongest (then nearest) wins. Read as `resistance` (default) below the mid supports long and
+/// above supports short; read as `magnet` (`liquidations.reading`) the other way round.
 pub fn grade_liquidations(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
     let Some(l) = &f.liquidations else {
         return LayerGrade::none(Layer::Liquidations, "no liquidation levels");
     };
     let rl = &r.liquidations;
     let mut best: Option<(Level, f64, Direction, String)> = None;
-    for (c, dir) in [
-        (&l.nearest_below, Direction::Long),
-        (&l.nearest_above, Direction::Short),
-    ] {
+    let (below, above) = match rl.reading {
+        super::rules::LiqReading::Resistance => (Direction::Long, Direction::Short),
+        super::rules::LiqReading::Magnet => (Direction::Short, Direction::Long),
+    };
+    for (c, dir) in [(&l.nearest_below, below), (&l.nearest_above, above)] {
         let Some(c) = c else { continue };
         let d = c.distance_bps.abs();
         let level = if c.notional_usd < rl.min_notional_usd {
@@ -563,6 +565,21 @@ mod tests {
         ];
         for (i, (f, want)) in cases.iter().enumerate() {
             assert_eq!(lv(&grade_liquidations(f, &r())), *want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn liquidation_magnet_reading_flips_the_side() {
+        let mut m = r();
+        m.liquidations.reading = crate::signals::rules::LiqReading::Magnet;
+        let cases = [
+            (liq(Some((1e6, -50.0)), None), (A, S)),
+            (liq(None, Some((2e6, 50.0))), (A, L)),
+            (liq(Some((2e6, -60.0)), Some((2e6, 70.0))), (Wt, S)),
+            (liq(Some((1e6, -100.01)), None), (No, N)),
+        ];
+        for (i, (f, want)) in cases.iter().enumerate() {
+            assert_eq!(lv(&grade_liquidations(f, &m)), *want, "case {i}");
         }
     }
 

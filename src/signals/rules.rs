@@ -54,6 +54,21 @@ pub struct LiqRules {
     pub watch_bps: f64,
     /// A counted cluster within this distance is action, bps. Default 50 (the design's 0.5 %).
     pub action_bps: f64,
+    /// How a cluster is read: `resistance` (default: a cluster above the price holds it back →
+    /// short, below supports it → long) or `magnet` (price is drawn to the cluster: above → long,
+    /// below → short). `sniper replay --rules` scores both on the same price path.
+    pub reading: LiqReading,
+}
+
+/// How a liquidation cluster near the price is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiqReading {
+    /// Above the price → short, below → long (the cluster is a barrier).
+    #[default]
+    Resistance,
+    /// Above the price → long, below → short (price is drawn to the liquidity).
+    Magnet,
 }
 
 /// Whale flow: the symbol's net notional (longs − shorts) in the features' window.
@@ -147,6 +162,7 @@ impl Default for LiqRules {
             min_notional_usd: 1_000_000.0,
             watch_bps: 100.0,
             action_bps: 50.0,
+            reading: LiqReading::Resistance,
         }
     }
 }
@@ -413,6 +429,22 @@ mod tests {
         assert_eq!(r.whales.watch_usd, 2e6);
         assert_eq!(r.whales.action_usd, WhaleRules::default().action_usd);
         assert_eq!(r.book, BookRules::default());
+    }
+
+    #[test]
+    fn liquidation_reading_is_a_setting() {
+        assert_eq!(
+            Rules::default().liquidations.reading,
+            LiqReading::Resistance
+        );
+        let r = Rules::from_toml("[liquidations]\nreading = \"magnet\"\n", "r.toml").unwrap();
+        assert_eq!(r.liquidations.reading, LiqReading::Magnet);
+        assert_eq!(Rules::from_toml(&r.to_toml(), "x").unwrap(), r);
+        let e = Rules::from_toml("[liquidations]\nreading = \"gravity\"\n", "r.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("reading") || e.to_string().contains("gravity"),
+            "{e}"
+        );
     }
 
     #[test]
