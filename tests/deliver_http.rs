@@ -910,7 +910,11 @@ async fn commands_answer_the_configured_chat_only_and_the_offset_survives_kill_9
     assert!(a[1].starts_with("🔕 SOL muted until"), "{}", a[1]);
     // The scorecard of the demo's own (sandbox) calls: said as such, per horizon or "no track
     // record yet" when no call was graded before the command.
-    assert!(a[2].starts_with("scorecard (SANDBOX data) SOL, last 30 days:"), "{}", a[2]);
+    assert!(
+        a[2].starts_with("scorecard (SANDBOX data) SOL, last 30 days:"),
+        "{}",
+        a[2]
+    );
     assert!(
         a[2].contains("no track record yet") || a[2].contains("1h:"),
         "{}",

@@ -80,7 +80,7 @@ conformance!(
     a_dead_replicas_lease_expires_and_start_up_releases_only_its_own,
     settings_round_trip,
     price_path_round_trip_and_prune,
-    retention_prunes_old_runs_and_delivered_outbox_rows,
+    retention_prunes_old_runs_and_finished_outbox_rows,
     concurrent_openers_all_succeed_on_one_schema,
 );
 
@@ -533,7 +533,7 @@ fn price_path_round_trip_and_prune(f: &dyn Factory) {
     );
 }
 
-fn retention_prunes_old_runs_and_delivered_outbox_rows(f: &dyn Factory) {
+fn retention_prunes_old_runs_and_finished_outbox_rows(f: &dyn Factory) {
     let s = f.open();
     let now = now_ms();
     let old = now - 10 * 24 * 3_600_000;
@@ -565,7 +565,16 @@ fn retention_prunes_old_runs_and_delivered_outbox_rows(f: &dyn Factory) {
         &[outbox("old-pending", "webhook", old)],
     )
     .unwrap();
+    s.record_signal(
+        &signal("SOL", old + 2, "action", Some("new")),
+        None,
+        &[outbox("old-gave-up", "webhook", old)],
+    )
+    .unwrap();
     s.mark_delivered("old-done", "webhook", old + 5).unwrap();
+    // Ended undelivered (the notifier's gave_up/muted: never due again).
+    s.mark_failed("old-gave-up", "webhook", i64::MAX, "gave_up: HTTP 403")
+        .unwrap();
     let n = s
         .prune(Timestamp::now() - jiff::SignedDuration::from_hours(24))
         .unwrap();

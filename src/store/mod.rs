@@ -1177,15 +1177,18 @@ impl StateStore for SqliteStore {
             "DELETE FROM runs WHERE at_ms < ?1",
             params![older_than.as_millisecond()],
         )?;
-        // Graded calls go with the runs' retention; delivered outbox rows too (pending ones stay).
+        // Graded calls go with the runs' retention; finished outbox rows too — delivered, or ended
+        // undelivered (gave_up / muted: `next_attempt_ms` = i64::MAX) — while pending ones stay.
         conn.execute(
             "DELETE FROM signal_calls WHERE at_ms < ?1
-               AND id NOT IN (SELECT call_id FROM signal_outbox WHERE delivered_ms IS NULL)",
-            params![older_than.as_millisecond()],
+               AND id NOT IN (SELECT call_id FROM signal_outbox
+                              WHERE delivered_ms IS NULL AND next_attempt_ms < ?2)",
+            params![older_than.as_millisecond(), i64::MAX],
         )?;
         conn.execute(
-            "DELETE FROM signal_outbox WHERE delivered_ms IS NOT NULL AND created_ms < ?1",
-            params![older_than.as_millisecond()],
+            "DELETE FROM signal_outbox WHERE (delivered_ms IS NOT NULL OR next_attempt_ms >= ?2)
+               AND created_ms < ?1",
+            params![older_than.as_millisecond(), i64::MAX],
         )?;
         Ok(n)
     }
