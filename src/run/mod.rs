@@ -10,5 +10,5 @@ pub mod freshness;
 pub mod modules;
 pub mod runner;
 
-pub use clock::{Clock, system_clock};
+pub use clock::{Clock, MonoClock, mono_from_wall, steady, system_clock, system_mono};
 pub use runner::{RunResult, Runner, Trigger};
