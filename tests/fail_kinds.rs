@@ -52,7 +52,7 @@ async fn teapot_with_retry_after_is_a_rate_limit_for_that_long() {
             retry_after_secs: Some(120)
         })
     );
-    assert_eq!(code_of(&r, m), "RATE_LIMITED");
+    assert_eq!(code_of(&r, m), "HEATMAP_RATE_LIMITED");
     let view = r.context[&m].breaker.clone().expect("view");
     assert_eq!(view.state, BreakerState::Open);
     assert_eq!(

@@ -1111,9 +1111,22 @@ pub fn summary(r: &RunResult) -> String {
                     l.push_str(" — ");
                     l.push_str(note);
                 }
+                if let MarketData::EtfFlows(e) = data
+                    && let Some(note) = &e.note
+                {
+                    l.push_str(" — ");
+                    l.push_str(note);
+                }
                 l
             }
-            Outcome::SoftFail { code, detail, .. } => format!("soft fail {code}: {detail}"),
+            Outcome::SoftFail { code, detail, .. } => match res.reused {
+                // A kept answer without data: not asked again within its refresh interval.
+                Some(u) => format!(
+                    "soft fail {code} (kept answer, {:.0}s old): {detail}",
+                    u.age_ms as f64 / 1000.0
+                ),
+                None => format!("soft fail {code}: {detail}"),
+            },
             Outcome::HardError { detail } => format!("hard error: {detail}"),
             Outcome::Disabled => "disabled".to_string(),
         };

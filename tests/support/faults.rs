@@ -582,7 +582,7 @@ pub async fn origin_refused() -> Vec<(ModuleId, u64, usize)> {
                     }),
                     "{m} run {i}"
                 );
-                assert_eq!(code, "UPSTREAM_UNREACHABLE");
+                assert_eq!(code, format!("{}_UPSTREAM_UNREACHABLE", m.upper()));
                 assert_eq!(sent, 2, "{m}: refused is retried once");
             } else {
                 assert_eq!(code, format!("{}_CIRCUIT_OPEN", m.upper()), "{m} run {i}");
