@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod gateway;
 pub mod market;
 pub mod module_id;
+pub mod numfmt;
 pub mod resilience;
 pub mod run;
 pub mod sandbox;

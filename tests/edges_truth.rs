@@ -154,6 +154,21 @@ fn a_time_in_the_future_beyond_the_skew_is_stale() {
     assert!(matches!(e, DataError::Future { ahead_ms, .. } if ahead_ms == 7 * 3_600_000));
     // Within the default skew (5 s): fresh.
     assert!(at(json!(now_ms + 3_000)).is_ok());
+    // ETF days: today's row is fresh (its age runs from the day's end); a day not begun is not.
+    let etf_at = |date: &str| {
+        parse(
+            ModuleId::Etf,
+            &json!([{"date": date, "flow_usd": 1.0e6}]),
+            now_ms,
+            default_max_age(ModuleId::Etf),
+            &Asked::default(),
+        )
+    };
+    assert!(etf_at("2026-11-29").is_ok());
+    assert!(matches!(
+        etf_at("2026-12-01"),
+        Err(DataError::Future { .. })
+    ));
     // The skew is a setting: 0 refuses even 1 s ahead.
     let mut b = book();
     b["timestamp"] = json!(now_ms + 1_000);

@@ -143,7 +143,14 @@ pub fn parse_with_skew(
         }
     };
     if let Some(t) = newest_ms {
-        check_fresh_skew(t, now_ms, max_age, max_skew)?;
+        // ETF ages run from the end of the newest day; "in the future" means the day itself
+        // has not begun.
+        let own_time = match module {
+            ModuleId::Etf => t - 86_400_000,
+            _ => t,
+        };
+        check_future(own_time, now_ms, max_skew)?;
+        check_fresh_skew(t, now_ms, max_age, Duration::MAX)?;
     }
     Ok(data)
 }
@@ -152,6 +159,19 @@ pub fn parse_with_skew(
 /// [`DEFAULT_MAX_SKEW`] after it (a time in the future).
 pub fn check_fresh(newest_ms: i64, now_ms: i64, max_age: Duration) -> Result<(), DataError> {
     check_fresh_skew(newest_ms, now_ms, max_age, DEFAULT_MAX_SKEW)
+}
+
+/// [`DataError::Future`] when `time_ms` is more than `max_skew` ahead of `now_ms`.
+fn check_future(time_ms: i64, now_ms: i64, max_skew: Duration) -> Result<(), DataError> {
+    let ahead_ms = time_ms.saturating_sub(now_ms);
+    let max_skew_ms = i64::try_from(max_skew.as_millis()).unwrap_or(i64::MAX);
+    if ahead_ms > max_skew_ms {
+        return Err(DataError::Future {
+            ahead_ms,
+            max_skew_ms,
+        });
+    }
+    Ok(())
 }
 
 /// [`check_fresh`] with the skew allowed: within `max_skew` ahead of `now_ms` a time is fresh

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod freshness;
+pub mod health;
 pub mod modules;
 pub mod runner;
 

@@ -152,6 +152,8 @@ pub struct Runner {
     kept_fails: Mutex<std::collections::HashMap<(ModuleId, String), KeptFail>>,
     /// Per (module, symbol): the symbol-form search that found no form with data, backed off.
     form_search: Mutex<std::collections::HashMap<(ModuleId, String), FormSearch>>,
+    /// When each module (and symbol) last delivered usable data, and why not since.
+    health: Mutex<crate::run::health::DataHealth>,
     /// The backend budget shared with manual runs and the gateway.
     budget: Arc<Budget>,
     /// Backend-wide facts learned by other replicas (issue 17): module → (why, until).
@@ -232,6 +234,7 @@ impl Runner {
             cache: Mutex::new(std::collections::HashMap::new()),
             kept_fails: Mutex::new(std::collections::HashMap::new()),
             form_search: Mutex::new(std::collections::HashMap::new()),
+            health: Mutex::new(crate::run::health::DataHealth::default()),
             shared_blocks: Mutex::new(BTreeMap::new()),
             budget: Arc::new(Budget::new(cfg.budget, steady_clock.clone())),
             cfg: Arc::new(cfg),
@@ -435,7 +438,38 @@ impl Runner {
             }
             out.push(self.fold(input, f, context, timestamp, started.elapsed()));
         }
+        self.record_health(&out);
         out
+    }
+
+    /// Note each module's outcome per symbol (the modules called once per run, once) and export
+    /// each module's last usable time.
+    fn record_health(&self, results: &[RunResult]) {
+        let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, r) in results.iter().enumerate() {
+            for (m, res) in &r.context {
+                if modules::symbol_independent(*m) {
+                    if i == 0 {
+                        h.record(*m, "", &res.call.outcome, r.timestamp);
+                    }
+                } else {
+                    h.record(*m, &r.symbols.input, &res.call.outcome, r.timestamp);
+                }
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            for m in ModuleId::ALL {
+                if let Some(at) = h.last_usable(m) {
+                    metrics.set_last_usable(m, at);
+                }
+            }
+        }
+    }
+
+    /// Per module and symbol: when usable data was last delivered and why not since (for
+    /// `/api/modules` and the status page).
+    pub fn data_health(&self) -> Vec<crate::run::health::ModuleData> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner()).all()
     }
 
     /// The kept unusable answer of (module, key), as this run's result, while it is fresh.
