@@ -15,7 +15,7 @@ use sniper::resilience::breaker::BreakerState;
 use sniper::resilience::class::ErrorClass;
 use sniper::run::modules::Outcome;
 use sniper::run::{Clock, RunResult, Runner};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// 2026-11-29T11:50:56Z.
@@ -624,4 +624,112 @@ fn once_validates_the_rules_and_prints_each_symbols_call() {
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert!(v["call"]["level"].is_string(), "{v}");
     assert!(v["call"]["layers"].is_array(), "{v}");
+}
+
+// ---- item 11: healthy is about data ----------------------------------------------------------
+
+#[tokio::test]
+async fn modules_say_when_they_last_delivered_data_and_why_not_since() {
+    let server = MockServer::start().await;
+    stub_book(&server, ResponseTemplate::new(200).set_body_json(book())).await;
+    Mock::given(method("GET"))
+        .and(path("/advanced/etf/flows"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    // Bias answers once, then fails.
+    Mock::given(method("GET"))
+        .and(path_regex("^/institutional/bias"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"success": true, "bias": {"direction": "LONG", "score": 0.4}}),
+            ),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/institutional/bias"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let cfg = common::config(&[
+        "--py-base-url",
+        &uri,
+        "--feature-heatmap",
+        "off",
+        "--feature-whale-alerts",
+        "off",
+    ]);
+    let (clock, secs) = fake_clock(T0);
+    let metrics = sniper::daemon::metrics::Metrics::new();
+    let runner = Runner::with_metrics(cfg, clock, metrics.clone()).unwrap();
+    let window = runner.config().window.clone();
+    let app = sniper::daemon::server::App::new(
+        runner,
+        &sniper::daemon::scheduler::SchedulerConfig::default(),
+        metrics,
+        None,
+        window,
+    )
+    .await;
+    app.run_and_record().await;
+    secs.fetch_add(61, Ordering::SeqCst);
+    app.run_and_record().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = sniper::daemon::server::api_router(app, true);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let v: Value = serde_json::from_slice(
+        &reqwest::get(format!("http://{addr}/api/modules"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let data = |m: &str| -> Value {
+        let module = v["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["module"] == m)
+            .unwrap()
+            .clone();
+        module["data"][0].clone()
+    };
+    let etf = data("etf");
+    assert_eq!(etf["state"], "never", "{etf}");
+    assert_eq!(etf["lastCode"], "ETF_EMPTY");
+    assert!(etf["lastUsableAt"].is_null());
+    let bias = data("bias");
+    assert_eq!(bias["state"], "failing", "{bias}");
+    assert_eq!(bias["symbol"], "SOL");
+    assert!(bias["lastUsableAt"].is_string());
+    assert_eq!(bias["runsWithoutData"], 1);
+    assert_eq!(bias["lastCode"], "BIAS_UPSTREAM_ERROR");
+    assert_eq!(data("spot_ob")["state"], "ok");
+    // The breaker of ETF is closed all along: healthy breaker, no data.
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("sniper_module_last_usable_timestamp_seconds") && l.contains("spot_ob")
+        })
+        .unwrap_or_else(|| panic!("no last-usable series for spot_ob"));
+    assert!(line.ends_with(&format!(" {}", T0 + 61)), "{line}");
+    assert!(
+        !text.lines().any(
+            |l| l.starts_with("sniper_module_last_usable_timestamp_seconds")
+                && l.contains("\"etf\"")
+        ),
+        "a module that never delivered has no last-usable time"
+    );
 }
