@@ -733,3 +733,76 @@ async fn modules_say_when_they_last_delivered_data_and_why_not_since() {
         "a module that never delivered has no last-usable time"
     );
 }
+
+// ---- item 12: features within what was measured -------------------------------------------------
+
+#[test]
+fn depth_bands_beyond_the_books_reach_are_absent_and_the_chart_says_its_span() {
+    // 50 levels a side, 0.007 % apart: the book spans ±0.35 % around a mid of 100.
+    let side = |sign: f64| -> Vec<Value> {
+        (1..=50)
+            .map(|i| json!([format!("{:.4}", 100.0 + sign * 0.007 * i as f64), "3"]))
+            .collect()
+    };
+    let body = json!({"bids": side(-1.0), "asks": side(1.0)});
+    let Ok(MarketData::OrderBook(b)) = parse(
+        ModuleId::SpotOb,
+        &body,
+        T0 * 1000,
+        default_max_age(ModuleId::SpotOb),
+        &Asked::default(),
+    ) else {
+        panic!("book")
+    };
+    let f = sniper::market::book_features(&b).unwrap();
+    let reach = f.reach_pct.unwrap();
+    assert!((reach - 0.35).abs() < 1e-6, "{reach}");
+    assert!(
+        f.bands.is_empty(),
+        "0.5/1/2 % bands beyond a ±0.35 % book: {:?}",
+        f.bands
+    );
+    let mut market = std::collections::BTreeMap::new();
+    market.insert(ModuleId::SpotOb, MarketData::OrderBook(b.clone()));
+    let c = sniper::signals::charts::charts(&market, "SOL");
+    assert!((c.depth_span_pct.unwrap() - 0.35).abs() < 1e-6);
+    // A book reaching ±1.2 % has the 0.5 and 1 % bands, not the 2 % one.
+    let side = |sign: f64| -> Vec<Value> {
+        (1..=60)
+            .map(|i| json!([format!("{:.3}", 100.0 + sign * 0.02 * i as f64), "1"]))
+            .collect()
+    };
+    let Ok(MarketData::OrderBook(b)) = parse(
+        ModuleId::SpotOb,
+        &json!({"bids": side(-1.0), "asks": side(1.0)}),
+        T0 * 1000,
+        default_max_age(ModuleId::SpotOb),
+        &Asked::default(),
+    ) else {
+        panic!("book")
+    };
+    let f = sniper::market::book_features(&b).unwrap();
+    let pcts: Vec<f64> = f.bands.iter().map(|b| b.pct).collect();
+    assert_eq!(pcts, [0.5, 1.0]);
+}
+
+// ---- item 13: numbers for people --------------------------------------------------------------
+
+#[test]
+fn numbers_for_people_in_the_cli_and_messages() {
+    use sniper::numfmt::{money, price, signed};
+    assert_eq!(price(91_338.665_000_000_01), "91,338.67");
+    assert_eq!(money(0.94e6, true), "+$940K");
+    assert_eq!(signed(-0.0, 1), "0.0");
+    let call = sniper::signals::Call {
+        level: sniper::signals::Level::Watch,
+        direction: sniper::market::Direction::Long,
+        score: 40,
+        agreeing: vec![],
+        layers: vec![],
+        mid: Some(91_338.665_000_000_01),
+    };
+    let text =
+        sniper::signals::engine::message_text("BTC", &call, sniper::signals::Reason::New, false);
+    assert!(text.contains("price 91,338.67"), "{text}");
+}
