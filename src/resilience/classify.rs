@@ -903,7 +903,13 @@ mod tests {
         let n: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let ms = n.as_millisecond();
         let reset = (ms + 4_500).to_string();
-        let cases: Vec<(u16, Vec<(&str, String)>, String, Result<(), ErrorClass>)> = vec![
+        type VenueCase = (
+            u16,
+            Vec<(&'static str, String)>,
+            String,
+            Result<(), ErrorClass>,
+        );
+        let cases: Vec<VenueCase> = vec![
             (
                 200,
                 vec![("x-bapi-limit-reset-timestamp", reset.clone())],
