@@ -52,6 +52,23 @@ fn bench(c: &mut Criterion) {
             black_box(features(&refs, "SOL", now_ms))
         })
     });
+    // Each module alone (bytes → JSON → parse + validate), to see where the time goes.
+    for (m, bytes) in &bodies {
+        group.bench_function(format!("parse_{}", m.as_str()), |b| {
+            b.iter(|| {
+                let v: serde_json::Value = serde_json::from_slice(black_box(bytes)).expect("json");
+                black_box(parse(*m, &v, now_ms, default_max_age(*m), &asked).is_ok())
+            })
+        });
+    }
+    // The JSON decoding alone of the largest body, for comparison.
+    if let Some((_, bytes)) = bodies.iter().find(|(m, _)| *m == ModuleId::Etf) {
+        group.bench_function("json_only_etf", |b| {
+            b.iter(|| {
+                black_box(serde_json::from_slice::<serde_json::Value>(black_box(bytes)).is_ok())
+            })
+        });
+    }
     group.finish();
 }
 
