@@ -164,6 +164,10 @@ pub struct ConfigArgs {
     /// Depth of the spot order book (1..=5000).
     #[arg(long, env = "SPOT_OB_DEPTH", default_value = "50")]
     pub spot_ob_depth: String,
+    /// How far ahead of this host's clock a point's time may be (the backend's clock skew);
+    /// further ahead, the answer is `<MODULE>_STALE` ("time in the future"). `0` allows none.
+    #[arg(long, env = "SNIPER_MAX_CLOCK_SKEW", default_value = "5s")]
+    pub max_clock_skew: String,
 }
 
 /// Validated configuration.
@@ -196,6 +200,8 @@ pub struct Config {
     pub max_age: std::collections::BTreeMap<crate::module_id::ModuleId, Duration>,
     pub spot_ob_exchange: String,
     pub spot_ob_depth: u32,
+    /// How far ahead of now a point's time may be before it is refused (`SNIPER_MAX_CLOCK_SKEW`).
+    pub max_clock_skew: Duration,
     /// True when the backend is the embedded sandbox; every result then says so.
     pub sandbox: bool,
 }
@@ -422,6 +428,11 @@ impl ConfigArgs {
             max_in_flight,
             spot_ob_exchange,
             spot_ob_depth,
+            max_clock_skew: if ["0", "0s", "0ms"].contains(&self.max_clock_skew.trim()) {
+                Duration::ZERO
+            } else {
+                parse_duration("SNIPER_MAX_CLOCK_SKEW", &self.max_clock_skew)?
+            },
             sandbox: false,
         })
     }

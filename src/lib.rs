@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod market;
 pub mod module_id;
 pub mod notify;
+pub mod numfmt;
 pub mod resilience;
 pub mod run;
 pub mod sandbox;

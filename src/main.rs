@@ -28,6 +28,9 @@ enum Cmd {
         /// Print one JSON line per symbol instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Rules file the calls are graded with (TOML; unset keys keep their defaults).
+        #[arg(long = "rules", env = "SNIPER_RULES")]
+        rules: Option<String>,
     },
     /// The daemon: the scheduler (active hours, backoff), health, metrics, the JSON API and the
     /// status page on one listener.
@@ -181,9 +184,9 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
             .doing(|| "starting the async runtime".into())
     };
     match cli.cmd {
-        Cmd::Once { cfg, json } => {
+        Cmd::Once { cfg, json, rules } => {
             let cfg = cfg.validate()?;
-            let ok = rt(true)?.block_on(sniper::run::cli::once(cfg, json))?;
+            let ok = rt(true)?.block_on(sniper::run::cli::once(cfg, json, rules.as_deref()))?;
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

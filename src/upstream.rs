@@ -220,10 +220,27 @@ impl Upstream {
                 }
                 buf.extend_from_slice(&chunk);
             }
+            // A backend may compress without being asked (issue 22 item 5): decode, with the
+            // cap applied to the decoded size (a gzip bomb stops at the cap).
+            let body = match decode_body(&headers, &buf, self.max_body) {
+                Ok(None) => buf.freeze(),
+                Ok(Some(decoded)) => Bytes::from(decoded),
+                Err(DecodeError::TooLarge { .. }) => {
+                    return Err(ErrorClass::BadPayload {
+                        kind: PayloadKind::TooLarge,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "backend body not decodable");
+                    return Err(ErrorClass::BadPayload {
+                        kind: PayloadKind::Encoding,
+                    });
+                }
+            };
             Ok(Response {
                 status,
                 headers,
-                body: buf.freeze(),
+                body,
             })
         };
         match tokio::time::timeout(timeout, fut).await {
@@ -233,6 +250,93 @@ impl Upstream {
             }),
         }
     }
+}
+
+/// Why a compressed body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The decoded body is over the cap.
+    #[error("decoded body over {limit} bytes")]
+    TooLarge {
+        /// The cap, bytes.
+        limit: usize,
+    },
+    /// The body does not decode as the coding it claims.
+    #[error("body does not decode as {coding}: {reason}")]
+    Corrupt {
+        coding: &'static str,
+        reason: String,
+    },
+    /// A content coding sniper does not decode.
+    #[error("content coding {0:?} is not decoded (gzip and deflate are)")]
+    Unsupported(String),
+}
+
+/// Decode a body compressed with `gzip` or `deflate` (zlib-wrapped or raw), as its
+/// `Content-Encoding` says (codings applied in order are undone in reverse, RFC 9110 §8.4) — or,
+/// with no `Content-Encoding`, when the body starts with gzip's magic bytes `1f 8b` (a backend
+/// that compresses regardless of `Accept-Encoding`, and a proxy that dropped the header).
+///
+/// `Ok(None)`: nothing to decode (identity). The decoded size is bounded by `limit` while
+/// decoding: a body that would decode to more is [`DecodeError::TooLarge`], never held whole.
+pub fn decode_body(
+    headers: &HeaderMap,
+    body: &[u8],
+    limit: usize,
+) -> Result<Option<Vec<u8>>, DecodeError> {
+    let mut codings: Vec<String> = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect();
+    if codings.is_empty() && body.starts_with(&[0x1f, 0x8b]) {
+        codings.push("gzip".into());
+    }
+    if codings.is_empty() {
+        return Ok(None);
+    }
+    let mut cur: Vec<u8> = body.to_vec();
+    for coding in codings.iter().rev() {
+        cur = match coding.as_str() {
+            "gzip" | "x-gzip" => {
+                read_capped(flate2::read::MultiGzDecoder::new(&cur[..]), limit, "gzip")?
+            }
+            "deflate" => {
+                match read_capped(flate2::read::ZlibDecoder::new(&cur[..]), limit, "deflate") {
+                    Err(DecodeError::Corrupt { .. }) => read_capped(
+                        flate2::read::DeflateDecoder::new(&cur[..]),
+                        limit,
+                        "deflate",
+                    )?,
+                    other => other?,
+                }
+            }
+            other => return Err(DecodeError::Unsupported(other.chars().take(32).collect())),
+        };
+    }
+    Ok(Some(cur))
+}
+
+fn read_capped(
+    r: impl std::io::Read,
+    limit: usize,
+    coding: &'static str,
+) -> Result<Vec<u8>, DecodeError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    r.take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Corrupt {
+            coding,
+            reason: e.to_string(),
+        })?;
+    if out.len() > limit {
+        return Err(DecodeError::TooLarge { limit });
+    }
+    Ok(out)
 }
 
 /// Classify a reqwest transport error.
@@ -280,6 +384,47 @@ mod tests {
         assert!(b.url(&[".".into()], &[]).is_err());
         assert!(b.url_for_path("/a/../b", &[]).is_err());
         assert!(b.url(&[String::new()], &[]).is_err());
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_is_decoded_by_header_or_magic_bytes_within_the_cap() {
+        let json = br#"{"bids":[["1","2"]]}"#;
+        let body = gz(json);
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            decode_body(&h, &body, 1000).unwrap().as_deref(),
+            Some(&json[..])
+        );
+        h.insert(http::header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        assert_eq!(
+            decode_body(&h, &body, 1000).unwrap().as_deref(),
+            Some(&json[..])
+        );
+        assert_eq!(decode_body(&HeaderMap::new(), json, 1000), Ok(None));
+        // A bomb: 1 MB of zeros compresses to ~1 KB and must stop at the cap.
+        let bomb = gz(&vec![b'0'; 1_000_000]);
+        assert!(bomb.len() < 10_000);
+        assert_eq!(
+            decode_body(&h, &bomb, 100_000),
+            Err(DecodeError::TooLarge { limit: 100_000 })
+        );
+        h.insert(http::header::CONTENT_ENCODING, "br".parse().unwrap());
+        assert!(matches!(
+            decode_body(&h, json, 1000),
+            Err(DecodeError::Unsupported(c)) if c == "br"
+        ));
+        h.insert(http::header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        assert!(matches!(
+            decode_body(&h, b"not gzip", 1000),
+            Err(DecodeError::Corrupt { .. })
+        ));
     }
 
     #[test]

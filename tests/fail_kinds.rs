@@ -52,7 +52,7 @@ async fn teapot_with_retry_after_is_a_rate_limit_for_that_long() {
             retry_after_secs: Some(120)
         })
     );
-    assert_eq!(code_of(&r, m), "RATE_LIMITED");
+    assert_eq!(code_of(&r, m), "HEATMAP_RATE_LIMITED");
     let view = r.context[&m].breaker.clone().expect("view");
     assert_eq!(view.state, BreakerState::Open);
     assert_eq!(
@@ -86,7 +86,7 @@ async fn teapot_with_retry_after_is_a_rate_limit_for_that_long() {
 #[tokio::test]
 async fn ban_bodies_without_retry_after_are_rate_limits() {
     let (sb, runner, clock) = setup(&["--breaker-rate-limit-cap", "90s"]).await;
-    // The fake clock starts at 2026-01-05T12:00:00Z; the ban ends 10 minutes later.
+    // The ban ends 10 minutes after the fake clock's start.
     let until_ms = clock.now().as_millisecond() + 600_000;
     sb.state.set_fault(
         ModuleId::Heatmap,

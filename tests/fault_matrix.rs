@@ -93,7 +93,7 @@ async fn huge_body_is_bad_payload_without_reading_it_all() {
 #[tokio::test]
 async fn a_huge_body_is_not_read_to_the_end() {
     let (produced, code) = faults::body_not_read_to_the_end(1 << 30).await;
-    assert_eq!(code, "BAD_PAYLOAD");
+    assert_eq!(code, "BIAS_BAD_PAYLOAD");
     assert!(produced > faults::CAP, "{produced}");
     assert!(
         produced < 128 << 20,

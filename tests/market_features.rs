@@ -145,6 +145,7 @@ fn etf_features_by_hand() {
     let e = etf_features(&EtfFlows {
         asset: Some("BTC".into()),
         days: days.clone(),
+        note: None,
     })
     .unwrap();
     assert_eq!(e.latest_date, "2026-11-15");
@@ -158,6 +159,7 @@ fn etf_features_by_hand() {
     let e = etf_features(&EtfFlows {
         asset: None,
         days: days[9..].to_vec(),
+        note: None,
     })
     .unwrap();
     assert!(e.ratio_to_prior_7d_mean_abs.is_none());
@@ -165,7 +167,8 @@ fn etf_features_by_hand() {
     assert!(
         etf_features(&EtfFlows {
             asset: None,
-            days: vec![]
+            days: vec![],
+            note: None,
         })
         .is_none()
     );

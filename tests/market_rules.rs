@@ -183,11 +183,14 @@ fn bias_scales() {
 
 #[test]
 fn etf_and_heatmap_rules() {
+    // At the end of the rows' newest day (2026-11-21): a day not yet begun would be refused as
+    // in the future.
+    let day_end: i64 = 1_795_305_600_000; // 2026-11-22T00:00:00Z
     let etf = |v: Value| {
         parse(
             ModuleId::Etf,
             &v,
-            0,
+            day_end,
             Duration::from_secs(86_400 * 4),
             &Asked::default(),
         )

@@ -216,3 +216,104 @@ async fn an_empty_answer_tries_the_other_symbol_forms_and_learns_the_one_with_da
         "the learned form is asked first"
     );
 }
+
+/// A wall clock at the order book fixture's time (+1 s), moved by the test.
+fn moving_fixture_clock() -> (sniper::run::Clock, Arc<std::sync::atomic::AtomicI64>) {
+    let at: jiff::Timestamp = fixture("spot_ob.json")["timestamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ms = Arc::new(std::sync::atomic::AtomicI64::new(
+        at.as_millisecond() + 1000,
+    ));
+    let m = ms.clone();
+    let clock: sniper::run::Clock = Arc::new(move || {
+        jiff::Timestamp::from_millisecond(m.load(std::sync::atomic::Ordering::SeqCst)).unwrap()
+    });
+    (clock, ms)
+}
+
+fn count(reqs: &[wiremock::Request], p: &str) -> usize {
+    reqs.iter().filter(|r| r.url.path() == p).count()
+}
+
+/// Issue 22 items 8, 9, 10: the real backend's `[]` answers (ETF, whales) and empty heatmap rows
+/// over 20 one-second runs. An answer is an answer: each unusable module is asked once and its
+/// answer kept for the module's refresh interval (heatmap/whales 1 min, ETF 15 min); the heatmap's
+/// symbol-form search runs once, then is backed off (the next due fetch asks the configured form
+/// only). The order book (refresh 0) is asked every run. Codes name their module; the heatmap's
+/// report comes from one attempt (its request and detail) and lists the other forms tried.
+#[tokio::test]
+async fn empty_answers_are_kept_like_data_and_the_form_search_is_backed_off() {
+    let server = real_backend().await;
+    Mock::given(method("GET"))
+        .and(path("/advanced/whale/alerts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+    let cfg = common::config(&["--py-base-url", &server.uri(), "--feature-bias", "off"]);
+    let (clock, ms) = moving_fixture_clock();
+    let runner = Runner::new(cfg, clock).unwrap();
+    let mut results = Vec::new();
+    for _ in 0..20 {
+        results.push(runner.run_once().await.remove(0));
+        ms.fetch_add(1000, std::sync::atomic::Ordering::SeqCst);
+    }
+    let reqs = server.received_requests().await.unwrap();
+    let counts = [
+        "/advanced/spot/orderbook",
+        "/advanced/etf/flows",
+        "/advanced/whale/alerts",
+        "/advanced/liquidation/heatmap",
+    ]
+    .map(|p| count(&reqs, p));
+    // Before: 20, 20 × 3, 20, 20 × 3. Now the book every run; ETF and the heatmap one search of
+    // three symbol forms (BTC/BTCUSDT/BTC-USDT-SWAP, SOL-USDT-SWAP/SOL/SOLUSDT), then their answer
+    // is kept; whale alerts (no symbol parameter) one request.
+    assert_eq!(counts, [20, 3, 1, 3], "book, etf, whales, heatmap");
+    for r in &results {
+        assert_eq!(
+            r.soft_fails,
+            ["ETF_EMPTY", "HEATMAP_EMPTY", "WHALE_ALERTS_EMPTY"],
+            "{:?}",
+            r.errors
+        );
+    }
+    // Kept answers say so, with their age.
+    let last = &results[19].context[&ModuleId::Etf];
+    assert_eq!(last.reused.map(|u| u.age_ms), Some(19_000));
+    assert_eq!(last.call.attempts, 0);
+    // The heatmap report: request and detail of the first form's answer (the module's default,
+    // base: all-zero rows), the other forms listed with their codes.
+    let h = &results[0].context[&ModuleId::Heatmap];
+    let request = h.call.request.as_deref().unwrap_or_default();
+    assert!(request.contains("symbol=SOL&"), "{request}");
+    let Outcome::SoftFail { detail, .. } = &h.call.outcome else {
+        panic!("{:?}", h.call.outcome)
+    };
+    let (own, others) = detail
+        .split_once("; other symbol forms tried: ")
+        .unwrap_or_else(|| panic!("{detail}"));
+    assert!(!own.contains("symbol="), "{own}");
+    assert!(
+        others.contains("symbol=SOLUSDT&timeframe=1h → HEATMAP_EMPTY")
+            && others.contains("symbol=SOL-USDT-SWAP&timeframe=1h → HEATMAP_EMPTY")
+            && !others.contains("symbol=SOL&"),
+        "{others}"
+    );
+    // A minute on, the kept answer is due: the configured form only (the search is backed off).
+    ms.fetch_add(45_000, std::sync::atomic::Ordering::SeqCst);
+    runner.run_once().await;
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(
+        count(&reqs, "/advanced/liquidation/heatmap"),
+        4,
+        "the configured form only"
+    );
+    // After the back-off (2 min from the search) and the kept answer's minute, one more search.
+    ms.fetch_add(120_000, std::sync::atomic::Ordering::SeqCst);
+    runner.run_once().await;
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(count(&reqs, "/advanced/liquidation/heatmap"), 7);
+}

@@ -137,6 +137,7 @@ fn book(mid: f64) -> BookFeatures {
         mid,
         spread_bps: 2.0,
         bands: vec![],
+        reach_pct: None,
         bid_wall: None,
         ask_wall: None,
         venue: None,

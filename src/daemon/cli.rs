@@ -183,8 +183,13 @@ pub async fn daemon(
         sandbox = Some(sb);
     }
     let metrics = Metrics::new();
-    let runner = Runner::with_metrics(cfg.clone(), system_clock(), metrics.clone())
-        .doing(|| "building the HTTP client".into())?;
+    let runner = Runner::with_clocks(
+        cfg.clone(),
+        system_clock(),
+        crate::run::system_mono(),
+        Some(metrics.clone()),
+    )
+    .doing(|| "building the HTTP client".into())?;
     let budget = runner.budget().clone();
     let app = App::new(
         runner,

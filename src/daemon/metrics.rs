@@ -423,6 +423,8 @@ pub struct Metrics {
     telegram_updates: Family<TelegramUpdateLabels, Counter>,
     store_errors: Family<StoreLabels, Counter>,
     cost: CostMetrics,
+    /// `sniper_module_last_usable_timestamp_seconds{module}` (issue 22 item 11).
+    last_usable: Family<ModuleLabels, Gauge>,
     score: ScoreMetrics,
 }
 
@@ -606,6 +608,12 @@ impl Metrics {
         for consumer in ["scheduled", "manual", "gateway"] {
             let _ = cost.spent.get_or_create(&ConsumerLabels { consumer });
         }
+        let last_usable = Family::<ModuleLabels, Gauge>::default();
+        registry.register(
+            "sniper_module_last_usable_timestamp_seconds",
+            "When each module last delivered usable market data (any symbol), Unix seconds; absent until it has",
+            last_usable.clone(),
+        );
         registry.register(
             "sniper_requests_saved",
             "Backend requests not sent: data still fresh, 304 Not Modified, deferred by the budget",
@@ -645,6 +653,7 @@ impl Metrics {
         Arc::new(Metrics {
             score,
             cost,
+            last_usable,
             registry,
             soft_fail,
             hard_fail,
@@ -736,6 +745,13 @@ impl Metrics {
         self.module_duration
             .get_or_create(&ModuleLabels { module })
             .observe(latency.as_secs_f64());
+    }
+
+    /// Sets `sniper_module_last_usable_timestamp_seconds{module}` to `at` (Unix seconds).
+    pub fn set_last_usable(&self, module: ModuleId, at: jiff::Timestamp) {
+        self.last_usable
+            .get_or_create(&ModuleLabels { module })
+            .set(at.as_second());
     }
 
     /// Sets `sniper_breaker_state{module,state}`: 1 for `state`, 0 for the other states.

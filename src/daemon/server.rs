@@ -625,15 +625,20 @@ async fn run_now(State(app): State<Arc<App>>) -> Response {
 
 fn modules_json(app: &App) -> Vec<Value> {
     let views = app.runner.breaker_views();
+    let health = app.runner.data_health();
     ModuleId::ALL
         .iter()
         .map(|m| {
             let route = app.runner.discovery().current_route(*m);
+            // Issue 22 item 11: when usable data last came, per symbol, and why not since.
+            let data: Vec<&crate::run::health::ModuleData> =
+                health.iter().filter(|d| d.module == *m).collect();
             json!({
                 "module": m,
                 "enabled": app.runner.config().features.enabled(*m),
                 "breaker": views.get(m),
                 "route": {"method": route.method, "path": route.path, "source": route.source},
+                "data": data,
             })
         })
         .collect()

@@ -329,7 +329,27 @@ const DECOYS: &[&str] = &[
     "sample",
     "metrics",
     "admin",
+    "internal",
+    "private",
 ];
+
+/// The one rule for routes that are not data sources (issue 22 item 14): a word of [`DECOYS`]
+/// (`test`, `debug`, `mock`, `demo`, `internal`, …) in the path's literal segments or in the
+/// operationId (`get_spot_orderbook_async_test_…` for `/advanced/spot/orderbook-async`, a fixed
+/// fake book). Discovery disqualifies such a route; the `/gpts` gateway neither publishes nor
+/// forwards it. Returns the word found.
+pub fn decoy_word(path: &str, operation_id: Option<&str>) -> Option<&'static str> {
+    let literal: String = path
+        .split('/')
+        .filter(|seg| !seg.starts_with('{'))
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut w = words(&literal);
+    if let Some(id) = operation_id {
+        w.extend(words(id));
+    }
+    DECOYS.iter().copied().find(|d| w.iter().any(|x| x == d))
+}
 /// Words that make an operation suspicious but still usable when nothing better exists.
 const SOFT_DECOYS: &[&str] = &["async", "stream", "beta", "experimental", "legacy"];
 

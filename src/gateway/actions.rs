@@ -172,7 +172,10 @@ pub fn publish(spec: &[u8], opts: &PublishOptions) -> Result<Published, PublishE
             .iter()
             .filter(|k| !chosen.contains(k))
             .filter(|(m, p)| {
-                !hidden(p)
+                let id = op_of(m, p)
+                    .and_then(|o| o.get("operationId"))
+                    .and_then(Value::as_str);
+                !hidden(p, id)
                     && !op_of(m, p).is_some_and(|o| o.get("deprecated") == Some(&json!(true)))
             })
             .collect();
@@ -312,9 +315,13 @@ fn module_routes(spec: &[u8], prefs: Option<&MatchPrefs>) -> Vec<(String, String
         .collect()
 }
 
-fn hidden(path: &str) -> bool {
-    path.split(['/', '-', '_', '.'])
-        .any(|w| HIDDEN_WORDS.iter().any(|h| w.eq_ignore_ascii_case(h)))
+/// Not published: what discovery calls a decoy (one rule for both,
+/// [`crate::discovery::matcher::decoy_word`], path and operationId), or a hidden word in the path.
+fn hidden(path: &str, operation_id: Option<&str>) -> bool {
+    crate::discovery::matcher::decoy_word(path, operation_id).is_some()
+        || path
+            .split(['/', '-', '_', '.'])
+            .any(|w| HIDDEN_WORDS.iter().any(|h| w.eq_ignore_ascii_case(h)))
 }
 
 /// Whether `id` satisfies `^[A-Za-z0-9_-]{1,64}$`.

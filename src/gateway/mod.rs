@@ -599,7 +599,9 @@ impl Gateway {
                     .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
                 let small =
                     content_length(&parts.headers).is_some_and(|n| n <= fit::MAX_ANSWER as u64);
-                if json && !encoded && !small {
+                // A compressed JSON answer is decoded and fitted like any other (issue 22 item 5):
+                // its size on the wire says nothing of its size for the client.
+                if json && (encoded || !small) {
                     return buffered(parts, body, deadline).await;
                 }
                 Response::from_parts(parts, Body::new(DeadlineBody::new(body, deadline)))
@@ -696,6 +698,23 @@ async fn buffered(
             };
         }
         Ok(Ok(b)) => b.to_bytes(),
+    };
+    // Decoded within SPEC_MAX (a gzip bomb stops there), then fitted under MAX_ANSWER like any
+    // answer; what goes out is identity-coded.
+    let bytes = match crate::upstream::decode_body(&parts.headers, &bytes, SPEC_MAX) {
+        Ok(None) => bytes,
+        Ok(Some(decoded)) => {
+            parts.headers.remove(header::CONTENT_ENCODING);
+            Bytes::from(decoded)
+        }
+        Err(crate::upstream::DecodeError::TooLarge { .. }) => {
+            tracing::warn!("gateway: compressed answer decodes over the size limit");
+            return Problem::AnswerTooLarge.response();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "gateway: backend answer not decodable");
+            return Problem::BadResponse.response();
+        }
     };
     let bytes = match fit::fit(&bytes, fit::MAX_ANSWER) {
         Ok(None) => bytes,

@@ -29,6 +29,18 @@ pub enum DataError {
         /// The maximum age allowed.
         max_age_ms: i64,
     },
+    /// The newest point is further ahead of this host's clock than the skew allowed: a time in
+    /// the future (a wrong stamp, or local time without its zone) is never fresh. Code
+    /// `<MODULE>_STALE`.
+    #[error(
+        "time in the future: newest point is {ahead_ms} ms ahead of now (clock skew allowed {max_skew_ms} ms)"
+    )]
+    Future {
+        /// How far ahead of now the newest point is.
+        ahead_ms: i64,
+        /// The skew allowed (`SNIPER_MAX_CLOCK_SKEW`).
+        max_skew_ms: i64,
+    },
 }
 
 impl DataError {
@@ -38,7 +50,7 @@ impl DataError {
         let kind = match self {
             DataError::Empty { .. } => "EMPTY",
             DataError::BadPayload { .. } => "BAD_PAYLOAD",
-            DataError::Stale { .. } => "STALE",
+            DataError::Stale { .. } | DataError::Future { .. } => "STALE",
         };
         format!("{}_{kind}", module.upper())
     }

@@ -46,8 +46,14 @@ pub struct BookFeatures {
     pub mid: f64,
     /// `(best ask − best bid) / mid × 10⁴`; 0 for a locked book, never negative.
     pub spread_bps: f64,
-    /// Depth within 0.5 %, 1 % and 2 % of the mid ([`BAND_PCTS`]).
+    /// Depth within 0.5 %, 1 % and 2 % of the mid ([`BAND_PCTS`]), only the bands the book
+    /// reaches on both sides ([`BookFeatures::reach_pct`]): a band beyond the deepest level
+    /// sent would only repeat the book's total as if it were measured (issue 22 item 12).
     pub bands: Vec<DepthBand>,
+    /// How far the book reaches from the mid, percent: the nearer of the two sides' deepest
+    /// levels. A band wider than this is absent from `bands`.
+    #[serde(default)]
+    pub reach_pct: Option<f64>,
     /// Largest bid within 2 % below the mid.
     pub bid_wall: Option<Wall>,
     /// Largest ask within 2 % above the mid.
@@ -182,8 +188,10 @@ pub fn book_features(book: &OrderBook) -> Option<BookFeatures> {
         return None;
     }
     let spread_bps = ((ba - bb) / mid * 1e4).max(0.0);
+    let reach_pct = book_reach_pct(book, mid);
     let bands = BAND_PCTS
         .iter()
+        .filter(|&&pct| reach_pct.is_some_and(|r| r >= pct))
         .map(|&pct| {
             let lo = mid * (1.0 - pct / 100.0);
             let hi = mid * (1.0 + pct / 100.0);
@@ -216,11 +224,21 @@ pub fn book_features(book: &OrderBook) -> Option<BookFeatures> {
         mid,
         spread_bps,
         bands,
+        reach_pct,
         bid_wall,
         ask_wall,
         venue: book.venue.clone(),
         note: book.note.clone(),
     })
+}
+
+/// How far a book reaches from `mid`, percent: `min((mid − deepest bid) / mid, (deepest ask −
+/// mid) / mid) × 100`. `None` when a side is empty.
+pub fn book_reach_pct(book: &OrderBook, mid: f64) -> Option<f64> {
+    let bid = book.bids.last()?.price;
+    let ask = book.asks.last()?.price;
+    let r = ((mid - bid).min(ask - mid) / mid * 100.0).max(0.0);
+    r.is_finite().then_some(r)
 }
 
 /// Largest level (the one nearest the mid on ties) and its size over the band's median size.
@@ -412,39 +430,14 @@ pub fn features(data: &[&MarketData], base_asset: &str, now_ms: i64) -> SymbolFe
     out
 }
 
-/// `$4.1M`, `-$120M`, `+$2.4B` (with `sign`), `$950K`, `$12`.
+/// `$4.1M`, `-$120M`, `+$2.4B` (with `sign`): [`crate::numfmt::money`].
 fn money(x: f64, sign: bool) -> String {
-    let a = x.abs();
-    let s = if a >= 1e9 {
-        format!("{:.1}B", a / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.1}M", a / 1e6)
-    } else if a >= 1e3 {
-        format!("{:.1}K", a / 1e3)
-    } else {
-        format!("{a:.0}")
-    };
-    let s = s
-        .replace(".0B", "B")
-        .replace(".0M", "M")
-        .replace(".0K", "K");
-    match (x < 0.0, sign) {
-        (true, _) => format!("-${s}"),
-        (false, true) => format!("+${s}"),
-        (false, false) => format!("${s}"),
-    }
+    crate::numfmt::money(x, sign)
 }
 
-/// Prices with as many decimals as their size needs (`187.42`, `0.000123`, `91250`).
+/// Prices for people: [`crate::numfmt::price`].
 fn price(p: f64) -> String {
-    let d = if p >= 1000.0 {
-        0
-    } else if p >= 1.0 {
-        2
-    } else {
-        6
-    };
-    format!("{p:.d$}")
+    crate::numfmt::price(p)
 }
 
 /// One human line (parts joined by ` · `) of what is known; absent features are left out, and a
@@ -459,7 +452,7 @@ pub fn summary_line(f: &SymbolFeatures) -> String {
             .find(|x| x.pct == 1.0)
             .and_then(|x| x.imbalance)
         {
-            s.push_str(&format!(" imb(1%) {imb:+.2}"));
+            s.push_str(&format!(" imb(1%) {}", crate::numfmt::signed(imb, 2)));
         }
         for (name, w) in [("bid", &b.bid_wall), ("ask", &b.ask_wall)] {
             if let Some(w) = w {
@@ -527,7 +520,7 @@ pub fn summary_line(f: &SymbolFeatures) -> String {
             Direction::Short => "short",
             Direction::Neutral => "neutral",
         };
-        let mut s = format!("bias {dir} {:+.2}", b.score);
+        let mut s = format!("bias {dir} {}", crate::numfmt::signed(b.score, 2));
         if let Some(c) = b.confidence {
             s.push_str(&format!(" conf {:.0}%", c * 100.0));
         }

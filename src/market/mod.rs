@@ -97,6 +97,24 @@ pub fn parse(
     max_age: Duration,
     asked: &Asked,
 ) -> Result<MarketData, DataError> {
+    parse_with_skew(module, body, now_ms, max_age, DEFAULT_MAX_SKEW, asked)
+}
+
+/// How far ahead of `now` a point's time may be by default: a few seconds of clock skew between
+/// the backend (or the exchange it relays) and this host (`SNIPER_MAX_CLOCK_SKEW`).
+pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(5);
+
+/// [`parse`], with the clock skew allowed: a newest point more than `max_skew` ahead of `now_ms`
+/// is [`DataError::Stale`] ("time in the future") — a book stamped tomorrow, or naive local time
+/// read as UTC ([`read::time_ms`]: naive times are UTC, the one rule), never passes as fresh.
+pub fn parse_with_skew(
+    module: ModuleId,
+    body: &Value,
+    now_ms: i64,
+    max_age: Duration,
+    max_skew: Duration,
+    asked: &Asked,
+) -> Result<MarketData, DataError> {
     let (data, newest_ms) = match module {
         ModuleId::SpotOb => {
             let b = book::parse(body, asked)?;
@@ -125,16 +143,54 @@ pub fn parse(
         }
     };
     if let Some(t) = newest_ms {
-        check_fresh(t, now_ms, max_age)?;
+        // ETF ages run from the end of the newest day; "in the future" means the day itself
+        // has not begun.
+        let own_time = match module {
+            ModuleId::Etf => t - 86_400_000,
+            _ => t,
+        };
+        check_future(own_time, now_ms, max_skew)?;
+        check_fresh_skew(t, now_ms, max_age, Duration::MAX)?;
     }
     Ok(data)
 }
 
-/// [`DataError::Stale`] when `newest_ms` is more than `max_age` before `now_ms`. A time in the future
-/// (clock skew) is fresh.
+/// [`DataError::Stale`] when `newest_ms` is more than `max_age` before `now_ms`, or more than
+/// [`DEFAULT_MAX_SKEW`] after it (a time in the future).
 pub fn check_fresh(newest_ms: i64, now_ms: i64, max_age: Duration) -> Result<(), DataError> {
+    check_fresh_skew(newest_ms, now_ms, max_age, DEFAULT_MAX_SKEW)
+}
+
+/// [`DataError::Future`] when `time_ms` is more than `max_skew` ahead of `now_ms`.
+fn check_future(time_ms: i64, now_ms: i64, max_skew: Duration) -> Result<(), DataError> {
+    let ahead_ms = time_ms.saturating_sub(now_ms);
+    let max_skew_ms = i64::try_from(max_skew.as_millis()).unwrap_or(i64::MAX);
+    if ahead_ms > max_skew_ms {
+        return Err(DataError::Future {
+            ahead_ms,
+            max_skew_ms,
+        });
+    }
+    Ok(())
+}
+
+/// [`check_fresh`] with the skew allowed: within `max_skew` ahead of `now_ms` a time is fresh
+/// (age 0); further ahead it is [`DataError::Future`] (code `<MODULE>_STALE`).
+pub fn check_fresh_skew(
+    newest_ms: i64,
+    now_ms: i64,
+    max_age: Duration,
+    max_skew: Duration,
+) -> Result<(), DataError> {
     let age_ms = now_ms.saturating_sub(newest_ms);
     let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+    let max_skew_ms = i64::try_from(max_skew.as_millis()).unwrap_or(i64::MAX);
+    if age_ms < 0 && age_ms.saturating_neg() > max_skew_ms {
+        return Err(DataError::Future {
+            ahead_ms: age_ms.saturating_neg(),
+            max_skew_ms,
+        });
+    }
     if age_ms > max_age_ms {
         return Err(DataError::Stale { age_ms, max_age_ms });
     }

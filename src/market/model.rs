@@ -136,19 +136,28 @@ pub struct EtfDay {
 /// ETF net flows per day, date ascending.
 ///
 /// Read from:
-/// - CoinGlass v4 `etf/bitcoin/flow-history` (`data: [{"timestamp" (ms), "flow_usd", "price_usd",
-///   "etf_flows": [per ticker]}]`; the total `flow_usd` is used);
+/// - CoinGlass v4 `etf/bitcoin/flow-history` and the rcz87 backend now (`data: [{"timestamp" (ms)
+///   or "date", "flow_usd"?, "price_usd", "etf_flows": [{"etf_ticker", "flow_usd"}]}]`): the day's net
+///   is the sum of its tickers' flows; when the row's own total disagrees (by more than 0.1 % or
+///   1 USD) the sum is used and [`EtfFlows::note`] says so;
+/// - the older shape, one row per ticker and date (`[{"date", "etf_ticker"|"ticker", "flow_usd"}]`):
+///   summed per date;
 /// - `{"asset", "data": [{"date": "YYYY-MM-DD", "net_flow_usd"}]}` (the sandbox's former shape);
 /// - the rcz87 backend's `[]` (its answer to every ETF failure, plan errors included) → Empty.
 ///
-/// Days with a null flow are dropped; two rows for one date are BadPayload; all flows exactly 0 is
-/// Empty (a backend zero-filling a failure, not a market with no flows at all).
+/// Days with a null flow are dropped; two rows for one date are BadPayload unless they are distinct
+/// tickers' rows; all flows exactly 0 is Empty (a backend zero-filling a failure, not a market with
+/// no flows at all).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EtfFlows {
     /// The asset (`BTC`), if the answer says.
     pub asset: Option<String>,
     /// Days, date ascending, dates unique.
     pub days: Vec<EtfDay>,
+    /// Said when the answer disagrees with itself: per-ticker flows (`etf_flows`) that do not sum to
+    /// the row's own total (the sum is used).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
 }
 
 impl EtfFlows {

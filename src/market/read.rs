@@ -17,6 +17,14 @@ use super::{DataError, Side};
 ///
 /// Strings such as `"NaN"` or `"inf"` do parse (to non-finite values) so that validation can
 /// reject them by name instead of treating them as missing.
+///
+/// Commas in a string follow one rule ([`decimal_text`]), so a number is never silently rescaled:
+/// - thousands separators only where nothing else is possible: `"1,200.5"` (a point after 3-digit
+///   groups) or `"1,234,567"` (two or more 3-digit groups);
+/// - a single decimal comma where it cannot be a thousands separator: `"151,14"` → 151.14;
+/// - anything else with a comma is ambiguous and not a number: `"151,142"` (a decimal comma in one
+///   locale, a thousands separator in another), `"1.234,5"`, `"12,34,567"`. The caller reports it
+///   as a bad payload naming the field.
 pub fn num(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
@@ -25,10 +33,40 @@ pub fn num(v: &Value) -> Option<f64> {
             if t.is_empty() {
                 return None;
             }
-            t.replace(',', "").parse::<f64>().ok()
+            if t.contains(',') {
+                return decimal_text(t)?.parse::<f64>().ok();
+            }
+            t.parse::<f64>().ok()
         }
         _ => None,
     }
+}
+
+/// A number's text with its commas resolved by the rule of [`num`]; `None` when ambiguous.
+pub fn decimal_text(t: &str) -> Option<String> {
+    let unsigned = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (unsigned, None),
+    };
+    let groups: Vec<&str> = int.split(',').collect();
+    let digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
+    let grouped = groups.len() >= 2
+        && groups[0].len() <= 3
+        && groups.iter().all(|g| digits(g))
+        && groups[1..].iter().all(|g| g.len() == 3);
+    if let Some(f) = frac {
+        // A point after the commas: the commas group thousands, if they are well formed.
+        return (grouped && !f.contains(',')).then(|| t.replace(',', ""));
+    }
+    if grouped && groups.len() >= 3 {
+        return Some(t.replace(',', ""));
+    }
+    // One comma not followed by exactly three digits can only be a decimal comma.
+    if groups.len() == 2 && digits(groups[0]) && digits(groups[1]) && groups[1].len() != 3 {
+        return Some(t.replacen(',', ".", 1));
+    }
+    None
 }
 
 /// The text of a string, or the decimal form of a number; `None` for null, bool, list or object.
@@ -334,6 +372,22 @@ mod tests {
         assert_eq!(num(&json!("141.3841")), Some(141.3841));
         assert_eq!(num(&json!(2)), Some(2.0));
         assert_eq!(num(&json!(" 1,200.5 ")), Some(1200.5));
+        // Issue 22 item 1: a comma is never a silent rescale.
+        assert_eq!(
+            num(&json!("151,142")),
+            None,
+            "ambiguous: decimal or thousands"
+        );
+        assert_eq!(
+            num(&json!("151,14")),
+            Some(151.14),
+            "only a decimal comma fits"
+        );
+        assert_eq!(num(&json!("-0,5")), Some(-0.5));
+        assert_eq!(num(&json!("1,234,567")), Some(1_234_567.0));
+        assert_eq!(num(&json!("1.234,5")), None);
+        assert_eq!(num(&json!("12,34,567")), None);
+        assert_eq!(num(&json!("1,2,3")), None);
         assert!(num(&json!("NaN")).is_some_and(f64::is_nan));
         assert_eq!(num(&json!("abc")), None);
         assert_eq!(num(&json!(true)), None);

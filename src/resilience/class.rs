@@ -48,8 +48,11 @@ pub enum TransientKind {
 pub enum PayloadKind {
     /// The body is not JSON.
     NotJson,
-    /// The body is over the size cap.
+    /// The body is over the size cap (after decoding, for a compressed body).
     TooLarge,
+    /// The body is compressed in a coding sniper does not decode (`br`, `zstd`, …) or does not
+    /// decode as the coding it claims (issue 22 item 5).
+    Encoding,
     /// A 2xx JSON error envelope (`{"code":"40001",…}`, `{"success":false}`) with no plan,
     /// auth, rate-limit or 5xx meaning.
     ErrorEnvelope,
@@ -72,23 +75,27 @@ impl ErrorClass {
     }
 
     /// The soft-fail code shown in the run result, for the module with upper-case name `module_upper`
-    /// (e.g. `ETF`, `SPOT_OB`).
+    /// (e.g. `ETF`, `SPOT_OB`): always `<MODULE>_<KIND>` (the design's contract; issue 22 item 10),
+    /// the same in `softFails`, `errors`, logs and metrics:
+    /// `_PAYMENT_REQUIRED`, `_UPSTREAM_AUTH`, `_NOT_AVAILABLE`, `_RATE_LIMITED`, `_TIMEOUT`,
+    /// `_UPSTREAM_UNREACHABLE`, `_UPSTREAM_ERROR`, `_BAD_PAYLOAD`.
     pub fn code(&self, module_upper: &str) -> String {
-        match self {
-            ErrorClass::Entitlement { .. } => format!("{module_upper}_PAYMENT_REQUIRED"),
-            ErrorClass::Auth { .. } => "UPSTREAM_AUTH".to_string(),
-            ErrorClass::RouteMissing => format!("{module_upper}_NOT_AVAILABLE"),
-            ErrorClass::RateLimited { .. } => "RATE_LIMITED".to_string(),
+        let kind = match self {
+            ErrorClass::Entitlement { .. } => "PAYMENT_REQUIRED",
+            ErrorClass::Auth { .. } => "UPSTREAM_AUTH",
+            ErrorClass::RouteMissing => "NOT_AVAILABLE",
+            ErrorClass::RateLimited { .. } => "RATE_LIMITED",
             ErrorClass::Transient {
                 kind: TransientKind::Timeout,
-            } => "TIMEOUT".to_string(),
+            } => "TIMEOUT",
             ErrorClass::Transient {
                 kind: TransientKind::Connect | TransientKind::Reset,
-            } => "UPSTREAM_UNREACHABLE".to_string(),
+            } => "UPSTREAM_UNREACHABLE",
             ErrorClass::Transient {
                 kind: TransientKind::Status(_),
-            } => "UPSTREAM_ERROR".to_string(),
-            ErrorClass::BadPayload { .. } => "BAD_PAYLOAD".to_string(),
-        }
+            } => "UPSTREAM_ERROR",
+            ErrorClass::BadPayload { .. } => "BAD_PAYLOAD",
+        };
+        format!("{module_upper}_{kind}")
     }
 }

@@ -45,11 +45,18 @@ pub fn classify_response(
     now: Timestamp,
 ) -> Result<Value, ErrorClass> {
     if (200..=299).contains(&status) {
-        return classify_body(status, body, now);
+        return classify_body(status, headers, body, now);
     }
     if headers.contains_key(RETRY_AFTER) {
         return Err(ErrorClass::RateLimited {
-            retry_after_secs: retry_after(headers, now),
+            retry_after_secs: retry_after(headers, now).or_else(|| reset_header(headers, now)),
+        });
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(body)
+        && let Some(secs) = venue_rate_limit(&v, headers, now)
+    {
+        return Err(ErrorClass::RateLimited {
+            retry_after_secs: secs,
         });
     }
     let plan_refusal = status == 402
@@ -158,17 +165,247 @@ pub fn mentions_plan(text: &str) -> bool {
         })
 }
 
-/// A 2xx body: must be JSON, and must not be an error envelope.
-fn classify_body(status: u16, body: &[u8], now: Timestamp) -> Result<Value, ErrorClass> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| ErrorClass::BadPayload {
-        kind: PayloadKind::NotJson,
-    })?;
+/// A 2xx body: must be JSON (bare `NaN`/`Infinity`/out-of-range number tokens are read as the
+/// strings they spell, see [`lenient_json`]), must not be a venue's rate limit
+/// ([`venue_rate_limit`]) and must not be an error envelope.
+fn classify_body(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<Value, ErrorClass> {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => lenient_json(body).ok_or(ErrorClass::BadPayload {
+            kind: PayloadKind::NotJson,
+        })?,
+    };
+    if let Some(secs) = venue_rate_limit(&value, headers, now) {
+        return Err(ErrorClass::RateLimited {
+            retry_after_secs: secs,
+        });
+    }
     classify_envelope_at(status, &value, now)?;
     Ok(value)
 }
 
+/// JSON as Python's `json.dumps` writes it (issue 22 item 4): the bare tokens `NaN`, `Infinity`,
+/// `-Infinity` and numbers beyond `f64` (`1e400`) are not JSON, so each is read as the string it
+/// spells (`"NaN"`, `"1e400"`). The market layer then reads them as non-finite numbers and names the
+/// field, exactly as when the backend sent them as strings (`<MODULE>_BAD_PAYLOAD`, outside any
+/// breaker). `None` when the body is still not JSON.
+pub fn lenient_json(body: &[u8]) -> Option<Value> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut i = 0;
+    let mut in_string = false;
+    let mut changed = false;
+    while i < body.len() {
+        let b = body[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' && i + 1 < body.len() {
+                out.push(body[i + 1]);
+                i += 2;
+                continue;
+            }
+            if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let rest = &body[i..];
+        let word = ["-Infinity", "+Infinity", "Infinity", "NaN"]
+            .iter()
+            .find(|w| rest.starts_with(w.as_bytes()));
+        if let Some(w) = word {
+            out.push(b'"');
+            out.extend_from_slice(w.as_bytes());
+            out.push(b'"');
+            i += w.len();
+            changed = true;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let len = rest
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+                .count();
+            let token = &rest[..len];
+            let huge = std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|x| x.is_infinite());
+            if huge {
+                out.push(b'"');
+                out.extend_from_slice(token);
+                out.push(b'"');
+                changed = true;
+            } else {
+                out.extend_from_slice(token);
+            }
+            i += len;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    serde_json::from_slice(&out).ok()
+}
+
+/// A venue's rate limit inside an answer (issue 22 item 6), with the seconds until it resets when
+/// the answer says so (`Retry-After`, a venue's reset header, or a time in the message). The
+/// envelopes of the venues sniper knows (`crate::symbol::Venue`), from their public API docs:
+/// - Bybit: `{"retCode":10006|10018,"retMsg":"Too many visits!"}` (HTTP 200), reset in
+///   `X-Bapi-Limit-Reset-Timestamp` (epoch ms);
+/// - Binance: `code` `-1003` (request weight; IP ban "until <epoch ms>") and `-1015` (too many
+///   orders), reset in `Retry-After`;
+/// - OKX: `code` `"50011"` (rate limit reached) and `"50061"` (sub-account rate limit);
+/// - KuCoin: `code` `"429000"` (too many requests), reset in `gw-ratelimit-reset` (ms left);
+/// - Gate: `label` `TOO_MANY_REQUESTS`, reset in `X-Gate-RateLimit-Reset-Timestamp` (epoch ms);
+/// - Deribit: JSON-RPC `error.code` `10028` (`too_many_requests`);
+/// - Kraken: spot `error: ["EAPI:Rate limit exceeded" | "EGeneral:Too many requests" |
+///   "EService:Throttled: <epoch s>"]`, futures `error: "apiLimitExceeded"`;
+/// - Coinbase and Hyperliquid say it with HTTP 429 only (and "rate limit" text).
+///
+/// `Some(secs)`: rate limited (`secs` `None` when no reset time is given); `None`: not a rate limit.
+pub fn venue_rate_limit(v: &Value, headers: &HeaderMap, now: Timestamp) -> Option<Option<u64>> {
+    let obj = v.as_object()?;
+    let code = |k: &str| obj.get(k).and_then(numeric_code);
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+    let bybit = code("retCode").is_some_and(|c| matches!(c, 10006 | 10018));
+    let coded = code("code").is_some_and(|c| ban_code(c) || c == 429_000);
+    let gate = text("label").eq_ignore_ascii_case("TOO_MANY_REQUESTS");
+    let mut kraken_until = None;
+    let (deribit, kraken) = match obj.get("error") {
+        Some(Value::Object(e)) => (
+            e.get("code").and_then(numeric_code) == Some(10028)
+                || e.get("message").and_then(Value::as_str) == Some("too_many_requests"),
+            false,
+        ),
+        Some(Value::Array(list)) => {
+            let hit = list.iter().filter_map(Value::as_str).any(|m| {
+                if let Some(rest) = m.strip_prefix("EService:Throttled:")
+                    && let Ok(at) = rest.trim().parse::<i64>()
+                {
+                    kraken_until = Some(u64::try_from(at - now.as_second()).unwrap_or(0));
+                }
+                m.starts_with("EAPI:Rate limit exceeded")
+                    || m.starts_with("EGeneral:Too many requests")
+                    || m.starts_with("EService:Throttled")
+            });
+            (false, hit)
+        }
+        Some(Value::String(m)) => (false, m == "apiLimitExceeded"),
+        _ => (false, false),
+    };
+    if !(bybit || coded || gate || deribit || kraken) {
+        return None;
+    }
+    Some(
+        retry_after(headers, now)
+            .or_else(|| reset_header(headers, now))
+            .or(kraken_until)
+            .or_else(|| {
+                let msg = MESSAGE_FIELDS
+                    .iter()
+                    .filter_map(|k| obj.get(*k))
+                    .map(value_text)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                ban_until(&msg, now)
+            }),
+    )
+}
+
+/// Seconds until a venue's rate-limit window resets, from its reset header: Bybit
+/// `X-Bapi-Limit-Reset-Timestamp` and Gate `X-Gate-RateLimit-Reset-Timestamp` (epoch ms; epoch
+/// seconds are accepted too), KuCoin `gw-ratelimit-reset` (ms left). Rounded up; 0 when past.
+pub fn reset_header(headers: &HeaderMap, now: Timestamp) -> Option<u64> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    if let Some(at) =
+        get("x-bapi-limit-reset-timestamp").or_else(|| get("x-gate-ratelimit-reset-timestamp"))
+    {
+        let at_ms = if at < 100_000_000_000 { at * 1000 } else { at };
+        let left = at_ms.saturating_sub(now.as_millisecond());
+        return Some(u64::try_from(left).unwrap_or(0).div_ceil(1000));
+    }
+    get("gw-ratelimit-reset").map(|ms| u64::try_from(ms).unwrap_or(0).div_ceil(1000))
+}
+
+/// The backend's own words about why it refused a request, for the run detail and the log (issue
+/// 22 item 7): FastAPI's validation list `{"detail":[{"loc":["query","symbol"],"msg":"field
+/// required"}]}` as `query.symbol: field required`, a `detail`/`msg`/`message`/`error`/`retMsg`
+/// text, or the start of a text body. At most 300 characters, control characters removed; `None`
+/// when the body says nothing.
+pub fn backend_message(body: &[u8]) -> Option<String> {
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(obj)) => {
+            if let Some(Value::Array(items)) = obj.get("detail") {
+                let parts: Vec<String> = items
+                    .iter()
+                    .take(5)
+                    .map(|it| {
+                        let loc = it
+                            .get("loc")
+                            .and_then(Value::as_array)
+                            .map(|l| l.iter().map(value_text).collect::<Vec<_>>().join("."))
+                            .unwrap_or_default();
+                        let msg = it.get("msg").map(value_text).unwrap_or_default();
+                        if loc.is_empty() {
+                            msg
+                        } else {
+                            format!("{loc}: {msg}")
+                        }
+                    })
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                parts.join("; ")
+            } else {
+                ["detail", "msg", "message", "error", "retMsg", "reason"]
+                    .iter()
+                    .filter_map(|k| obj.get(*k))
+                    .map(value_text)
+                    .find(|t| !t.trim().is_empty())
+                    .unwrap_or_default()
+            }
+        }
+        Ok(_) => String::new(),
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(600)]).into_owned(),
+    };
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if clean.is_empty() {
+        return None;
+    }
+    Some(if clean.chars().count() > 300 {
+        format!("{}…", clean.chars().take(299).collect::<String>())
+    } else {
+        clean
+    })
+}
+
 /// Message fields of an error body, in the order they are read.
-const MESSAGE_FIELDS: [&str; 5] = ["msg", "message", "error", "detail", "reason"];
+const MESSAGE_FIELDS: [&str; 6] = ["msg", "message", "error", "detail", "reason", "retMsg"];
 
 /// Does a non-2xx body announce a ban or rate limit? `Some(secs)` when it does: `secs` is the
 /// time left until the ban's end when the text names one ("until <epoch ms>"), else `None`.
@@ -210,6 +447,8 @@ pub fn ban_in_text(text: &str, now: Timestamp) -> Option<Option<u64>> {
     let phrase = [
         "rate limit",
         "too many requests",
+        "too many visits",
+        "too_many_requests",
         "request weight",
         "banned",
     ]
@@ -270,7 +509,11 @@ pub fn classify_envelope_at(status: u16, value: &Value, now: Timestamp) -> Resul
         return Ok(());
     };
     let success_false = obj.get("success") == Some(&Value::Bool(false));
-    let code = obj.get("code").filter(|c| !c.is_null());
+    // Bybit's envelope says `retCode` (0 = success).
+    let code = obj
+        .get("code")
+        .filter(|c| !c.is_null())
+        .or_else(|| obj.get("retCode").filter(|c| !c.is_null()));
     let code_is_error = code.is_some_and(|c| !is_success_code(c));
     if !success_false && !code_is_error {
         return Ok(());
@@ -651,6 +894,154 @@ mod tests {
             ),
             ENT(401).map(|_| Value::Null)
         );
+    }
+
+    /// Issue 22 item 6: each venue's rate-limit envelope, in a 200 and in an error status, is a
+    /// rate limit with its reset time when the answer gives one.
+    #[test]
+    fn venue_rate_limit_envelopes_with_reset_times() {
+        let n: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let ms = n.as_millisecond();
+        let reset = (ms + 4_500).to_string();
+        type VenueCase = (
+            u16,
+            Vec<(&'static str, String)>,
+            String,
+            Result<(), ErrorClass>,
+        );
+        let cases: Vec<VenueCase> = vec![
+            (
+                200,
+                vec![("x-bapi-limit-reset-timestamp", reset.clone())],
+                r#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"time":1}"#.into(),
+                rl(Some(5)),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"retCode":10018,"retMsg":"Your IP exceeded the rate limit","result":{}}"#
+                    .into(),
+                rl(None),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"code":"50011","msg":"","data":[]}"#.into(),
+                rl(None),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"code":"50061","msg":"x","data":[]}"#.into(),
+                rl(None),
+            ),
+            (
+                200,
+                vec![("retry-after", "7".into())],
+                r#"{"code":-1015,"msg":"Too many new orders"}"#.into(),
+                rl(Some(7)),
+            ),
+            (
+                200,
+                vec![("gw-ratelimit-reset", "2500".into())],
+                r#"{"code":"429000","msg":"x"}"#.into(),
+                rl(Some(3)),
+            ),
+            (
+                429,
+                vec![("x-gate-ratelimit-reset-timestamp", reset.clone())],
+                r#"{"label":"TOO_MANY_REQUESTS","message":"x"}"#.into(),
+                rl(Some(5)),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"jsonrpc":"2.0","error":{"code":10028,"message":"too_many_requests"}}"#.into(),
+                rl(None),
+            ),
+            (
+                200,
+                vec![],
+                format!(
+                    r#"{{"error":["EService:Throttled: {}"],"result":{{}}}}"#,
+                    n.as_second() + 30
+                ),
+                rl(Some(30)),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"error":["EAPI:Rate limit exceeded"]}"#.into(),
+                rl(None),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"result":"error","error":"apiLimitExceeded"}"#.into(),
+                rl(None),
+            ),
+            // Not rate limits: Bybit success, a Bybit parameter error, Kraken success.
+            (
+                200,
+                vec![],
+                r#"{"retCode":0,"retMsg":"OK","result":{}}"#.into(),
+                Ok(()),
+            ),
+            (
+                200,
+                vec![],
+                r#"{"retCode":10001,"retMsg":"params error"}"#.into(),
+                bad(PayloadKind::ErrorEnvelope),
+            ),
+            (200, vec![], r#"{"error":[],"result":{}}"#.into(), Ok(())),
+        ];
+        for (status, hdrs, body, want) in cases {
+            let mut h = HeaderMap::new();
+            for (k, v) in &hdrs {
+                h.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            assert_eq!(
+                classify_status(status, &h, body.as_bytes(), n),
+                want,
+                "{status} {body}"
+            );
+        }
+    }
+
+    /// Issue 22 item 4: bare NaN / Infinity / 1e400 tokens are read as their strings, not NotJson.
+    #[test]
+    fn python_json_tokens_are_read_as_strings() {
+        let v =
+            lenient_json(br#"{"a":NaN,"b":[-Infinity,Infinity],"c":1e400,"d":"NaN x","e":1.5}"#)
+                .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"a":"NaN","b":["-Infinity","Infinity"],"c":"1e400","d":"NaN x","e":1.5})
+        );
+        assert_eq!(lenient_json(b"<html>"), None);
+        assert!(c(200, &[], r#"{"bids":[[NaN,1]]}"#).is_ok());
+    }
+
+    /// Issue 22 item 7: the backend's own message is kept.
+    #[test]
+    fn backend_messages() {
+        let fastapi = br#"{"detail":[{"loc":["query","symbol"],"msg":"field required","type":"value_error.missing"},{"loc":["query","days"],"msg":"ensure this value is less than 91"}]}"#;
+        assert_eq!(
+            backend_message(fastapi).as_deref(),
+            Some("query.symbol: field required; query.days: ensure this value is less than 91")
+        );
+        assert_eq!(
+            backend_message(br#"{"detail":"Not Found"}"#).as_deref(),
+            Some("Not Found")
+        );
+        assert_eq!(
+            backend_message(b"Bad\nGateway").as_deref(),
+            Some("Bad Gateway")
+        );
+        assert_eq!(backend_message(b""), None);
     }
 
     #[test]

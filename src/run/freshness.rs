@@ -164,14 +164,16 @@ pub enum Decision {
     },
 }
 
-/// Fetch or reuse, from the last entry and the time.
+/// Fetch or reuse, from the last entry and the time. `now` is on the same steady (monotonic)
+/// timeline the entry was made on; an entry that reads as fetched after `now` (a negative age: the
+/// clock went back) is never fresh.
 pub fn decide(entry: Option<&CacheEntry>, now: Timestamp) -> Decision {
     match entry {
         None => Decision::Fetch {
             conditional: None,
             overdue_ms: u64::MAX,
         },
-        Some(e) if now < e.fresh_until => Decision::Reuse,
+        Some(e) if e.fetched_at <= now && now < e.fresh_until => Decision::Reuse,
         Some(e) => Decision::Fetch {
             conditional: e.validators.clone(),
             overdue_ms: u64::try_from(now.as_millisecond() - e.fresh_until.as_millisecond())
@@ -258,6 +260,13 @@ mod tests {
                 overdue_ms: 15_000
             }
         );
+    }
+
+    #[test]
+    fn a_negative_age_is_never_fresh() {
+        let e = CacheEntry::new(data(), t(0), Duration::from_secs(60), None, None);
+        // The clock went back 30 s: the entry reads as fetched in the future.
+        assert!(matches!(decide(Some(&e), t(-30)), Decision::Fetch { .. }));
     }
 
     #[test]

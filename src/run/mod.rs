@@ -7,8 +7,9 @@ pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod freshness;
+pub mod health;
 pub mod modules;
 pub mod runner;
 
-pub use clock::{Clock, system_clock};
+pub use clock::{Clock, MonoClock, mono_from_wall, steady, system_clock, system_mono};
 pub use runner::{RunResult, Runner, Trigger};

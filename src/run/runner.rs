@@ -27,7 +27,7 @@ use crate::resilience::breaker::{
 };
 use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
 use crate::run::budget::{Budget, Consumer};
-use crate::run::clock::Clock;
+use crate::run::clock::{Clock, MonoClock, mono_from_wall, steady};
 use crate::run::freshness::{self, CacheEntry, Decision, ReuseReason, Reused};
 use crate::run::modules::{self, Call, Outcome};
 use crate::symbol::SymbolForms;
@@ -141,9 +141,19 @@ pub struct Runner {
     /// [`Base::key`] of the backend.
     backend: String,
     clock: Clock,
+    /// The wall time at start plus the monotonic time passed ([`steady`]): what kept data's age,
+    /// reuse, breakers and the budget are measured on (issue 22 item 3).
+    steady: Clock,
     metrics: Option<Arc<Metrics>>,
     /// Last usable data per (module, symbol input; `""` for the modules called once per run).
     cache: Mutex<std::collections::HashMap<(ModuleId, String), CacheEntry>>,
+    /// The last answer that held no usable data (EMPTY/STALE/BAD_PAYLOAD) per (module, symbol),
+    /// kept for the module's refresh interval like data: an answer is an answer (issue 22 item 8).
+    kept_fails: Mutex<std::collections::HashMap<(ModuleId, String), KeptFail>>,
+    /// Per (module, symbol): the symbol-form search that found no form with data, backed off.
+    form_search: Mutex<std::collections::HashMap<(ModuleId, String), FormSearch>>,
+    /// When each module (and symbol) last delivered usable data, and why not since.
+    health: Mutex<crate::run::health::DataHealth>,
     /// The backend budget shared with manual runs and the gateway.
     budget: Arc<Budget>,
     /// Backend-wide facts learned by other replicas (issue 17): module → (why, until).
@@ -152,8 +162,23 @@ pub struct Runner {
 
 impl Runner {
     /// Build the client and discovery from a validated configuration.
+    ///
+    /// Time passed is read off `clock` itself ([`mono_from_wall`]: its steps back count as
+    /// nothing); use [`Runner::with_clocks`] to give a monotonic clock of its own.
     pub fn new(cfg: Config, clock: Clock) -> Result<Arc<Runner>, ClientBuildError> {
-        Runner::build(cfg, clock, None)
+        let mono = mono_from_wall(clock.clone());
+        Runner::build(cfg, clock, mono, None)
+    }
+
+    /// Build with a wall clock and a monotonic clock (production: `system_clock()` and
+    /// `system_mono()`), with or without metrics.
+    pub fn with_clocks(
+        cfg: Config,
+        clock: Clock,
+        mono: MonoClock,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
+        Runner::build(cfg, clock, mono, metrics)
     }
 
     /// Build with metrics recorded per module call and breaker change.
@@ -162,14 +187,17 @@ impl Runner {
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Runner>, ClientBuildError> {
-        Runner::build(cfg, clock, Some(metrics))
+        let mono = mono_from_wall(clock.clone());
+        Runner::build(cfg, clock, mono, Some(metrics))
     }
 
     fn build(
         cfg: Config,
         clock: Clock,
+        mono: MonoClock,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Arc<Runner>, ClientBuildError> {
+        let steady_clock = steady(&clock, mono);
         let base = Base::new(&cfg.base_url);
         let backend = base.key();
         let upstream = Upstream::new(
@@ -204,10 +232,14 @@ impl Runner {
             symbol_breakers: Mutex::new(BTreeMap::new()),
             backend,
             cache: Mutex::new(std::collections::HashMap::new()),
+            kept_fails: Mutex::new(std::collections::HashMap::new()),
+            form_search: Mutex::new(std::collections::HashMap::new()),
+            health: Mutex::new(crate::run::health::DataHealth::default()),
             shared_blocks: Mutex::new(BTreeMap::new()),
-            budget: Arc::new(Budget::new(cfg.budget, clock.clone())),
+            budget: Arc::new(Budget::new(cfg.budget, steady_clock.clone())),
             cfg: Arc::new(cfg),
             clock,
+            steady: steady_clock,
             metrics,
         }))
     }
@@ -263,6 +295,8 @@ impl Runner {
         let started = Instant::now();
         let deadline = started + self.cfg.run_deadline;
         let timestamp = (self.clock)();
+        // Kept data, breakers and the budget go by the steady clock (never back with the wall).
+        let steady_now = (self.steady)();
         let map = tokio::time::timeout_at(deadline, self.discovery.routes())
             .await
             .unwrap_or_else(|_| Arc::new(RouteMap::default()));
@@ -301,13 +335,17 @@ impl Runner {
                     due.push((m, key, f, None, u64::MAX));
                     continue;
                 }
+                if let Some(r) = self.kept_fail_result(m, &key, steady_now) {
+                    ready.insert((m, key), r);
+                    continue;
+                }
                 let entry = cache.get(&(m, key.clone()));
-                match freshness::decide(entry, timestamp) {
+                match freshness::decide(entry, steady_now) {
                     Decision::Reuse => {
                         if let Some(e) = entry {
                             ready.insert(
                                 (m, key),
-                                self.reused_result(m, e, ReuseReason::Fresh, timestamp),
+                                self.reused_result(m, e, ReuseReason::Fresh, steady_now),
                             );
                         }
                     }
@@ -336,7 +374,7 @@ impl Runner {
             // Only a request that will go out spends budget: not a disabled module, not one an
             // open circuit will refuse.
             let spends = self.cfg.features.enabled(m)
-                && !self.circuit_refuses(m, symbol.as_deref(), timestamp);
+                && !self.circuit_refuses(m, symbol.as_deref(), steady_now);
             let spent = if spends {
                 Some(self.budget.try_spend(consumer))
             } else {
@@ -350,7 +388,7 @@ impl Runner {
                     .get(&(m, key.clone()))
                     .cloned();
                 let r = match entry {
-                    Some(e) => self.reused_result(m, &e, ReuseReason::BudgetDeferred, timestamp),
+                    Some(e) => self.reused_result(m, &e, ReuseReason::BudgetDeferred, steady_now),
                     None => ModuleResult {
                         call: Call {
                             outcome: Outcome::SoftFail {
@@ -400,7 +438,107 @@ impl Runner {
             }
             out.push(self.fold(input, f, context, timestamp, started.elapsed()));
         }
+        self.record_health(&out);
         out
+    }
+
+    /// Note each module's outcome per symbol (the modules called once per run, once) and export
+    /// each module's last usable time.
+    fn record_health(&self, results: &[RunResult]) {
+        let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, r) in results.iter().enumerate() {
+            for (m, res) in &r.context {
+                if modules::symbol_independent(*m) {
+                    if i == 0 {
+                        h.record(*m, "", &res.call.outcome, r.timestamp);
+                    }
+                } else {
+                    h.record(*m, &r.symbols.input, &res.call.outcome, r.timestamp);
+                }
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            for m in ModuleId::ALL {
+                if let Some(at) = h.last_usable(m) {
+                    metrics.set_last_usable(m, at);
+                }
+            }
+        }
+    }
+
+    /// Per module and symbol: when usable data was last delivered and why not since (for
+    /// `/api/modules` and the status page).
+    pub fn data_health(&self) -> Vec<crate::run::health::ModuleData> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner()).all()
+    }
+
+    /// The kept unusable answer of (module, key), as this run's result, while it is fresh.
+    fn kept_fail_result(
+        &self,
+        m: ModuleId,
+        key: &str,
+        now: jiff::Timestamp,
+    ) -> Option<ModuleResult> {
+        let kept = self.kept_fails.lock().unwrap_or_else(|e| e.into_inner());
+        let k = kept.get(&(m, key.to_string()))?;
+        if !(k.fetched_at <= now && now < k.fresh_until) {
+            return None;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.record_saved(ReuseReason::Fresh.as_str());
+        }
+        Some(ModuleResult {
+            call: Call {
+                attempts: 0,
+                ..k.call.clone()
+            },
+            latency_ms: 0,
+            breaker: Some(self.with_breaker(m, |b| b.view(now))),
+            symbol_breaker: None,
+            circuit_open: false,
+            reused: Some(Reused {
+                reason: ReuseReason::Fresh,
+                age_ms: u64::try_from(now.as_millisecond() - k.fetched_at.as_millisecond())
+                    .unwrap_or(0),
+            }),
+        })
+    }
+
+    /// May an `EMPTY` answer of (module, symbol) try the other symbol forms now? Not while a
+    /// search that found no form is backed off.
+    fn form_search_due(&self, m: ModuleId, key: &str, now: jiff::Timestamp) -> bool {
+        let fs = self.form_search.lock().unwrap_or_else(|e| e.into_inner());
+        fs.get(&(m, key.to_string()))
+            .is_none_or(|f| now >= f.next_probe || now < f.since)
+    }
+
+    /// Record a symbol-form search: one that found data clears the back-off; one that found none
+    /// waits 2, 4, 8… refresh intervals (at least a minute each, at most an hour) before the next.
+    fn note_form_search(
+        &self,
+        m: ModuleId,
+        key: &str,
+        found: bool,
+        refresh: Duration,
+        now: jiff::Timestamp,
+    ) {
+        let mut fs = self.form_search.lock().unwrap_or_else(|e| e.into_inner());
+        if found {
+            fs.remove(&(m, key.to_string()));
+            return;
+        }
+        let e = fs.entry((m, key.to_string())).or_insert(FormSearch {
+            failures: 0,
+            since: now,
+            next_probe: now,
+        });
+        e.failures = e.failures.saturating_add(1);
+        let unit = refresh.max(Duration::from_secs(60));
+        let wait = unit
+            .saturating_mul(1u32 << e.failures.min(10))
+            .min(Duration::from_secs(3600));
+        e.since = now;
+        e.next_probe = freshness::fresh_until(now, wait, None);
     }
 
     /// Would an open circuit refuse this call now? (A peek: admits nothing.)
@@ -470,7 +608,7 @@ impl Runner {
                 )
                 .await;
             let (call, reused) = me.keep(m, key, call, &meta);
-            let now = (me.clock)();
+            let now = (me.steady)();
             let latency = started.elapsed();
             let view = me.with_breaker(m, |b| b.view(now));
             let symbol_view = symbol
@@ -507,13 +645,35 @@ impl Runner {
         call: Call,
         meta: &modules::AnswerMeta,
     ) -> (Call, Option<Reused>) {
-        let now = (self.clock)();
+        let now = (self.steady)();
         let refresh = self
             .cfg
             .refresh
             .get(&m)
             .copied()
             .unwrap_or_else(|| freshness::default_refresh(m));
+        if let Some(found) = meta.form_search {
+            self.note_form_search(m, &key, found, refresh, now);
+        }
+        {
+            let mut kept = self.kept_fails.lock().unwrap_or_else(|e| e.into_inner());
+            match &call.outcome {
+                Outcome::SoftFail { .. } if meta.unusable && call.attempts > 0 => {
+                    kept.insert(
+                        (m, key.clone()),
+                        KeptFail {
+                            call: call.clone(),
+                            fetched_at: now,
+                            fresh_until: freshness::fresh_until(now, refresh, meta.backend_fresh),
+                        },
+                    );
+                }
+                Outcome::Ok { .. } => {
+                    kept.remove(&(m, key.clone()));
+                }
+                _ => {}
+            }
+        }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if meta.not_modified
             && let Some(e) = cache.get_mut(&(m, key.clone()))
@@ -567,7 +727,7 @@ impl Runner {
         if !self.cfg.features.enabled(m) {
             return (plain(Outcome::Disabled), false, Default::default());
         }
-        let now = (self.clock)();
+        let now = (self.steady)();
         let shared = self
             .shared_blocks
             .lock()
@@ -626,11 +786,16 @@ impl Runner {
                 &self.discovery,
                 map,
                 &inputs,
-                self.cfg
-                    .max_age
-                    .get(&m)
-                    .copied()
-                    .unwrap_or_else(|| crate::market::default_max_age(m)),
+                &modules::CallOptions {
+                    max_age: self
+                        .cfg
+                        .max_age
+                        .get(&m)
+                        .copied()
+                        .unwrap_or_else(|| crate::market::default_max_age(m)),
+                    max_skew: self.cfg.max_clock_skew,
+                    form_search: self.form_search_due(m, symbol.unwrap_or(""), now),
+                },
                 conditional,
                 Instant::now() + budget,
                 &self.clock,
@@ -655,7 +820,7 @@ impl Runner {
             ),
         };
         let (call, meta) = call;
-        let now = (self.clock)();
+        let now = (self.steady)();
         match (&call.outcome, symbol) {
             (Outcome::Ok { .. }, _) => {
                 self.with_breaker(m, |b| b.on_success(now));
@@ -807,7 +972,7 @@ impl Runner {
 
     /// Every module's breaker as the run result and status page show it.
     pub fn breaker_views(&self) -> BTreeMap<ModuleId, BreakerView> {
-        let now = (self.clock)();
+        let now = (self.steady)();
         let b = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
         b.iter().map(|(m, br)| (*m, br.view(now))).collect()
     }
@@ -872,7 +1037,7 @@ impl Runner {
                 }
                 Outcome::HardError { detail } => errors.push(RunError {
                     module: *m,
-                    code: "INTERNAL".into(),
+                    code: format!("{}_INTERNAL", m.upper()),
                     detail: detail.clone(),
                 }),
                 Outcome::Disabled => {}
@@ -922,6 +1087,22 @@ async fn join(h: tokio::task::JoinHandle<ModuleResult>) -> ModuleResult {
     }
 }
 
+/// An answer without usable data, kept for reuse.
+#[derive(Debug, Clone)]
+struct KeptFail {
+    call: Call,
+    fetched_at: jiff::Timestamp,
+    fresh_until: jiff::Timestamp,
+}
+
+/// A symbol-form search that found no form with data: how many in a row, and when to probe again.
+#[derive(Debug, Clone, Copy)]
+struct FormSearch {
+    failures: u32,
+    since: jiff::Timestamp,
+    next_probe: jiff::Timestamp,
+}
+
 /// The store key of a breaker: the module's wire name, or `<module>:<symbol input>`.
 pub fn breaker_key(m: ModuleId, symbol: Option<&str>) -> String {
     match symbol {
@@ -964,9 +1145,22 @@ pub fn summary(r: &RunResult) -> String {
                     l.push_str(" — ");
                     l.push_str(note);
                 }
+                if let MarketData::EtfFlows(e) = data
+                    && let Some(note) = &e.note
+                {
+                    l.push_str(" — ");
+                    l.push_str(note);
+                }
                 l
             }
-            Outcome::SoftFail { code, detail, .. } => format!("soft fail {code}: {detail}"),
+            Outcome::SoftFail { code, detail, .. } => match res.reused {
+                // A kept answer without data: not asked again within its refresh interval.
+                Some(u) => format!(
+                    "soft fail {code} (kept answer, {:.0}s old): {detail}",
+                    u.age_ms as f64 / 1000.0
+                ),
+                None => format!("soft fail {code}: {detail}"),
+            },
             Outcome::HardError { detail } => format!("hard error: {detail}"),
             Outcome::Disabled => "disabled".to_string(),
         };

@@ -22,6 +22,9 @@ pub const WHALE_ALERTS: usize = 30;
 pub struct Charts {
     /// Mid price (book, else the heatmap's own).
     pub mid: Option<f64>,
+    /// The span the depth series covers, percent of the mid on each side: [`DEPTH_PCT`], or less
+    /// when the book reaches less far (the chart's title says this span, issue 22 item 12).
+    pub depth_span_pct: Option<f64>,
     /// Cumulative bid notional from the best bid outwards: `[price, cumulative USD]`.
     pub bids: Vec<[f64; 2]>,
     /// Cumulative ask notional from the best ask outwards.
@@ -40,6 +43,8 @@ pub fn charts(market: &BTreeMap<ModuleId, MarketData>, base: &str) -> Charts {
     if let Some(MarketData::OrderBook(b)) = market.get(&ModuleId::SpotOb) {
         c.mid = b.mid();
         if let Some(mid) = c.mid {
+            c.depth_span_pct =
+                crate::market::features::book_reach_pct(b, mid).map(|r| r.min(DEPTH_PCT));
             let (lo, hi) = (
                 mid * (1.0 - DEPTH_PCT / 100.0),
                 mid * (1.0 + DEPTH_PCT / 100.0),

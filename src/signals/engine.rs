@@ -107,7 +107,7 @@ pub fn message_text(symbol: &str, call: &Call, reason: Reason, sandbox: bool) ->
         reason.as_str()
     );
     if let Some(p) = call.mid {
-        s.push_str(&format!("\nprice {p}"));
+        s.push_str(&format!("\nprice {}", crate::numfmt::price(p)));
     }
     for l in &call.layers {
         s.push_str(&format!(

@@ -209,7 +209,7 @@ pub fn grade_book(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
     };
     let (bid_wall, ask_wall) = (is_wall(&b.bid_wall), is_wall(&b.ask_wall));
     let mut detail = match imb {
-        Some(i) => format!("imbalance {i:+.2}"),
+        Some(i) => format!("imbalance {}", crate::numfmt::signed(i, 2)),
         None => "imbalance n/a".to_string(),
     };
     for (side, w, yes) in [
@@ -271,9 +271,9 @@ pub fn grade_liquidations(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
             Level::None
         };
         let text = format!(
-            "cluster ${:.2}M at {:+.0} bps",
-            c.notional_usd / 1e6,
-            c.distance_bps
+            "cluster {} at {} bps",
+            crate::numfmt::money(c.notional_usd, false),
+            crate::numfmt::signed(c.distance_bps, 0)
         );
         let better = match &best {
             None => true,
@@ -302,7 +302,11 @@ pub fn grade_whales(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
     } else {
         Level::None
     };
-    let detail = format!("net ${:+.2}M over {} alerts", n / 1e6, w.count);
+    let detail = format!(
+        "net {} over {} alerts",
+        crate::numfmt::money(n, true),
+        w.count
+    );
     graded(Layer::Whales, level, sign_dir(n), detail)
 }
 
@@ -315,8 +319,13 @@ pub fn grade_etf(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
     };
     let x = e.latest_net_flow_usd;
     let detail = match e.ratio_to_prior_7d_mean_abs {
-        Some(q) => format!("{} ${:+.1}M ({q:+.1}× 7d mean)", e.latest_date, x / 1e6),
-        None => format!("{} ${:+.1}M", e.latest_date, x / 1e6),
+        Some(q) => format!(
+            "{} {} ({}× 7d mean)",
+            e.latest_date,
+            crate::numfmt::money(x, true),
+            crate::numfmt::signed(q, 1)
+        ),
+        None => format!("{} {}", e.latest_date, crate::numfmt::money(x, true)),
     };
     if x.abs() <= r.etf.min_flow_usd {
         return LayerGrade::none(Layer::Etf, detail);
@@ -343,7 +352,12 @@ pub fn grade_bias(f: &SymbolFeatures, r: &Rules) -> LayerGrade {
     } else {
         Level::None
     };
-    graded(Layer::Bias, level, sign_dir(s), format!("score {s:+.2}"))
+    graded(
+        Layer::Bias,
+        level,
+        sign_dir(s),
+        format!("score {}", crate::numfmt::signed(s, 2)),
+    )
 }
 
 /// Grade every layer of `f`.
@@ -484,6 +498,7 @@ mod tests {
                     ask_notional_usd: 1.0,
                     imbalance: imb,
                 }],
+                reach_pct: Some(2.0),
                 bid_wall: bid_wall.map(wall),
                 ask_wall: ask_wall.map(wall),
                 venue: None,

@@ -19,7 +19,7 @@ use crate::discovery::{Discovery, RouteMap};
 use crate::market::{self, Asked, DataError, MarketData};
 use crate::module_id::ModuleId;
 use crate::resilience::class::ErrorClass;
-use crate::resilience::classify::classify_response;
+use crate::resilience::classify::{self, classify_response};
 use crate::resilience::retry;
 use crate::run::clock::Clock;
 use crate::run::freshness::{Validators, backend_freshness};
@@ -101,7 +101,7 @@ pub async fn call(
     discovery: &Discovery,
     map: &RouteMap,
     inputs: &Inputs,
-    max_age: Duration,
+    opts: &CallOptions,
     conditional: Option<&Conditional>,
     deadline: Instant,
     clock: &Clock,
@@ -113,7 +113,7 @@ pub async fn call(
         discovery,
         map,
         inputs,
-        max_age,
+        opts,
         conditional,
         deadline,
         clock,
@@ -121,6 +121,29 @@ pub async fn call(
     )
     .await;
     (c, meta)
+}
+
+/// How a module's answer is judged, and whether an `EMPTY` answer may try the other symbol forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallOptions {
+    /// How old the newest point may be.
+    pub max_age: Duration,
+    /// How far ahead of now a point's time may be (`SNIPER_MAX_CLOCK_SKEW`).
+    pub max_skew: Duration,
+    /// Try the other symbol forms after an `EMPTY` answer (the runner backs this off after a
+    /// search that found no form with data).
+    pub form_search: bool,
+}
+
+impl CallOptions {
+    /// The defaults: `max_age`, [`market::DEFAULT_MAX_SKEW`], form search allowed.
+    pub fn new(max_age: Duration) -> CallOptions {
+        CallOptions {
+            max_age,
+            max_skew: market::DEFAULT_MAX_SKEW,
+            form_search: true,
+        }
+    }
 }
 
 /// A conditional request for one URL: the validators its last answer carried.
@@ -140,6 +163,11 @@ pub struct AnswerMeta {
     pub validators: Option<Validators>,
     /// How long the backend says the answer stays fresh (`Cache-Control`/`Expires`).
     pub backend_fresh: Option<Duration>,
+    /// The outcome is an answer that held no usable data (`EMPTY`, `STALE`, `BAD_PAYLOAD` from
+    /// the market layer): kept for the module's refresh interval like data (issue 22 item 8).
+    pub unusable: bool,
+    /// A symbol-form search ran after an `EMPTY` answer: `Some(true)` when a form had data.
+    pub form_search: Option<bool>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -149,12 +177,13 @@ async fn call_inner(
     discovery: &Discovery,
     map: &RouteMap,
     inputs: &Inputs,
-    max_age: Duration,
+    opts: &CallOptions,
     conditional: Option<&Conditional>,
     deadline: Instant,
     clock: &Clock,
     meta: &mut AnswerMeta,
 ) -> Call {
+    let max_age = opts.max_age;
     let mut queue: std::collections::VecDeque<RequestTemplate> =
         discovery.candidates(map, m).into();
     let mut attempts = 0;
@@ -162,7 +191,11 @@ async fn call_inner(
     let mut fill_errors: Vec<FillError> = Vec::new();
     let mut saw_404 = false;
     let mut tried: Vec<url::Url> = Vec::new();
-    let mut first_empty: Option<Outcome> = None;
+    // The first EMPTY answer (outcome, its request) while the other forms are tried, and every
+    // attempt of the search ("<request> → <code>"), so the report describes one attempt and lists
+    // the others (issue 22 item 9).
+    let mut first_empty: Option<(Outcome, Option<String>)> = None;
+    let mut search_log: Vec<String> = Vec::new();
     let mut variants_left = 0usize;
     while let Some(t) = queue.pop_front() {
         let filled = match t.fill(inputs) {
@@ -196,6 +229,7 @@ async fn call_inner(
         };
         last_request = Some(request);
         let mut attempt = 0;
+        let mut refused: Option<(u16, Option<String>)> = None;
         let result = loop {
             attempt += 1;
             attempts += 1;
@@ -217,7 +251,11 @@ async fn call_inner(
                 Ok(r) => {
                     meta.validators = Validators::from_headers(&r.headers);
                     meta.backend_fresh = backend_freshness(&r.headers, clock());
-                    classify_response(r.status, &r.headers, &r.body, clock())
+                    let c = classify_response(r.status, &r.headers, &r.body, clock());
+                    refused = c
+                        .is_err()
+                        .then(|| (r.status, classify::backend_message(&r.body)));
+                    c
                 }
                 Err(class) => Err(class),
             };
@@ -238,9 +276,13 @@ async fn call_inner(
             Ok(body) => {
                 let asked = asked_of(&t, inputs);
                 let now_ms = clock().as_millisecond();
-                match market::parse(m, &body, now_ms, max_age, &asked) {
+                match market::parse_with_skew(m, &body, now_ms, max_age, opts.max_skew, &asked) {
                     Ok(data) => {
                         discovery.learn(map, m, &t);
+                        meta.unusable = false;
+                        if first_empty.is_some() {
+                            meta.form_search = Some(true);
+                        }
                         return Call {
                             outcome: Outcome::Ok { data },
                             request: last_request,
@@ -249,26 +291,30 @@ async fn call_inner(
                     }
                     Err(e) => {
                         let outcome = data_soft(m, &e);
-                        if let Some(first) = &first_empty {
+                        meta.unusable = true;
+                        if first_empty.is_some() {
                             // A form variant did no better: try the next, else report the
-                            // answer to the spec's own form.
+                            // answer to the spec's own form, with its own request.
+                            search_log.push(format!(
+                                "{} → {}",
+                                last_request.as_deref().unwrap_or("?"),
+                                e.code(m)
+                            ));
                             variants_left = variants_left.saturating_sub(1);
                             if variants_left == 0 {
-                                return Call {
-                                    outcome: first.clone(),
-                                    request: last_request,
-                                    attempts,
-                                };
+                                meta.form_search = Some(false);
+                                return searched(first_empty, &search_log, attempts);
                             }
                             continue;
                         }
                         if matches!(e, DataError::Empty { .. })
+                            && opts.form_search
                             && Instant::now() + MIN_RETRY_BUDGET < deadline
                         {
                             let variants = other_forms(&t);
                             if !variants.is_empty() {
                                 tracing::debug!(module = %m, path = %t.path, "EMPTY: trying the other symbol forms");
-                                first_empty = Some(outcome);
+                                first_empty = Some((outcome, last_request.clone()));
                                 variants_left = variants.len();
                                 for v in variants.into_iter().rev() {
                                     queue.push_front(v);
@@ -290,20 +336,44 @@ async fn call_inner(
                 continue;
             }
             Err(class) => {
+                // Keep the status and the backend's own words (a FastAPI 422 names the wrong
+                // parameter) in the detail and the log (issue 22 item 7).
+                let mut detail = describe(&class);
+                if let Some((status, msg)) = &refused {
+                    detail.push_str(&format!(" — HTTP {status}"));
+                    if let Some(msg) = msg {
+                        detail.push_str(&format!(": {msg}"));
+                    }
+                }
+                tracing::info!(
+                    module = %m,
+                    code = %class.code(m.upper()),
+                    request = last_request.as_deref().unwrap_or(""),
+                    detail = %detail,
+                    "module answer refused"
+                );
+                if first_empty.is_some() {
+                    // A form variant failed otherwise: the report stays the first answer's.
+                    search_log.push(format!(
+                        "{} → {}",
+                        last_request.as_deref().unwrap_or("?"),
+                        class.code(m.upper())
+                    ));
+                    meta.form_search = Some(false);
+                    return searched(first_empty, &search_log, attempts);
+                }
+                meta.unusable = false;
                 return Call {
-                    outcome: soft(m, &class, describe(&class)),
+                    outcome: soft(m, &class, detail),
                     request: last_request,
                     attempts,
                 };
             }
         }
     }
-    if let Some(first) = first_empty {
-        return Call {
-            outcome: first,
-            request: last_request,
-            attempts,
-        };
+    if first_empty.is_some() {
+        meta.form_search = Some(false);
+        return searched(first_empty, &search_log, attempts);
     }
     let outcome = if !saw_404 && let Some(e) = fill_errors.first() {
         Outcome::SoftFail {
@@ -321,6 +391,22 @@ async fn call_inner(
     Call {
         outcome,
         request: last_request,
+        attempts,
+    }
+}
+
+/// The report of a symbol-form search that found no form with data: the first answer's outcome and
+/// request (headline fields from one attempt), the other attempts listed in its detail.
+fn searched(first: Option<(Outcome, Option<String>)>, log: &[String], attempts: u32) -> Call {
+    let (mut outcome, request) = first.unwrap_or((Outcome::Disabled, None));
+    if let Outcome::SoftFail { detail, .. } = &mut outcome
+        && !log.is_empty()
+    {
+        detail.push_str(&format!("; other symbol forms tried: {}", log.join(", ")));
+    }
+    Call {
+        outcome,
+        request,
         attempts,
     }
 }
