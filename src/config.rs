@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
-use crate::daemon::window::{ActiveWindow, WindowError};
 use crate::module_id::ModuleId;
 use crate::resilience::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
+use crate::window::{ActiveWindow, WindowError};
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,11 +185,11 @@ pub struct Config {
     pub etf_asset: String,
     pub heatmap_timeframe: String,
     /// `None`: the module's own default (base), used only where the spec gives no evidence.
-    pub heatmap_symbol_form: Option<crate::discovery::template::SymbolForm>,
+    pub heatmap_symbol_form: Option<crate::symbol::SymbolForm>,
     /// Per module: how long usable data is reused before it is fetched again.
     pub refresh: std::collections::BTreeMap<crate::module_id::ModuleId, Duration>,
     /// The backend budget and its shares.
-    pub budget: crate::run::budget::BudgetConfig,
+    pub budget: crate::budget::BudgetConfig,
     /// Most backend requests of the runs in flight at once.
     pub max_in_flight: usize,
     /// Per module: how old the newest point may be before the answer is stale.
@@ -296,9 +296,9 @@ impl ConfigArgs {
         {
             None => None,
             Some((_, v)) if v.is_empty() => None,
-            Some((_, v)) if v == "base" => Some(crate::discovery::template::SymbolForm::Base),
-            Some((_, v)) if v == "spot" => Some(crate::discovery::template::SymbolForm::Spot),
-            Some((_, v)) if v == "perp" => Some(crate::discovery::template::SymbolForm::Perp),
+            Some((_, v)) if v == "base" => Some(crate::symbol::SymbolForm::Base),
+            Some((_, v)) if v == "spot" => Some(crate::symbol::SymbolForm::Spot),
+            Some((_, v)) if v == "perp" => Some(crate::symbol::SymbolForm::Perp),
             Some((raw, _)) => {
                 return Err(ConfigError::new(
                     "HEATMAP_SYMBOL_FORM",
@@ -367,7 +367,7 @@ impl ConfigArgs {
         ] {
             refresh.insert(m, parse_duration_or_zero(var, v)?);
         }
-        let budget = crate::run::budget::BudgetConfig {
+        let budget = crate::budget::BudgetConfig {
             per_min: match self.budget_per_min.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(v) => Some(
@@ -635,6 +635,8 @@ fn parse_shares(var: &'static str, v: &str) -> Result<[u32; 3], ConfigError> {
     }
     Ok(out)
 }
+
+crate::command::config_errors!(ConfigError);
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use sniper::daemon::alerts::{AlertArgs, AlertKind, Alerter, DEFAULT_TELEGRAM_API_BASE};
-use sniper::daemon::metrics::{DeliveryResult, Metrics};
+use sniper::obs::metrics::{DeliveryResult, Metrics};
 
 #[derive(Debug, Clone)]
 struct Received {

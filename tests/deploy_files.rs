@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use sniper::daemon::metrics::{AlertChannel, BreakerState, DeliveryResult, Metrics, RunOutcome};
 use sniper::module_id::ModuleId;
+use sniper::obs::metrics::{AlertChannel, BreakerState, DeliveryResult, Metrics, RunOutcome};
 
 /// Every sample name in a fully populated exposition.
 fn exposed() -> BTreeSet<String> {

@@ -15,9 +15,9 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
-use sniper::daemon::access::{self, AccessPolicy, HostRule};
 use sniper::gateway::actions;
 use sniper::gateway::{ProxyConfig, router};
+use sniper::web::access::{self, AccessPolicy, HostRule};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -41,10 +41,10 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
 async fn serve(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(sniper::gateway::server::serve(
+    tokio::spawn(sniper::web::server::serve(
         listener,
         app,
-        sniper::gateway::server::HEADER_READ_TIMEOUT,
+        sniper::web::server::HEADER_READ_TIMEOUT,
         std::future::pending(),
     ));
     addr
@@ -418,7 +418,7 @@ async fn daemon(
     let app = App::new(
         runner,
         &Default::default(),
-        sniper::daemon::metrics::Metrics::new(),
+        sniper::obs::metrics::Metrics::new(),
         Some(store.clone()),
         window,
     )
@@ -428,7 +428,7 @@ async fn daemon(
     let r = api_router(app, true)
         .merge(sniper::daemon::status::routes(store))
         .merge(router(gcfg))
-        .fallback(sniper::daemon::server::not_found);
+        .fallback(sniper::web::not_found);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let policy = AccessPolicy {
@@ -437,10 +437,10 @@ async fn daemon(
         public_reads,
         gpts_prefix: "/gpts".into(),
     };
-    tokio::spawn(sniper::gateway::server::serve(
+    tokio::spawn(sniper::web::server::serve(
         listener,
         access::layer(r, policy),
-        sniper::gateway::server::HEADER_READ_TIMEOUT,
+        sniper::web::server::HEADER_READ_TIMEOUT,
         std::future::pending(),
     ));
     (sb, addr)

@@ -11,11 +11,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use sniper::daemon::alerts::{AlertArgs, Alerter, DEFAULT_TELEGRAM_API_BASE};
-use sniper::daemon::metrics::Metrics;
 use sniper::daemon::scheduler::{
     LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, run_loop,
 };
-use sniper::daemon::window::ActiveWindow;
+use sniper::obs::metrics::Metrics;
+use sniper::window::ActiveWindow;
 use tokio::sync::watch;
 
 fn fast() -> SchedulerConfig {

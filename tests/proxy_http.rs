@@ -631,7 +631,7 @@ async fn public_listener_closes_slow_header_senders_and_shuts_down() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gw = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(sniper::gateway::server::serve(
+    let server = tokio::spawn(sniper::web::server::serve(
         listener,
         router(config(&format!("http://{backend}"))),
         Duration::from_millis(200),

@@ -11,8 +11,8 @@ use sniper::daemon::scheduler::{
     Clock, LoopContext, LoopHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus,
     run_loop,
 };
-use sniper::daemon::window::ActiveWindow;
 use sniper::module_id::ModuleId;
+use sniper::window::ActiveWindow;
 use tokio::sync::watch;
 
 fn ts(s: &str) -> Timestamp {

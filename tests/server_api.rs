@@ -4,11 +4,11 @@ mod common;
 
 use std::sync::Arc;
 
-use sniper::daemon::metrics::Metrics;
 use sniper::daemon::scheduler::SchedulerConfig;
 use sniper::daemon::server::{App, api_router};
 use sniper::daemon::store_health::StoreErrorPolicy;
 use sniper::module_id::ModuleId;
+use sniper::obs::metrics::Metrics;
 use sniper::run::Trigger;
 use sniper::sandbox::Fault;
 use sniper::store::{AsyncStore, RunQuery, SqliteStore};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::daemon::metrics::{AlertChannel, DeliveryResult, Metrics};
+use crate::obs::metrics::{AlertChannel, DeliveryResult, Metrics};
 
 /// Default number of consecutive hard failures between two "failing" alerts (the design's
 /// "every 3").
@@ -370,6 +370,8 @@ impl Alerter {
         result
     }
 }
+
+crate::command::config_errors!(AlertConfigError);
 
 #[cfg(test)]
 mod tests {

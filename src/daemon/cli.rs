@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use crate::command::{CommandError, Doing};
 use crate::config::Config;
-use crate::daemon::metrics::Metrics;
 use crate::daemon::server::{
-    App, SHUTDOWN_WAIT, api_router, bind, metrics_router, serve_until, spawn_loop, termination,
+    App, SHUTDOWN_WAIT, api_router, metrics_router, serve_until, spawn_loop,
 };
-use crate::daemon::window::ActiveWindow;
-use crate::gateway::cli::parse_addr;
+use crate::obs::metrics::Metrics;
 use crate::run::cli::print_results;
 use crate::run::{Runner, system_clock};
 use crate::sandbox::Sandbox;
+use crate::web::{bind, parse_addr, termination};
+use crate::window::ActiveWindow;
 
 /// Settings of the daemon (`serve`, `demo`).
 #[derive(clap::Args, Clone)]
@@ -50,7 +50,7 @@ pub struct DaemonArgs {
     #[command(flatten)]
     pub gpts: crate::gateway::ProxyArgs,
     #[command(flatten)]
-    pub access: crate::daemon::access::AccessArgs,
+    pub access: crate::web::access::AccessArgs,
     #[command(flatten)]
     pub sched: crate::daemon::scheduler::SchedulerArgs,
     #[command(flatten)]
@@ -78,10 +78,10 @@ pub async fn daemon(
         .map(|v| parse_addr("SNIPER_METRICS_LISTEN", v))
         .transpose()?;
     let sched = daemon.sched.clone().into_config()?;
-    let serve_opts = crate::gateway::server::ServeOptions {
+    let serve_opts = crate::web::server::ServeOptions {
         idle_timeout: crate::config::parse_duration("SNIPER_IDLE_TIMEOUT", &daemon.idle_timeout)?,
         max_connections: parse_max_connections(&daemon.max_connections)?,
-        ..crate::gateway::server::ServeOptions::default()
+        ..crate::web::server::ServeOptions::default()
     };
     let keep_payloads = crate::config::parse_bool("SNIPER_STORE_PAYLOADS", &daemon.store_payloads)?;
     let store_policy = crate::daemon::store_health::StoreErrorPolicy::parse(
@@ -102,8 +102,8 @@ pub async fn daemon(
         }
         k => k.map(str::to_owned),
     };
-    let policy = crate::daemon::access::AccessPolicy {
-        hosts: crate::daemon::access::HostRule::new(
+    let policy = crate::web::access::AccessPolicy {
+        hosts: crate::web::access::HostRule::new(
             daemon.gpts.allowed_hosts.as_deref(),
             listen,
             gpts.public_url.as_ref(),
@@ -199,7 +199,7 @@ pub async fn daemon(
     // together stay within it (a single process also has the in-memory budget of the runner).
     app.set_budget_per_min(
         cfg.budget
-            .share(crate::run::budget::Consumer::Scheduled)
+            .share(crate::budget::Consumer::Scheduled)
             .unwrap_or(0),
     );
     if store.is_shared() {
@@ -211,7 +211,7 @@ pub async fn daemon(
         }));
     }
 
-    crate::gateway::server::raise_nofile_limit();
+    crate::web::server::raise_nofile_limit();
     let listener = bind(listen)
         .await
         .doing(|| format!("binding SNIPER_LISTEN={listen}"))?;
@@ -236,7 +236,7 @@ pub async fn daemon(
     };
     // The bound address (port 0 is chosen now) is what clients send as Host.
     let mut policy = policy;
-    policy.hosts = crate::daemon::access::HostRule::new(
+    policy.hosts = crate::web::access::HostRule::new(
         daemon.gpts.allowed_hosts.as_deref(),
         local,
         gpts.public_url.as_ref(),
@@ -252,12 +252,12 @@ pub async fn daemon(
         .merge(crate::daemon::status::routes(store.clone()))
         .merge(crate::signals::api::routes(engine.clone(), store.clone()))
         .merge(crate::gateway::try_router(gpts)?)
-        .fallback(crate::daemon::server::not_found);
-    let router = crate::daemon::access::layer(router, policy);
+        .fallback(crate::web::not_found);
+    let router = crate::web::access::layer(router, policy);
     let mut tasks = Vec::new();
     {
         let mut rx = rx.clone();
-        tasks.push(tokio::spawn(crate::gateway::server::serve_with(
+        tasks.push(tokio::spawn(crate::web::server::serve_with(
             listener,
             router,
             serve_opts,

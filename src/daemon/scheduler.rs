@@ -15,9 +15,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::daemon::alerts::{Alerter, alert_for};
-use crate::daemon::metrics::{Metrics, RunOutcome};
-use crate::daemon::window::ActiveWindow;
 use crate::module_id::ModuleId;
+use crate::obs::metrics::{Metrics, RunOutcome};
+use crate::window::ActiveWindow;
 
 /// Default pause between two runs: the design's 5 s.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -940,6 +940,8 @@ where
     tracing::info!("scheduler loop stopped");
     sched
 }
+
+crate::command::config_errors!(SchedulerConfigError);
 
 #[cfg(test)]
 mod tests {

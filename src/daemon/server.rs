@@ -5,7 +5,6 @@
 //! the servers and the retention task.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -19,19 +18,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::daemon::metrics::StoreOp;
-use crate::daemon::metrics::{self, Metrics};
 use crate::daemon::scheduler::{
     LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, TickGate,
     run_loop,
 };
 use crate::daemon::store_health::{StoreErrorPolicy, StoreHealth};
-use crate::daemon::window::ActiveWindow;
 use crate::module_id::ModuleId;
+use crate::obs::metrics::StoreOp;
+use crate::obs::metrics::{self, Metrics};
 use crate::resilience::breaker::BreakerState;
 use crate::run::modules::Outcome;
 use crate::run::runner::{RunResult, Runner, Trigger};
 use crate::store::{AsyncStore, RunRecord, StoreError};
+use crate::window::ActiveWindow;
 
 /// Everything the loop and the handlers share.
 pub struct App {
@@ -239,8 +238,8 @@ impl App {
             self.load_shared_facts(store).await;
         }
         let consumer = match trigger {
-            Trigger::Manual => crate::run::budget::Consumer::Manual,
-            _ => crate::run::budget::Consumer::Scheduled,
+            Trigger::Manual => crate::budget::Consumer::Manual,
+            _ => crate::budget::Consumer::Scheduled,
         };
         let mut results = self.runner.run_once_as(consumer).await;
         if let Some(store) = self.store.as_ref().filter(|s| s.is_shared()) {
@@ -673,15 +672,6 @@ async fn status(State(app): State<Arc<App>>) -> Response {
     .into_response()
 }
 
-/// JSON 404 for every path no route claims (`/gptsx` included).
-pub async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({"error": "not_found", "message": "no such path"})),
-    )
-        .into_response()
-}
-
 /// `/health`, `/ready`, `/api/*` (and `/metrics` unless it has its own listener).
 pub fn api_router(app: Arc<App>, with_metrics: bool) -> Router {
     let mut r = Router::new()
@@ -761,34 +751,6 @@ pub fn default_replica_id() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".to_string());
     format!("{host}-{}", std::process::id())
-}
-
-/// Bind an address with a clear error.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// How long shutdown waits for the loop's run in flight (the loop itself cancels after its grace).

@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::config::ConfigError;
-use crate::daemon::metrics::StoreOp;
 use crate::daemon::scheduler::Probe;
+use crate::obs::metrics::StoreOp;
 
 /// Consecutive failed store writes after which `/ready` fails (with
 /// [`StoreErrorPolicy::Fail`]). Three: one run writes its row and possibly breaker snapshots, so

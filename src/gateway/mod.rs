@@ -17,7 +17,6 @@ pub mod headers;
 mod openapi;
 pub mod path;
 mod reply;
-pub mod server;
 mod upload;
 
 use std::net::SocketAddr;
@@ -84,7 +83,7 @@ pub struct ProxyConfig {
     pub match_prefs: Option<crate::discovery::matcher::MatchPrefs>,
     /// The backend budget shared with the runs (`SNIPER_BUDGET_PER_MIN`); each forwarded request
     /// spends one of the gateway's share, else `429` with `Retry-After`. `None`: unlimited.
-    pub budget: Option<Arc<crate::run::budget::Budget>>,
+    pub budget: Option<Arc<crate::budget::Budget>>,
 }
 
 impl ProxyConfig {
@@ -273,7 +272,7 @@ struct Gateway {
     published: std::sync::RwLock<Option<(tokio::time::Instant, Arc<actions::Published>)>>,
     /// Single flight for refreshing `published`.
     refreshing: tokio::sync::Mutex<()>,
-    budget: Option<Arc<crate::run::budget::Budget>>,
+    budget: Option<Arc<crate::budget::Budget>>,
 }
 
 impl Gateway {
@@ -420,7 +419,7 @@ impl Gateway {
         }
         // Only an authenticated, published request spends the gateway's share of the budget.
         if let Some(b) = &self.budget
-            && let Err(refused) = b.try_spend(crate::run::budget::Consumer::Gateway)
+            && let Err(refused) = b.try_spend(crate::budget::Consumer::Gateway)
         {
             return reply::budget_spent(&refused);
         }
@@ -809,6 +808,8 @@ impl std::fmt::Display for ErrorChain<'_> {
         Ok(())
     }
 }
+
+crate::command::config_errors!(ConfigError);
 
 #[cfg(test)]
 mod tests {

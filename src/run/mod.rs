@@ -3,12 +3,10 @@
 //! (`modules`). It takes discovery's route map and the resilience layer's decisions; it never
 //! touches the store, the scheduler or the HTTP server (the daemon calls it).
 
-pub mod budget;
 pub mod cli;
-pub mod clock;
 pub mod freshness;
 pub mod modules;
 pub mod runner;
 
-pub use clock::{Clock, system_clock};
+pub use crate::clock::{Clock, system_clock};
 pub use runner::{RunResult, Runner, Trigger};

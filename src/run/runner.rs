@@ -16,22 +16,21 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::budget::{Budget, Consumer};
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::daemon::metrics::{BreakerState as MetricState, Metrics};
-use crate::discovery::openapi::SpecLimits;
-use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
+use crate::discovery::{Discovery, RouteMap};
 use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
+use crate::obs::metrics::{BreakerState as MetricState, Metrics};
 use crate::resilience::breaker::{
     Admission, Breaker, BreakerSnapshot, BreakerState, BreakerView, OpenReason,
 };
 use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
-use crate::run::budget::{Budget, Consumer};
-use crate::run::clock::Clock;
 use crate::run::freshness::{self, CacheEntry, Decision, ReuseReason, Reused};
 use crate::run::modules::{self, Call, Outcome};
 use crate::symbol::SymbolForms;
-use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
+use crate::upstream::{Base, ClientBuildError, Upstream};
 
 /// One module's entry in `context`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,38 +69,7 @@ pub struct Symbols {
     pub perp: String,
 }
 
-/// Who started a run: recorded in [`RunResult::trigger`], the history (`runs.triggered_by`), the
-/// run's log line and `sniper_runs_total{trigger}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    /// The scheduler loop.
-    #[default]
-    Schedule,
-    /// `POST /api/run`.
-    Manual,
-    /// Another sniper instance asked (reserved for replication; nothing sends it yet).
-    Replica,
-}
-
-impl Trigger {
-    /// Every trigger, for pre-initialising metric series.
-    pub const ALL: [Trigger; 3] = [Trigger::Schedule, Trigger::Manual, Trigger::Replica];
-
-    /// The label / column value: `schedule`, `manual`, `replica`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Schedule => "schedule",
-            Trigger::Manual => "manual",
-            Trigger::Replica => "replica",
-        }
-    }
-
-    /// The inverse of [`Trigger::as_str`]; `None` for anything else.
-    pub fn parse(s: &str) -> Option<Trigger> {
-        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+pub use crate::trigger::Trigger;
 
 /// The result of a run for one symbol: the design's fields, plus timing and provenance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,28 +138,8 @@ impl Runner {
         clock: Clock,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Arc<Runner>, ClientBuildError> {
-        let base = Base::new(&cfg.base_url);
-        let backend = base.key();
-        let upstream = Upstream::new(
-            base,
-            &ClientConfig {
-                connect_timeout: cfg.connect_timeout,
-                max_body: cfg.max_body,
-                max_in_flight: cfg.max_in_flight,
-            },
-        )?;
-        let discovery = Discovery::new(
-            upstream.clone(),
-            DiscoveryConfig {
-                ttl: cfg.discovery_ttl,
-                timeout: cfg.discovery_timeout,
-                limits: SpecLimits {
-                    max_bytes: cfg.max_body,
-                    ..SpecLimits::default()
-                },
-                prefs: crate::discovery::prefs_from_config(&cfg),
-            },
-        );
+        let backend = Base::new(&cfg.base_url).key();
+        let (upstream, discovery) = crate::discovery::from_config(&cfg)?;
         Ok(Arc::new(Runner {
             upstream,
             discovery,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 
-use crate::daemon::metrics::{AlertChannel, DeliveryResult, Metrics};
+use crate::obs::metrics::{AlertChannel, DeliveryResult, Metrics};
 use crate::store::{AsyncStore, OutboxRow};
 
 /// Default timeout of one delivery.
@@ -299,6 +299,8 @@ pub async fn worker(
         }
     }
 }
+
+crate::command::config_errors!(SignalConfigError);
 
 #[cfg(test)]
 mod tests {

@@ -253,7 +253,7 @@ fn cross_site(h: &HeaderMap, host: &str) -> bool {
 
 /// The key in Bearer, `X-API-Key` or Basic (password part); constant-time comparison.
 fn key_ok(h: &HeaderMap, key: &[u8]) -> bool {
-    if crate::gateway::headers::check_key(h, key).is_some() {
+    if check_key(h, key).is_some() {
         return true;
     }
     let Some(v) = h.get(header::AUTHORIZATION).map(HeaderValue::as_bytes) else {
@@ -305,6 +305,47 @@ fn refuse(status: StatusCode, body: &'static str) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// `X-API-Key`: the key header of the gateway and the operator surface.
+pub const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+
+/// Which inbound header carried a valid key (so the gateway can keep it from the backend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `X-API-Key: <key>`.
+    ApiKey,
+}
+
+/// Checks the gateway key in `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+///
+/// The comparison of key bytes is constant-time (`subtle`); only the length may leak,
+/// which a 32-byte random key does not mind.
+pub fn check_key(headers: &HeaderMap, key: &[u8]) -> Option<KeySource> {
+    if let Some(v) = headers.get(header::AUTHORIZATION)
+        && let Some(token) = bearer_token(v.as_bytes())
+        && bool::from(token.ct_eq(key))
+    {
+        return Some(KeySource::Bearer);
+    }
+    if let Some(v) = headers.get(X_API_KEY)
+        && bool::from(v.as_bytes().trim_ascii().ct_eq(key))
+    {
+        return Some(KeySource::ApiKey);
+    }
+    None
+}
+
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    const SCHEME: &[u8] = b"bearer ";
+    if value.len() > SCHEME.len() && value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        Some(value[SCHEME.len()..].trim_ascii())
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

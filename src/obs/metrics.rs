@@ -21,7 +21,7 @@ use prometheus_client::registry::Registry;
 
 use crate::module_id::ModuleId;
 use crate::resilience::class::ErrorClass;
-use crate::run::runner::Trigger;
+use crate::trigger::Trigger;
 
 /// The `Content-Type` of [`Metrics::encode`]'s output, for the `/metrics` response.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -230,6 +230,26 @@ impl DeliveryResult {
     }
 }
 
+/// Level of a signal call enqueued for delivery, for `sniper_signals_total{level,direction}`
+/// (the signals layer maps its grade to this; a call graded `none` is never enqueued).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignalLevel {
+    /// Worth watching.
+    Watch,
+    /// Worth acting on.
+    Action,
+}
+
+impl SignalLevel {
+    /// The label value: `watch`, `action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalLevel::Watch => "watch",
+            SignalLevel::Action => "action",
+        }
+    }
+}
+
 /// Direction of a signal call, for `sniper_signals_total{level,direction}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum SignalDirection {
@@ -267,12 +287,12 @@ label_value!(
     StoreOp,
     Trigger,
     SignalDirection,
-    crate::signals::Level
+    SignalLevel
 );
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct SignalLabels {
-    level: crate::signals::Level,
+    level: SignalLevel,
     direction: SignalDirection,
 }
 
@@ -481,7 +501,7 @@ impl Metrics {
                 let _ = signal_deliveries.get_or_create(&AlertLabels { channel, result });
             }
         }
-        for level in [crate::signals::Level::Watch, crate::signals::Level::Action] {
+        for level in [SignalLevel::Watch, SignalLevel::Action] {
             for direction in [SignalDirection::Long, SignalDirection::Short] {
                 let _ = signals.get_or_create(&SignalLabels { level, direction });
             }
@@ -639,7 +659,7 @@ impl Metrics {
     }
 
     /// Counts one signal call enqueued for delivery.
-    pub fn record_signal(&self, level: crate::signals::Level, direction: crate::market::Direction) {
+    pub fn record_signal(&self, level: SignalLevel, direction: crate::market::Direction) {
         let direction = match direction {
             crate::market::Direction::Long => SignalDirection::Long,
             crate::market::Direction::Short => SignalDirection::Short,

@@ -1,5 +1,5 @@
-//! The wall clock of a run, injectable so runs can be driven by tests. It lives in its own file so
-//! that the runner and the modules both take it without importing each other.
+//! The wall clock, injectable so runs, budgets and state machines can be driven by tests without
+//! sleeping. It sits below every layer that reads the time.
 
 use std::sync::Arc;
 
