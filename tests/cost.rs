@@ -235,3 +235,84 @@ async fn two_hundred_symbols_finish_within_the_deadline_under_the_in_flight_boun
         );
     }
 }
+
+/// Two replicas (two `PgStore`s on one real PostgreSQL, each the counter of its own daemon
+/// budget) spend one scheduled share between them. Needs `SNIPER_TEST_PG_URL`
+/// (tests/replicas/run.sh starts a throwaway server); without it the test says so and returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_one_postgres_store_spend_one_budget() {
+    use sniper::budget::{Consumer, Refused};
+    use sniper::store::AsyncStore;
+    use sniper::store::postgres::PgStore;
+    let Some(url) = std::env::var("SNIPER_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("SNIPER_TEST_PG_URL unset: skipping (tests/replicas/run.sh runs this)");
+        return;
+    };
+    let open = |replica: &'static str| {
+        let url = url.clone();
+        async move {
+            let st = tokio::task::spawn_blocking(move || PgStore::open(&url, replica))
+                .await
+                .unwrap()
+                .unwrap();
+            AsyncStore::new(Arc::new(st))
+        }
+    };
+    let (sa, sb) = (open("budget-a").await, open("budget-b").await);
+    assert!(sa.is_shared());
+    // A minute no earlier run of this test used (the server may be shared between runs).
+    let minute =
+        3_000_000_000 + i64::from(jiff::Timestamp::now().subsec_nanosecond()) % 1_000_000_000;
+    let (clock, ms) = fake_clock();
+    ms.store(minute * 60_000 + 10_000, Ordering::SeqCst);
+    let cfg = BudgetConfig {
+        per_min: NonZeroU32::new(10),
+        shares_pct: [60, 10, 30],
+    };
+    let budgets = [
+        Arc::new(sniper::daemon::shared_budget::budget_for(
+            cfg,
+            clock.clone(),
+            &sa,
+        )),
+        Arc::new(sniper::daemon::shared_budget::budget_for(
+            cfg,
+            clock.clone(),
+            &sb,
+        )),
+    ];
+    assert!(budgets.iter().all(|b| b.is_shared()));
+    let tasks: Vec<_> = budgets
+        .iter()
+        .map(|b| {
+            let b = b.clone();
+            tokio::spawn(async move {
+                let mut ok = 0;
+                for _ in 0..10 {
+                    if b.try_spend(Consumer::Scheduled).await.is_ok() {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut spent = 0;
+    for t in tasks {
+        spent += t.await.unwrap();
+    }
+    assert_eq!(
+        spent, 6,
+        "both replicas together spent the scheduled share of 6 once"
+    );
+    match budgets[1].try_spend(Consumer::Scheduled).await {
+        Err(Refused::Spent { retry_after, .. }) => assert_eq!(retry_after, Duration::from_secs(50)),
+        other => panic!("expected the share spent, got {other:?}"),
+    }
+    // The next minute refills it.
+    ms.fetch_add(60_000, Ordering::SeqCst);
+    assert!(budgets[0].try_spend(Consumer::Scheduled).await.is_ok());
+}

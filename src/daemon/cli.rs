@@ -172,9 +172,15 @@ pub async fn daemon(
         sandbox = Some(sb);
     }
     let metrics = Metrics::new();
-    let runner = Runner::with_metrics(cfg.clone(), system_clock(), metrics.clone())
+    // One budget for the three shares (scheduled, manual, gateway); on a shared store every
+    // replica spends the same quota.
+    let budget = std::sync::Arc::new(crate::daemon::shared_budget::budget_for(
+        cfg.budget,
+        system_clock(),
+        &store,
+    ));
+    let runner = Runner::with_budget(cfg.clone(), system_clock(), metrics.clone(), budget.clone())
         .doing(|| "building the HTTP client".into())?;
-    let budget = runner.budget().clone();
     let app = App::new(
         runner,
         &sched,
@@ -195,13 +201,6 @@ pub async fn daemon(
     .doing(|| "loading the signal state".into())?;
     app.set_signals(engine.clone());
     app.set_replica(&replica);
-    // The scheduled share of SNIPER_BUDGET_PER_MIN, counted in the shared store so replicas
-    // together stay within it (a single process also has the in-memory budget of the runner).
-    app.set_budget_per_min(
-        cfg.budget
-            .share(crate::budget::Consumer::Scheduled)
-            .unwrap_or(0),
-    );
     if store.is_shared() {
         tracing::info!(%replica, "shared store: ticks are claimed per slot, facts and history shared");
     }

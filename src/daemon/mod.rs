@@ -8,5 +8,6 @@ pub mod cli;
 pub mod recovery;
 pub mod scheduler;
 pub mod server;
+pub mod shared_budget;
 pub mod status;
 pub mod store_health;

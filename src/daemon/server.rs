@@ -58,14 +58,10 @@ pub struct App {
     replica: RwLock<Arc<str>>,
     /// Backend-wide facts this replica already wrote: module → until.
     written_facts: Mutex<BTreeMap<ModuleId, jiff::Timestamp>>,
-    /// GLUE(issue 17, until the budget branch lands): per-minute request limit, 0 = none.
-    budget_per_min: std::sync::atomic::AtomicU32,
 }
 
 /// The job name under which scheduled runs claim their ticks.
 pub const RUN_JOB: &str = "run";
-/// GLUE(issue 17): the consumer name scheduled runs spend the shared budget under.
-pub const BUDGET_CONSUMER: &str = "runs";
 
 /// A manual run's result as awaited by every request that joined it (`Err`: the run's task
 /// panicked or was cancelled).
@@ -136,7 +132,6 @@ impl App {
             signals: std::sync::OnceLock::new(),
             replica: RwLock::new(Arc::from(default_replica_id().as_str())),
             written_facts: Mutex::new(BTreeMap::new()),
-            budget_per_min: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -368,8 +363,8 @@ impl App {
         }
     }
 
-    /// May this replica run the tick of `slot`? Claims it on the store (`tick_claims`), then (glue)
-    /// spends the per-minute budget. Any store error answers false: without the store no replica
+    /// May this replica run the tick of `slot`? Claims it on the store (`tick_claims`); the run's
+    /// requests then spend the shared budget one by one. Any store error answers false: without the store no replica
     /// can know the tick is its own, and running it anyway could run it twice.
     pub async fn claim_tick(&self, slot: i64) -> bool {
         let Some(store) = &self.store else {
@@ -384,48 +379,8 @@ impl App {
                 return false;
             }
         }
-        // GLUE(issue 17): a simple shared per-minute limit until the budget branch lands.
-        let limit = self
-            .budget_per_min
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if limit > 0 {
-            let n = self.requests_per_run();
-            let minute = self.runner.now().as_millisecond().div_euclid(60_000);
-            match store
-                .try_spend(BUDGET_CONSUMER.to_string(), minute, n, limit)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(slot, n, limit, "budget for this minute spent; tick skipped");
-                    return false;
-                }
-                Err(e) => {
-                    tracing::warn!(slot, error = %e, "cannot spend the budget; tick skipped");
-                    return false;
-                }
-            }
-        }
         tracing::debug!(slot, %replica, "tick claimed");
         true
-    }
-
-    /// GLUE(issue 17): the most backend requests one run makes without retries or fallbacks:
-    /// each enabled module once, symbol-dependent ones once per symbol.
-    fn requests_per_run(&self) -> u32 {
-        let cfg = self.runner.config();
-        let symbols = u32::try_from(cfg.symbols.len()).unwrap_or(u32::MAX);
-        ModuleId::ALL
-            .into_iter()
-            .filter(|m| cfg.features.enabled(*m))
-            .map(|m| {
-                if crate::run::modules::symbol_independent(m) {
-                    1
-                } else {
-                    symbols
-                }
-            })
-            .fold(0u32, u32::saturating_add)
     }
 
     /// Set this process's replica id (default: hostname-pid).
@@ -439,13 +394,6 @@ impl App {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-
-    /// GLUE(issue 17): limit scheduled runs to `limit` backend requests per minute across every
-    /// replica of a shared store (0 = no limit).
-    pub fn set_budget_per_min(&self, limit: u32) {
-        self.budget_per_min
-            .store(limit, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Store module payloads with each run (off by default; the store caps their size).

@@ -419,7 +419,7 @@ impl Gateway {
         }
         // Only an authenticated, published request spends the gateway's share of the budget.
         if let Some(b) = &self.budget
-            && let Err(refused) = b.try_spend(crate::budget::Consumer::Gateway)
+            && let Err(refused) = b.try_spend(crate::budget::Consumer::Gateway).await
         {
             return reply::budget_spent(&refused);
         }

@@ -133,10 +133,31 @@ impl Runner {
         Runner::build(cfg, clock, Some(metrics))
     }
 
+    /// Build with metrics and a budget made by the caller (the daemon's: shared with the gateway
+    /// and, on a shared store, with the other replicas).
+    pub fn with_budget(
+        cfg: Config,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+        budget: Arc<Budget>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
+        Runner::assemble(cfg, clock, Some(metrics), budget)
+    }
+
     fn build(
         cfg: Config,
         clock: Clock,
         metrics: Option<Arc<Metrics>>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
+        let budget = Arc::new(Budget::new(cfg.budget, clock.clone()));
+        Runner::assemble(cfg, clock, metrics, budget)
+    }
+
+    fn assemble(
+        cfg: Config,
+        clock: Clock,
+        metrics: Option<Arc<Metrics>>,
+        budget: Arc<Budget>,
     ) -> Result<Arc<Runner>, ClientBuildError> {
         let backend = Base::new(&cfg.base_url).key();
         let (upstream, discovery) = crate::discovery::from_config(&cfg)?;
@@ -153,7 +174,7 @@ impl Runner {
             backend,
             cache: Mutex::new(std::collections::HashMap::new()),
             shared_blocks: Mutex::new(BTreeMap::new()),
-            budget: Arc::new(Budget::new(cfg.budget, clock.clone())),
+            budget,
             cfg: Arc::new(cfg),
             clock,
             metrics,
@@ -181,18 +202,6 @@ impl Runner {
     /// The backend budget (shared with the gateway and manual runs).
     pub fn budget(&self) -> &Arc<Budget> {
         &self.budget
-    }
-
-    /// Use this budget instead of the one built from configuration (the daemon shares one
-    /// budget between the runner and the gateway). Call before the first run.
-    pub fn set_budget(self: &mut Arc<Self>, budget: Arc<Budget>) -> bool {
-        match Arc::get_mut(self) {
-            Some(r) => {
-                r.budget = budget;
-                true
-            }
-            None => false,
-        }
     }
 
     /// Run every configured symbol as the scheduler; one result per symbol, in configuration order.
@@ -286,7 +295,7 @@ impl Runner {
             let spends = self.cfg.features.enabled(m)
                 && !self.circuit_refuses(m, symbol.as_deref(), timestamp);
             let spent = if spends {
-                Some(self.budget.try_spend(consumer))
+                Some(self.budget.try_spend(consumer).await)
             } else {
                 None
             };
