@@ -509,30 +509,49 @@ pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// A duration such as `500ms`, `5s`, `1m`, `1h` (an integer and a unit; zero is refused).
+/// What every duration setting accepts (named in its error message).
+pub const DURATION_FORMS: &str =
+    "a positive duration: integers with a unit ms, s, m or h (500ms, 5s, 1m, 1h; parts add up: 1m30s)";
+
+/// The one duration parser of every duration variable and flag: one or more `<integer><unit>`
+/// parts (`500ms`, `5s`, `1m`, `1h`, `1m30s`), unit `ms`, `s`, `m` or `h`; positive and at most
+/// 30 days. A bare number is refused — it names no unit (`SNIPER_INTERVAL=5` is not guessed to
+/// mean seconds).
+///
+/// # Errors
+/// [`ConfigError`] naming `var`, the value and [`DURATION_FORMS`].
 pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    let err = || {
-        ConfigError::new(
-            var,
-            value,
-            "a positive duration: an integer with a unit ms, s, m or h (500ms, 5s, 1m, 1h)",
-        )
-    };
+    let err = |accepted: String| ConfigError::new(var, value, accepted);
     let v = value.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-    let (num, unit) = v.split_at(split);
-    let n: u64 = num.parse().map_err(|_| err())?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => None,
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(format!(
+            "{DURATION_FORMS}; a bare number has no unit: write {v}s for seconds"
+        )));
     }
-    .ok_or_else(err)?;
+    let mut rest = v;
+    let mut ms: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| err(DURATION_FORMS.into()))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let part = match &rest[..unit_len] {
+            "ms" => Some(n),
+            "s" => n.checked_mul(1000),
+            "m" => n.checked_mul(60_000),
+            "h" => n.checked_mul(3_600_000),
+            _ => None,
+        };
+        ms = part
+            .and_then(|p| ms.checked_add(p))
+            .ok_or_else(|| err(DURATION_FORMS.into()))?;
+        rest = &rest[unit_len..];
+    }
     // Over 30 days is certainly a typo.
     if ms == 0 || ms > 30 * 86_400_000 {
-        return Err(err());
+        return Err(err(DURATION_FORMS.into()));
     }
     Ok(Duration::from_millis(ms))
 }
@@ -654,6 +673,28 @@ mod tests {
             let e = parse_bool("FEATURE_ETF", v).unwrap_err();
             assert_eq!(e.var, "FEATURE_ETF");
             assert!(e.to_string().contains("on, off"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_duration_variable_refuses_a_bare_number_alike() {
+        // One rule: `SNIPER_INTERVAL=5` and `SNIPER_MODULE_TIMEOUT=5` get the same answer.
+        for var in ["SNIPER_INTERVAL", "SNIPER_MODULE_TIMEOUT", "SNIPER_IDLE_TIMEOUT"] {
+            let e = parse_duration(var, "5").unwrap_err().to_string();
+            assert!(e.contains(var), "{e}");
+            assert!(e.contains("500ms, 5s, 1m, 1h"), "{e}");
+            assert!(e.contains("write 5s for seconds"), "{e}");
+        }
+        assert_eq!(
+            parse_duration("X", "1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_duration("X", "1s500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in ["1m30", "m30s", "1m 30s", "30x"] {
+            assert!(parse_duration("X", bad).is_err(), "{bad}");
         }
     }
 

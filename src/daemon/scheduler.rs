@@ -94,16 +94,9 @@ impl Default for SchedulerConfig {
 /// Why a scheduler setting was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SchedulerConfigError {
-    /// Not a positive duration.
-    #[error(
-        "{var}={value:?} is not a positive duration: use seconds (5) or a unit (5s, 1m30s, 500ms)"
-    )]
-    Duration {
-        /// The variable.
-        var: &'static str,
-        /// The rejected value.
-        value: String,
-    },
+    /// Not a duration by the one rule ([`crate::config::parse_duration`]).
+    #[error(transparent)]
+    Duration(#[from] crate::config::ConfigError),
     /// The backoff cap is below its base.
     #[error("SNIPER_BACKOFF_CAP ({cap:?}) must not be below SNIPER_BACKOFF_BASE ({base:?})")]
     CapBelowBase {
@@ -117,7 +110,7 @@ pub enum SchedulerConfigError {
 /// Scheduler settings from flags and the environment; flattened into `serve` by the lead.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
-    /// Pause between runs (seconds, or 5s / 1m).
+    /// Pause between runs (500ms, 5s, 1m, 1h).
     #[arg(long, env = "SNIPER_INTERVAL", default_value = "5s")]
     pub interval: String,
     /// First backoff ceiling after a hard failure.
@@ -131,25 +124,7 @@ pub struct SchedulerArgs {
     pub not_ready_after: u32,
 }
 
-/// Parses `5` (seconds) or a jiff friendly duration (`5s`, `1m30s`, `500ms`); must be positive.
-pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, SchedulerConfigError> {
-    let err = || SchedulerConfigError::Duration {
-        var,
-        value: value.to_string(),
-    };
-    let v = value.trim();
-    let d = match v.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let sd: SignedDuration = v.parse().map_err(|_| err())?;
-            Duration::try_from(sd).map_err(|_| err())?
-        }
-    };
-    if d.is_zero() {
-        return Err(err());
-    }
-    Ok(d)
-}
+use crate::config::parse_duration;
 
 impl SchedulerArgs {
     /// Validates the settings.
@@ -399,7 +374,7 @@ impl Scheduler {
 pub struct RunSummary {
     /// False = hard failure (nothing usable). A partial success is `true`.
     pub success: bool,
-    /// Modules that soft-failed in this run.
+    /// Modules that were degraded in this run: soft-failed, or hit a hard error (a panic).
     pub soft_fails: Vec<ModuleId>,
     /// Modules that produced data.
     pub modules_active: usize,
@@ -425,7 +400,7 @@ impl RunSummary {
 
     /// success / partial / failure.
     pub fn outcome(&self) -> RunOutcome {
-        RunOutcome::classify(self.success, self.soft_fails.len())
+        RunOutcome::classify(self.success, !self.soft_fails.is_empty())
     }
 }
 
@@ -1114,17 +1089,27 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("X", "5"), Ok(Duration::from_secs(5)));
+    fn durations_parse_by_the_one_rule() {
         assert_eq!(parse_duration("X", "1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("X", "500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["0", "-5s", "fast", ""] {
+        for bad in ["5", "0", "-5s", "fast", ""] {
             assert!(parse_duration("SNIPER_INTERVAL", bad).is_err(), "{bad}");
         }
-        let args = SchedulerArgs {
+        let bare = SchedulerArgs {
             interval: "5".into(),
-            backoff_base: "10".into(),
-            backoff_cap: "5".into(),
+            backoff_base: "5s".into(),
+            backoff_cap: "60s".into(),
+            not_ready_after: 3,
+        };
+        let e = bare.into_config().unwrap_err().to_string();
+        assert!(
+            e.contains("SNIPER_INTERVAL") && e.contains("500ms, 5s, 1m, 1h") && e.contains("5s"),
+            "{e}"
+        );
+        let args = SchedulerArgs {
+            interval: "5s".into(),
+            backoff_base: "10s".into(),
+            backoff_cap: "5s".into(),
             not_ready_after: 3,
         };
         assert!(matches!(

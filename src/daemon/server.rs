@@ -476,7 +476,11 @@ pub fn summarize(results: &[RunResult]) -> RunSummary {
     for r in results {
         active = active.max(r.used_modules.len());
         for (m, res) in &r.context {
-            if matches!(res.call.outcome, Outcome::SoftFail { .. }) && !soft.contains(m) {
+            let degraded = matches!(
+                res.call.outcome,
+                Outcome::SoftFail { .. } | Outcome::HardError { .. }
+            );
+            if degraded && !soft.contains(m) {
                 soft.push(*m);
             }
         }
@@ -591,7 +595,7 @@ async fn status(State(app): State<Arc<App>>) -> Response {
     let snap = app.status.snapshot();
     let last = app.latest();
     let last_run = last.first().map(|r| {
-        let outcome = metrics::RunOutcome::classify(r.success, r.soft_fails.len());
+        let outcome = r.outcome();
         json!({
             "at": r.timestamp,
             "outcome": outcome.as_str(),
@@ -703,3 +707,97 @@ pub fn default_replica_id() -> String {
 
 /// How long shutdown waits for the loop's run in flight (the loop itself cancels after its grace).
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(6);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::{Bias, Direction, MarketData};
+    use crate::run::modules::Call;
+    use crate::run::runner::{ModuleResult, RunError, Symbols};
+
+    fn module(outcome: Outcome) -> ModuleResult {
+        ModuleResult {
+            call: Call {
+                outcome,
+                request: None,
+                attempts: 1,
+            },
+            latency_ms: 3,
+            breaker: None,
+            symbol_breaker: None,
+            circuit_open: false,
+            reused: None,
+        }
+    }
+
+    /// A run whose order book module panicked while the bias module answered.
+    fn run_with_a_panicked_module() -> RunResult {
+        let bias = MarketData::Bias(Bias {
+            direction: Direction::Long,
+            score: 0.4,
+            confidence: None,
+            time_ms: None,
+        });
+        RunResult {
+            success: true,
+            soft_fails: vec![],
+            used_modules: vec![ModuleId::Bias],
+            context: BTreeMap::from([
+                (ModuleId::Bias, module(Outcome::Ok { data: bias })),
+                (
+                    ModuleId::SpotOb,
+                    module(Outcome::HardError {
+                        detail: "module task failed: panicked".into(),
+                    }),
+                ),
+            ]),
+            errors: vec![RunError {
+                module: ModuleId::SpotOb,
+                code: "INTERNAL".into(),
+                detail: "module task failed: panicked".into(),
+            }],
+            symbols: Symbols {
+                input: "SOL".into(),
+                spot: "SOLUSDT".into(),
+                perp: "SOL-USDT-SWAP".into(),
+            },
+            timestamp: jiff::Timestamp::UNIX_EPOCH,
+            duration_ms: 5,
+            sandbox: false,
+            features: Default::default(),
+            market: Default::default(),
+            backend: "http://127.0.0.1:8000".into(),
+            trigger: Trigger::Schedule,
+        }
+    }
+
+    #[test]
+    fn a_panicked_module_makes_the_run_partial_everywhere() {
+        let r = run_with_a_panicked_module();
+        // /api/status reads RunResult::outcome, the loop's metrics and alerts the summary,
+        // the history the stored record: one rule, one answer.
+        assert_eq!(r.outcome(), metrics::RunOutcome::Partial);
+        let summary = summarize(std::slice::from_ref(&r));
+        assert_eq!(summary.outcome(), metrics::RunOutcome::Partial);
+        assert_eq!(summary.soft_fails, vec![ModuleId::SpotOb]);
+        let rec = RunRecord::from_run_result(&r, false).expect("record");
+        assert_eq!(rec.outcome, crate::store::Outcome::Partial);
+        // Without the panic the same run is a success in all three.
+        let clean = RunResult {
+            context: BTreeMap::from([(ModuleId::Bias, r.context[&ModuleId::Bias].clone())]),
+            errors: vec![],
+            ..r
+        };
+        assert_eq!(clean.outcome(), metrics::RunOutcome::Success);
+        assert_eq!(
+            summarize(std::slice::from_ref(&clean)).outcome(),
+            metrics::RunOutcome::Success
+        );
+        assert_eq!(
+            RunRecord::from_run_result(&clean, false)
+                .expect("record")
+                .outcome,
+            crate::store::Outcome::Success
+        );
+    }
+}

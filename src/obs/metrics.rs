@@ -57,12 +57,15 @@ impl RunOutcome {
         }
     }
 
-    /// Classifies a run from its success flag and its number of soft-failed modules.
-    pub fn classify(success: bool, soft_fails: usize) -> RunOutcome {
-        match (success, soft_fails) {
+    /// The one rule for how a run ended: `failure` when no module produced data, `partial` when
+    /// it did but some module was degraded (soft-failed, or hit a hard error such as a panic),
+    /// else `success`. `RunResult::outcome` (run layer) and the scheduler's run summary apply it;
+    /// `/api/status`, the history and `sniper_runs_total` all read it from there.
+    pub fn classify(success: bool, degraded: bool) -> RunOutcome {
+        match (success, degraded) {
             (false, _) => RunOutcome::Failure,
-            (true, 0) => RunOutcome::Success,
-            (true, _) => RunOutcome::Partial,
+            (true, false) => RunOutcome::Success,
+            (true, true) => RunOutcome::Partial,
         }
     }
 }
@@ -1055,9 +1058,9 @@ mod tests {
 
     #[test]
     fn outcome_and_breaker_parsing() {
-        assert_eq!(RunOutcome::classify(true, 0), RunOutcome::Success);
-        assert_eq!(RunOutcome::classify(true, 2), RunOutcome::Partial);
-        assert_eq!(RunOutcome::classify(false, 0), RunOutcome::Failure);
+        assert_eq!(RunOutcome::classify(true, false), RunOutcome::Success);
+        assert_eq!(RunOutcome::classify(true, true), RunOutcome::Partial);
+        assert_eq!(RunOutcome::classify(false, false), RunOutcome::Failure);
         assert_eq!(
             BreakerState::parse("Half-Open"),
             Some(BreakerState::HalfOpen)

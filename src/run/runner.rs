@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::discovery::{Discovery, RouteMap};
 use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
-use crate::obs::metrics::{BreakerState as MetricState, Metrics};
+use crate::obs::metrics::{BreakerState as MetricState, Metrics, RunOutcome};
 use crate::resilience::breaker::{
     Admission, Breaker, BreakerSnapshot, BreakerState, BreakerView, OpenReason,
 };
@@ -70,6 +70,23 @@ pub struct Symbols {
 }
 
 pub use crate::trigger::Trigger;
+
+impl RunResult {
+    /// How this run ended, by the one rule ([`RunOutcome::classify`]): degraded when a module
+    /// soft-failed or hit a hard error (a panicking module makes a run `partial`, never
+    /// `success`).
+    pub fn outcome(&self) -> RunOutcome {
+        let degraded = !self.soft_fails.is_empty()
+            || !self.errors.is_empty()
+            || self.context.values().any(|r| {
+                matches!(
+                    r.call.outcome,
+                    Outcome::SoftFail { .. } | Outcome::HardError { .. }
+                )
+            });
+        RunOutcome::classify(self.success, degraded)
+    }
+}
 
 /// The result of a run for one symbol: the design's fields, plus timing and provenance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
