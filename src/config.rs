@@ -510,8 +510,7 @@ pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
 }
 
 /// What every duration setting accepts (named in its error message).
-pub const DURATION_FORMS: &str =
-    "a positive duration: integers with a unit ms, s, m or h (500ms, 5s, 1m, 1h; parts add up: 1m30s)";
+pub const DURATION_FORMS: &str = "a positive duration: integers with a unit ms, s, m or h (500ms, 5s, 1m, 1h; parts add up: 1m30s)";
 
 /// The one duration parser of every duration variable and flag: one or more `<integer><unit>`
 /// parts (`500ms`, `5s`, `1m`, `1h`, `1m30s`), unit `ms`, `s`, `m` or `h`; positive and at most
@@ -531,12 +530,16 @@ pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, Config
     let mut rest = v;
     let mut ms: u64 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let n: u64 = rest[..digits]
             .parse()
             .map_err(|_| err(DURATION_FORMS.into()))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let part = match &rest[..unit_len] {
             "ms" => Some(n),
             "s" => n.checked_mul(1000),
@@ -679,7 +682,11 @@ mod tests {
     #[test]
     fn every_duration_variable_refuses_a_bare_number_alike() {
         // One rule: `SNIPER_INTERVAL=5` and `SNIPER_MODULE_TIMEOUT=5` get the same answer.
-        for var in ["SNIPER_INTERVAL", "SNIPER_MODULE_TIMEOUT", "SNIPER_IDLE_TIMEOUT"] {
+        for var in [
+            "SNIPER_INTERVAL",
+            "SNIPER_MODULE_TIMEOUT",
+            "SNIPER_IDLE_TIMEOUT",
+        ] {
             let e = parse_duration(var, "5").unwrap_err().to_string();
             assert!(e.contains(var), "{e}");
             assert!(e.contains("500ms, 5s, 1m, 1h"), "{e}");

@@ -421,6 +421,7 @@ async fn daemon(
         sniper::obs::metrics::Metrics::new(),
         Some(store.clone()),
         window,
+        Default::default(),
     )
     .await;
     let mut gcfg = ProxyConfig::new(sb.url().parse().unwrap());

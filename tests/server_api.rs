@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use sniper::daemon::scheduler::SchedulerConfig;
-use sniper::daemon::server::{App, api_router};
+use sniper::daemon::server::{App, AppOptions, api_router};
 use sniper::daemon::store_health::StoreErrorPolicy;
 use sniper::module_id::ModuleId;
 use sniper::obs::metrics::Metrics;
@@ -27,6 +27,7 @@ async fn app_on(flags: &[&str], db: &str) -> (sniper::sandbox::Sandbox, Arc<App>
         Metrics::new(),
         Some(store.clone()),
         window,
+        AppOptions::default(),
     )
     .await;
     (sb, app, store)
@@ -52,8 +53,20 @@ async fn get_json(client: &reqwest::Client, url: &str) -> (u16, serde_json::Valu
 async fn payloads_are_kept_only_when_asked() {
     let (_sb, app, store) = app(&[]).await;
     app.run_and_record().await;
-    app.set_keep_payloads(true);
-    app.run_and_record().await;
+    // The same runner and store, wired with SNIPER_STORE_PAYLOADS=on.
+    let keeping = App::new(
+        app.runner.clone(),
+        &SchedulerConfig::default(),
+        Metrics::new(),
+        Some(store.clone()),
+        app.window.clone(),
+        AppOptions {
+            keep_payloads: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    keeping.run_and_record().await;
     let runs = store
         .runs(RunQuery {
             limit: 10,
@@ -212,10 +225,27 @@ async fn failing_store_writes_are_counted_shown_and_fail_ready() {
         text.contains("sniper_store_errors_total{op=\"save_run\"} 3"),
         "{text}"
     );
-    app.set_store_error_policy(StoreErrorPolicy::Ignore);
-    let (code, ready) = get_json(&client, &format!("{url}/ready")).await;
+    // The same runner and store wired with SNIPER_READY_ON_STORE_ERROR=ignore: the failures are
+    // counted and shown, /ready stays 200.
+    let ignoring = App::new(
+        app.runner.clone(),
+        &SchedulerConfig::default(),
+        Metrics::new(),
+        Some(store.clone()),
+        app.window.clone(),
+        AppOptions {
+            store_policy: StoreErrorPolicy::Ignore,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    for _ in 0..3 {
+        ignoring.run_and_record().await;
+    }
+    assert!(ignoring.store_health().consecutive_failures >= 3);
+    let ignoring_url = serve(ignoring).await;
+    let (code, ready) = get_json(&client, &format!("{ignoring_url}/ready")).await;
     assert_eq!(code, 200, "{ready}");
-    app.set_store_error_policy(StoreErrorPolicy::Fail);
 
     fill_disk(&path, false);
     app.run_and_record().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::command::{CommandError, Doing};
 use crate::config::Config;
 use crate::daemon::server::{
-    App, SHUTDOWN_WAIT, api_router, metrics_router, serve_until, spawn_loop,
+    App, AppOptions, SHUTDOWN_WAIT, api_router, metrics_router, serve_until, spawn_loop,
 };
 use crate::obs::metrics::Metrics;
 use crate::run::cli::print_results;
@@ -145,7 +145,7 @@ pub async fn daemon(
         .clone()
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
-        .unwrap_or_else(crate::daemon::server::default_replica_id);
+        .unwrap_or_else(crate::daemon::replica::default_replica_id);
     let store = {
         let (p, r) = (db_path.clone(), replica.clone());
         tokio::task::spawn_blocking(move || crate::store::open_store(&p, &r))
@@ -181,16 +181,6 @@ pub async fn daemon(
     ));
     let runner = Runner::with_budget(cfg.clone(), system_clock(), metrics.clone(), budget.clone())
         .doing(|| "building the HTTP client".into())?;
-    let app = App::new(
-        runner,
-        &sched,
-        metrics.clone(),
-        Some(store.clone()),
-        window.clone(),
-    )
-    .await;
-    app.set_keep_payloads(keep_payloads);
-    app.set_store_error_policy(store_policy);
     let engine = crate::signals::SignalEngine::new(
         rules,
         signal_cfg.channels(),
@@ -199,16 +189,29 @@ pub async fn daemon(
     )
     .await
     .doing(|| "loading the signal state".into())?;
-    app.set_signals(engine.clone());
-    app.set_replica(&replica);
     if store.is_shared() {
         tracing::info!(%replica, "shared store: ticks are claimed per slot, facts and history shared");
     }
-    if let Some(json) = demo_json {
-        app.set_on_run(Box::new(move |results| {
+    let on_run: Option<crate::daemon::server::OnRun> = demo_json.map(|json| {
+        Box::new(move |results: &[crate::run::RunResult]| {
             let _ = print_results(results, json, &mut std::io::stdout().lock());
-        }));
-    }
+        }) as crate::daemon::server::OnRun
+    });
+    let app = App::new(
+        runner,
+        &sched,
+        metrics.clone(),
+        Some(store.clone()),
+        window.clone(),
+        AppOptions {
+            keep_payloads,
+            store_policy,
+            signals: Some(engine.clone()),
+            replica: std::sync::Arc::from(replica.as_str()),
+            on_run,
+        },
+    )
+    .await;
 
     crate::web::server::raise_nofile_limit();
     let listener = bind(listen)

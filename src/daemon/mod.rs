@@ -6,8 +6,10 @@
 pub mod alerts;
 pub mod cli;
 pub mod recovery;
+pub mod replica;
 pub mod scheduler;
 pub mod server;
 pub mod shared_budget;
+pub mod state_sync;
 pub mod status;
 pub mod store_health;

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -950,7 +950,7 @@ mod tests {
         use RunVerdict::*;
         let w = ActiveWindow::always_open();
         let t0 = ts("2026-06-01T00:00:00Z");
-        let at = |s: i64| t0.checked_add(SignedDuration::from_secs(s)).unwrap();
+        let at = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
         // (streak before, verdict, half-open in s from t0, jitter, streak after, wake in s)
         let cases: [(u32, RunVerdict, Option<i64>, f64, u32, i64); 11] = [
             (0, Success, None, 1.0, 0, 5),
