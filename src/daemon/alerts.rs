@@ -117,7 +117,7 @@ pub struct AlertArgs {
     #[arg(long, env = "ALERT_EVERY_N", default_value_t = DEFAULT_EVERY_N)]
     pub alert_every_n: u32,
     /// Timeout of one delivery, in seconds.
-    #[arg(long, env = "ALERT_TIMEOUT_SECS", default_value_t = 5)]
+    #[arg(long, env = "ALERT_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub alert_timeout_secs: u64,
 }
 

@@ -41,11 +41,11 @@ pub struct DaemonArgs {
     pub ready_on_store_error: String,
     /// Most open HTTP connections; at the limit a new one closes the longest-idle one, or is
     /// closed itself when every connection has a request in flight.
-    #[arg(long, env = "SNIPER_MAX_CONNECTIONS", default_value = "512")]
+    #[arg(long, env = "SNIPER_MAX_CONNECTIONS", default_value_t = crate::web::server::MAX_CONNECTIONS.to_string())]
     pub max_connections: String,
     /// An HTTP connection with no request in flight and no byte for this long is closed (before
     /// its first request too), e.g. 500ms, 15s, 1m.
-    #[arg(long, env = "SNIPER_IDLE_TIMEOUT", default_value = "15s")]
+    #[arg(long, env = "SNIPER_IDLE_TIMEOUT", default_value_t = crate::config::fmt_duration(crate::web::server::IDLE_TIMEOUT))]
     pub idle_timeout: String,
     #[command(flatten)]
     pub gpts: crate::gateway::ProxyArgs,

@@ -111,20 +111,20 @@ pub enum SchedulerConfigError {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
     /// Pause between runs (500ms, 5s, 1m, 1h).
-    #[arg(long, env = "SNIPER_INTERVAL", default_value = "5s")]
+    #[arg(long, env = "SNIPER_INTERVAL", default_value_t = fmt_duration(DEFAULT_INTERVAL))]
     pub interval: String,
     /// First backoff ceiling after a hard failure.
-    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value = "5s")]
+    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value_t = fmt_duration(DEFAULT_BACKOFF_BASE))]
     pub backoff_base: String,
     /// Largest backoff ceiling.
-    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value = "60s")]
+    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value_t = fmt_duration(DEFAULT_BACKOFF_CAP))]
     pub backoff_cap: String,
     /// `/ready` fails after this many consecutive hard failures.
     #[arg(long, env = "SNIPER_NOT_READY_AFTER", default_value_t = DEFAULT_NOT_READY_AFTER)]
     pub not_ready_after: u32,
 }
 
-use crate::config::parse_duration;
+use crate::config::{fmt_duration, parse_duration};
 
 impl SchedulerArgs {
     /// Validates the settings.

@@ -155,7 +155,7 @@ pub struct ProxyArgs {
     #[arg(long, env = "GPTS_API_KEY", hide_env_values = true)]
     pub gpts_api_key: Option<String>,
     /// Seconds the backend may take to send response headers (504 after).
-    #[arg(long, env = "GPTS_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "GPTS_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs())]
     pub gpts_header_timeout_secs: u64,
     /// Public origin of the gateway, used in `<prefix>/openapi.json` `servers`.
     #[arg(long, env = "PUBLIC_URL")]

@@ -487,7 +487,7 @@ impl Runner {
             .refresh
             .get(&m)
             .copied()
-            .unwrap_or_else(|| freshness::default_refresh(m));
+            .unwrap_or_else(|| crate::market::default_refresh(m));
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if meta.not_modified
             && let Some(e) = cache.get_mut(&(m, key.clone()))
