@@ -98,7 +98,7 @@ pub fn alert_for(
     }
 }
 
-/// Alert settings from the environment. Flattened into the `serve` command by the lead.
+/// Alert settings from the environment, flattened into `serve` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AlertArgs {
     /// Webhook receiving a JSON body on failure streaks and recovery.

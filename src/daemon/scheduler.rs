@@ -107,7 +107,7 @@ pub enum SchedulerConfigError {
     },
 }
 
-/// Scheduler settings from flags and the environment; flattened into `serve` by the lead.
+/// Scheduler settings from flags and the environment, flattened into `serve` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
     /// Pause between runs (500ms, 5s, 1m, 1h).
@@ -369,7 +369,8 @@ impl Scheduler {
     }
 }
 
-/// What one run reports to the scheduler. The lead builds it from the runner's `RunResult`.
+/// What one run reports to the scheduler, built by `daemon::server::summarize` from the
+/// runner's results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSummary {
     /// False = hard failure (nothing usable). A partial success is `true`.

@@ -131,7 +131,7 @@ pub struct Runner {
     cache: Mutex<std::collections::HashMap<(ModuleId, String), CacheEntry>>,
     /// The backend budget shared with manual runs and the gateway.
     budget: Arc<Budget>,
-    /// Backend-wide facts learned by other replicas (issue 17): module → (why, until).
+    /// Backend-wide facts learned by other replicas: module → (why, until).
     shared_blocks: Mutex<BTreeMap<ModuleId, (OpenReason, jiff::Timestamp)>>,
 }
 
