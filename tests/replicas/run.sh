@@ -28,7 +28,7 @@ fail() { echo "FAIL: $*" >&2; keep_logs=1; for f in "$work"/*.log; do echo "== $
 pg_start
 # The store's own tests get a database of their own (their rows must not meet the replicas').
 "${PSQL[@]}" -c "CREATE DATABASE store_tests"
-SNIPER_TEST_PG_URL="${PG_URL%/*}/store_tests" cargo test --quiet --locked --manifest-path "$root/Cargo.toml" --test store_postgres -- --test-threads=1
+SNIPER_REQUIRE_PG=1 SNIPER_TEST_PG_URL="${PG_URL%/*}/store_tests" cargo test --quiet --locked --manifest-path "$root/Cargo.toml" --test it -- store_postgres:: cost::replicas_on_one_postgres_store_spend_one_budget --test-threads=1
 sport=$(free_port)
 "$bin" sandbox --listen "127.0.0.1:$sport" >"$work/sandbox.log" 2>&1 & pids+=($!)
 sandbox="http://127.0.0.1:$sport"

@@ -1,8 +1,7 @@
 //! Failure kinds from public bug reports (issue 13 items 1–3), over real HTTP against the
 //! sandbox with the fault-matrix harness and its fake clock.
 
-#[path = "support/faults.rs"]
-mod faults;
+use crate::support::faults;
 
 use faults::{received, run, setup};
 use sniper::module_id::ModuleId;

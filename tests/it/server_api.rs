@@ -1,6 +1,6 @@
 //! The daemon's App and JSON API in-process, over real HTTP on loopback, against the sandbox.
 
-mod common;
+use crate::support as common;
 
 use std::sync::Arc;
 
@@ -34,10 +34,9 @@ async fn app_on(flags: &[&str], db: &str) -> (sniper::sandbox::Sandbox, Arc<App>
 }
 
 async fn serve(app: Arc<App>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api_router(app, true)).await });
-    format!("http://{addr}")
+    crate::support::stub::serve(api_router(app, true))
+        .await
+        .url()
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {

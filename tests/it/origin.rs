@@ -1,7 +1,12 @@
 //! Requests stay on PY_BASE_URL's origin and under its path prefix, whatever the spec says.
 
-mod common;
+use crate::support::{self as common, stub};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
 use serde_json::json;
 use sniper::module_id::ModuleId;
 use sniper::run::{Runner, system_clock};
@@ -60,20 +65,43 @@ async fn path_prefix_is_kept_and_hostile_spec_entries_are_ignored() {
     let _ = ModuleId::ALL;
 }
 
+/// A backend that redirects every request to another loopback server, which would answer with
+/// usable market data and counts every request it gets: the count stays 0 and no module is ok.
 #[tokio::test]
 async fn redirects_are_not_followed() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(302).insert_header("location", "http://127.0.0.2:9/steal"),
-        )
-        .mount(&server)
-        .await;
-    let cfg = common::config(&["--py-base-url", &server.uri()]);
+    let target_hits = Arc::new(AtomicUsize::new(0));
+    let hits = target_hits.clone();
+    let target = stub::serve(Router::new().fallback(move || {
+        let hits = hits.clone();
+        async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            axum::Json(json!({"direction": "LONG", "score": 0.4, "confidence": 0.9}))
+        }
+    }))
+    .await;
+    let location = format!("{}/steal", target.url());
+    let backend_hits = Arc::new(AtomicUsize::new(0));
+    let (loc, seen) = (location.clone(), backend_hits.clone());
+    let backend = stub::serve(Router::new().fallback(move || {
+        let (loc, seen) = (loc.clone(), seen.clone());
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            (StatusCode::FOUND, [(header::LOCATION, loc)])
+        }
+    }))
+    .await;
+    let cfg = common::config(&["--py-base-url", &backend.url()]);
     let runner = Runner::new(cfg, system_clock()).unwrap();
     let r = runner.run_once().await.remove(0);
-    assert!(!r.success);
-    for req in server.received_requests().await.unwrap() {
-        assert_ne!(req.url.path(), "/steal");
-    }
+    assert!(
+        backend_hits.load(Ordering::SeqCst) > 0,
+        "the run reached the backend"
+    );
+    assert_eq!(
+        target_hits.load(Ordering::SeqCst),
+        0,
+        "a redirect to {location} was followed"
+    );
+    assert!(!r.success, "{:?}", r.errors);
+    assert!(r.used_modules.is_empty(), "{:?}", r.used_modules);
 }

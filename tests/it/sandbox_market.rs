@@ -2,7 +2,7 @@
 //! module on and ETF licensed has every module `ok` and every feature present, and the features
 //! agree with the data that was served.
 
-mod common;
+use crate::support as common;
 
 use common::sandbox_runner;
 use jiff::civil::Weekday;

@@ -90,10 +90,7 @@ async fn stub(status: Arc<Mutex<StatusCode>>) -> (String, Seen) {
     let app = Router::new()
         .route("/{*p}", post(handle))
         .with_state((seen.clone(), status));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    (format!("http://{addr}"), seen)
+    (crate::support::stub::serve(app).await.url(), seen)
 }
 
 fn store(path: &std::path::Path) -> AsyncStore {

@@ -1,25 +1,26 @@
 //! The real `sniper serve` process on loopback against the sandbox: idle connections are closed
 //! and bounded under a low file limit, and SIGTERM drains the requests in flight.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use sniper::module_id::ModuleId;
 use sniper::sandbox::{Fault, Sandbox};
 use tokio::io::AsyncReadExt;
 
+use crate::support::process::{self, sigterm};
+
 /// Starts `sniper serve` (through `sh`, so `ulimit` can apply first) and returns it with its
 /// base URL.
 fn start(backend: &str, ulimit: Option<u32>, env: &[(&str, &str)]) -> (Child, String) {
-    let bin = env!("CARGO_BIN_EXE_sniper");
     let script = match ulimit {
         // Hard and soft: sniper's raise-to-hard cannot undo it.
         Some(n) => format!("ulimit -n {n} && exec \"$0\" serve"),
         None => "exec \"$0\" serve".to_string(),
     };
     let mut c = Command::new("sh");
-    c.args(["-c", &script, bin])
+    process::clean_env(&mut c)
+        .args(["-c", &script, process::BIN])
         .env("SNIPER_LISTEN", "127.0.0.1:0")
         .env("SNIPER_DB", ":memory:")
         .env("PY_BASE_URL", backend)
@@ -27,34 +28,11 @@ fn start(backend: &str, ulimit: Option<u32>, env: &[(&str, &str)]) -> (Child, St
         // Every run asks for the bias (its default refresh is 1 min): the test counts runs by it.
         .env("SNIPER_REFRESH_BIAS", "0")
         .env("ACTIVE_TRADING_START", "00:00")
-        .env("ACTIVE_TRADING_END", "00:00")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env("ACTIVE_TRADING_END", "00:00");
     for (k, v) in env {
         c.env(k, v);
     }
-    let mut child = c.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve exited early").unwrap();
-        if let Some(i) = line.find("listening on http://") {
-            let rest = &line[i + "listening on ".len()..];
-            break rest.split('/').take(3).collect::<Vec<_>>().join("/");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn sigterm(child: &Child) {
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    process::start(c)
 }
 
 async fn wait_exit(child: &mut Child) -> Option<i32> {
@@ -68,9 +46,6 @@ async fn wait_exit(child: &mut Child) -> Option<i32> {
     panic!("did not exit within 15 s of SIGTERM");
 }
 
-/// Under a 128-descriptor limit, 300 connections that never send a byte: `/health` still
-/// answers (at the 64-connection bound the idlest connection makes room), and every idle one is
-/// closed (before, they stayed open for good, and past the file limit `/health` timed out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_bounded_and_closed() {
     let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();

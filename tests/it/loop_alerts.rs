@@ -119,9 +119,7 @@ async fn alerts_reach_the_webhook_from_the_loop() {
             ),
         )
         .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = crate::support::stub::serve(app).await.addr;
 
     let metrics = Metrics::new();
     let hooks = ObservingHooks {

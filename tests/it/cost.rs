@@ -2,7 +2,7 @@
 //! budget share, and many symbols under the in-flight bound. The clock is a fake one the test
 //! moves; nothing sleeps to pass time.
 
-mod common;
+use crate::support as common;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -29,10 +29,7 @@ fn fake_clock() -> (Clock, Arc<AtomicI64>) {
 }
 
 async fn serve(app: Router) -> String {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    format!("http://{addr}")
+    crate::support::stub::serve(app).await.url()
 }
 
 #[tokio::test]
@@ -244,11 +241,7 @@ async fn replicas_on_one_postgres_store_spend_one_budget() {
     use sniper::budget::{Consumer, Refused};
     use sniper::store::AsyncStore;
     use sniper::store::postgres::PgStore;
-    let Some(url) = std::env::var("SNIPER_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("SNIPER_TEST_PG_URL unset: skipping (tests/replicas/run.sh runs this)");
+    let Some(url) = crate::support::pg::url() else {
         return;
     };
     let open = |replica: &'static str| {

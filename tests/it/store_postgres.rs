@@ -8,13 +8,7 @@ use sniper::store::postgres::{PG_SCHEMA_VERSION, PgStore};
 use sniper::store::{BackendFact, ModuleRecord, Outcome, RunQuery, RunRecord, StateStore};
 
 fn url() -> Option<String> {
-    let u = std::env::var("SNIPER_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if u.is_none() {
-        eprintln!("SNIPER_TEST_PG_URL unset: skipping (tests/replicas/run.sh runs these)");
-    }
-    u
+    crate::support::pg::url()
 }
 
 /// Every test shares the server; keys are made unique per test run.

@@ -1,6 +1,6 @@
 //! Several symbols run concurrently; symbol-independent modules are fetched once per run.
 
-mod common;
+use crate::support as common;
 
 use common::sandbox_runner;
 use sniper::module_id::ModuleId;

@@ -3,7 +3,7 @@
 //! the old path, and the access layer (Host allow-list, SNIPER_API_KEY, cross-site) on the
 //! daemon's router.
 
-mod common;
+use crate::support as common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -25,7 +25,16 @@ const GUARD: Duration = Duration::from_secs(20);
 const KEY: &str = "gw-key-0123456789";
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/openapi");
+    // `../shared` beside the repository; `../../shared` from a worktree under it.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = [
+        "../shared/fixtures/openapi",
+        "../../shared/fixtures/openapi",
+    ]
+    .into_iter()
+    .map(|d| root.join(d))
+    .find(|d| d.is_dir())
+    .unwrap_or_else(|| root.join("../shared/fixtures/openapi"));
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(Result::ok)
@@ -39,15 +48,7 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
 }
 
 async fn serve(app: Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(sniper::web::server::serve(
-        listener,
-        app,
-        sniper::web::server::HEADER_READ_TIMEOUT,
-        std::future::pending(),
-    ));
-    addr
+    crate::support::stub::serve_as_sniper(app).await.addr
 }
 
 #[derive(Clone, Default)]

@@ -1,7 +1,6 @@
 //! `GET /api/runs` and `GET /` over real HTTP on loopback, backed by an in-memory SqliteStore.
 
-#[path = "browser/fixture.rs"]
-mod fixture;
+use crate::fixture;
 
 use std::sync::Arc;
 
@@ -13,10 +12,7 @@ async fn start() -> String {
     let store = SqliteStore::open(":memory:").unwrap();
     fixture::fill_store(&store, Timestamp::now(), 30);
     let app = sniper::daemon::status::routes(AsyncStore::new(Arc::new(store)));
-    let (addr, _task) = fixture::serve(app, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    format!("http://{addr}")
+    crate::support::stub::serve(app).await.url()
 }
 
 async fn get(url: &str) -> (u16, Option<String>, String) {

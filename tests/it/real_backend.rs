@@ -1,7 +1,7 @@
 //! The real backend's answers (`../shared/fixtures/payloads/rcz87-coinglass-system`) replayed
 //! through a loopback stub: `ok` means usable market data, not "2xx with JSON".
 
-mod common;
+use crate::support as common;
 
 use std::sync::Arc;
 use std::time::Duration;

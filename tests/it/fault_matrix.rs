@@ -5,8 +5,7 @@
 //!
 //! Each test plays one fault column for the five modules in turn; see `cell` for the promises.
 
-#[path = "support/faults.rs"]
-mod faults;
+use crate::support::faults;
 
 use faults::{Kind, cell};
 use sniper::module_id::ModuleId;

@@ -1,6 +1,6 @@
 //! The design's checklist as integration tests, over real HTTP against the sandbox backend.
 
-mod common;
+use crate::support as common;
 
 use std::time::{Duration, Instant};
 

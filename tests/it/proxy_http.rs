@@ -23,17 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 const GUARD: Duration = Duration::from_secs(20);
 
 async fn serve(app: Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    addr
+    crate::support::stub::serve(app).await.addr
 }
 
 /// These tests are about forwarding itself: every path is forwarded (`GPTS_FORWARD_ALL=on`);

@@ -3,7 +3,7 @@
 //! charts in headless Chromium, their element counts compared with `/api/market/latest`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
+
+use crate::support::process;
 
 /// Rules under which the sandbox's data makes watch calls and never action ones, and the score
 /// never re-delivers: a call repeats only for a new direction.
@@ -40,7 +42,6 @@ score_step = 0
 struct Demo {
     child: Child,
     url: String,
-    _log: tempfile::NamedTempFile,
 }
 
 impl Drop for Demo {
@@ -50,44 +51,20 @@ impl Drop for Demo {
     }
 }
 
-// The child moves into `Demo`, whose Drop kills and waits for it.
-#[allow(clippy::zombie_processes)]
 fn demo(db: &Path, envs: &[(&str, String)]) -> Demo {
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sniper"));
+    let mut cmd = process::sniper();
     cmd.arg("demo")
         .arg("--db")
         .arg(db)
         .env("SNIPER_LISTEN", "127.0.0.1:0")
-        .env_remove("SIGNAL_WEBHOOK_URL")
-        .env_remove("TELEGRAM_SIGNAL_CHAT_ID")
-        .env_remove("TELEGRAM_CHAT_ID")
-        .env_remove("TELEGRAM_BOT_TOKEN")
-        .env("SNIPER_LOG", "warn,sniper=info")
-        .stdout(Stdio::null())
-        .stderr(log.reopen().unwrap());
+        .env("SNIPER_LOG", "warn,sniper=info");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-        if let Some(i) = text.find("status page http://") {
-            let rest = &text[i + "status page ".len()..];
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            return Demo {
-                child,
-                url,
-                _log: log,
-            };
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("demo did not start:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let (child, url) = process::start(cmd);
+    Demo {
+        child,
+        url: format!("{url}/"),
     }
 }
 
@@ -117,10 +94,10 @@ async fn webhook(hang: Arc<Mutex<bool>>) -> (String, Seen) {
     let app = Router::new()
         .route("/hook", post(handle))
         .with_state((seen.clone(), hang));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    (format!("http://{addr}/hook"), seen)
+    (
+        format!("{}/hook", crate::support::stub::serve(app).await.url()),
+        seen,
+    )
 }
 
 async fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {

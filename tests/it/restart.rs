@@ -2,38 +2,24 @@
 //! and the ETF circuit opened by a 402 is still open (the backend gets no ETF request) and the
 //! run finished before the kill is in the history.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use sniper::module_id::ModuleId;
 use sniper::sandbox::Sandbox;
 
+use crate::support::process;
+
 fn start(db: &str, backend: &str) -> (Child, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sniper"));
-    c.arg("serve")
-        .env("SNIPER_LISTEN", "127.0.0.1:0")
-        .env("SNIPER_DB", db)
-        .env("PY_BASE_URL", backend)
-        .env("SNIPER_INTERVAL", "200ms")
-        // Every run asks for the heatmap (its default refresh is 1 min).
-        .env("SNIPER_REFRESH_HEATMAP", "0")
-        // start == end: always inside the window, whatever the hour the test runs.
-        .env("ACTIVE_TRADING_START", "00:00")
-        .env("ACTIVE_TRADING_END", "00:00")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve exited early").unwrap();
-        if let Some(i) = line.find("listening on http://") {
-            let rest = &line[i + "listening on ".len()..];
-            break rest.split('/').take(3).collect::<Vec<_>>().join("/");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    process::serve(
+        backend,
+        &[
+            ("SNIPER_DB", db),
+            ("SNIPER_INTERVAL", "200ms"),
+            // Every run asks for the heatmap (its default refresh is 1 min).
+            ("SNIPER_REFRESH_HEATMAP", "0"),
+        ],
+    )
 }
 
 async fn json(url: &str) -> Option<serde_json::Value> {

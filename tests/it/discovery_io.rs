@@ -1,7 +1,7 @@
 //! Discovery over real HTTP: bounded wait, single flight, conditional requests, stale-if-error,
 //! refresh on a 404 from a spec route. Asserts on what the backend received.
 
-mod common;
+use crate::support as common;
 
 use std::time::Duration;
 

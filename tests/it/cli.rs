@@ -1,16 +1,6 @@
 //! The binary: exit codes and messages.
 
-use std::process::Command;
-
-fn sniper() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sniper"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FEATURE_") || k.starts_with("SNIPER_") || k == "PY_BASE_URL" {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use crate::support::process::{self, sniper};
 
 #[test]
 fn bad_environment_values_exit_2_naming_the_variable() {
@@ -95,34 +85,12 @@ fn backend_down_exits_1_with_json() {
 
 /// Start a daemon command, return it with the base URL it printed.
 fn start_daemon(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
     let mut c = sniper();
-    c.args(args)
-        .env("SNIPER_LISTEN", "127.0.0.1:0")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+    c.args(args).env("SNIPER_LISTEN", "127.0.0.1:0");
     for (k, v) in envs {
         c.env(k, v);
     }
-    let mut child = c.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("daemon exited before printing its address")
-            .unwrap();
-        if let Some(i) = line.find("http://127.0.0.1:") {
-            let rest = &line[i..];
-            let end = rest
-                .find('/')
-                .map(|_| rest[7..].find('/').unwrap() + 7)
-                .unwrap();
-            break rest[..end].to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    process::start(c)
 }
 
 fn get(url: &str) -> (u16, String) {
@@ -140,16 +108,8 @@ fn get(url: &str) -> (u16, String) {
 }
 
 fn sigterm_and_wait(mut child: std::process::Child) -> Option<i32> {
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    for _ in 0..100 {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("did not exit within 5 s of SIGTERM");
+    process::sigterm(&child);
+    process::wait_exit(&mut child, std::time::Duration::from_secs(5))
 }
 
 #[test]

@@ -54,12 +54,7 @@ async fn server() -> (String, Log) {
             post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
         )
         .with_state(log.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}"), log)
+    (crate::support::stub::serve(app).await.url(), log)
 }
 
 fn alerter(

@@ -4,8 +4,7 @@
 //! Skipped (with a message) when Chromium is missing, unless `SNIPER_REQUIRE_BROWSER=1`.
 //! `SNIPER_BROWSER_OUT=DIR` keeps the DOM dump and screenshot in DIR.
 
-#[path = "browser/fixture.rs"]
-mod fixture;
+use crate::fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -3,7 +3,7 @@
 
 use sniper::symbol::{Market, SymbolError, Venue, parse};
 
-const DATA: &str = include_str!("data/ccxt_markets.csv");
+const DATA: &str = include_str!("../data/ccxt_markets.csv");
 
 fn market_of_unified(symbol: &str) -> Market {
     match symbol.split_once(':') {
