@@ -1,7 +1,7 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 //!
 //! The folders follow the path of a run, in layers that only import downwards (the ordered list
-//! is in `ARCHITECTURE.md`; `tests/layers.rs` enforces it): vocabulary ([`clock`], [`module_id`],
+//! is in `ARCHITECTURE.md`; `tests/it/layers.rs` enforces it): vocabulary ([`clock`], [`module_id`],
 //! [`symbol`], [`trigger`], [`window`], [`command`]), pure rules ([`budget`], [`market`],
 //! [`resilience`], [`sandbox`]), [`config`], [`obs`] (metrics) and [`upstream`] (the one URL
 //! builder and HTTP pool), [`discovery`] (the backend's routes), [`run`] (the five modules), the

@@ -33,8 +33,7 @@ pub const STUCK_AFTER_INTERVALS: u32 = 3;
 /// Smallest slack [`stuck_after`] grants past a heartbeat, whatever the interval: covers recording
 /// a run (store writes, which may wait on SQLite's busy timeout) and scheduling jitter.
 pub const MIN_STUCK_SLACK: Duration = Duration::from_secs(10);
-/// Run budget assumed until [`SchedulerStatus::set_run_budget`] is called: the default
-/// `SNIPER_RUN_DEADLINE`.
+/// Run budget of [`SchedulerStatus::new`]: the default `SNIPER_RUN_DEADLINE`.
 pub const DEFAULT_RUN_BUDGET: Duration = Duration::from_secs(5);
 
 /// The liveness rule, as a pure function of the loop's published state: the instant after which
@@ -499,12 +498,23 @@ pub struct SchedulerStatus {
     interval: Duration,
     not_ready_after: u32,
     /// Longest a run may hold the loop (see [`stuck_after`]).
-    run_budget: Mutex<Duration>,
+    run_budget: Duration,
 }
 
 impl SchedulerStatus {
-    /// A fresh status: ready, not running, heartbeat due `now`.
+    /// A fresh status: ready, not running, heartbeat due `now`, granting a run
+    /// [`DEFAULT_RUN_BUDGET`].
     pub fn new(now: Timestamp, config: &SchedulerConfig) -> Arc<SchedulerStatus> {
+        SchedulerStatus::with_run_budget(now, config, DEFAULT_RUN_BUDGET)
+    }
+
+    /// A fresh status granting a run `run_budget` (the run deadline): `/health` grants it to a
+    /// loop that is running or waiting for a manual run (see [`stuck_after`]).
+    pub fn with_run_budget(
+        now: Timestamp,
+        config: &SchedulerConfig,
+        run_budget: Duration,
+    ) -> Arc<SchedulerStatus> {
         Arc::new(SchedulerStatus {
             state: Mutex::new(StatusSnapshot {
                 started_at: now,
@@ -521,19 +531,13 @@ impl SchedulerStatus {
             run_lock: tokio::sync::Mutex::new(()),
             interval: config.interval,
             not_ready_after: config.not_ready_after,
-            run_budget: Mutex::new(DEFAULT_RUN_BUDGET),
+            run_budget,
         })
     }
 
-    /// Sets the longest a run may take (the run deadline): `/health` grants it to a loop that is
-    /// running or waiting for a manual run (see [`stuck_after`]).
-    pub fn set_run_budget(&self, budget: Duration) {
-        *self.run_budget.lock().unwrap_or_else(|p| p.into_inner()) = budget;
-    }
-
-    /// The run budget `/health` grants (see [`SchedulerStatus::set_run_budget`]).
+    /// The run budget `/health` grants (see [`SchedulerStatus::with_run_budget`]).
     pub fn run_budget(&self) -> Duration {
-        *self.run_budget.lock().unwrap_or_else(|p| p.into_inner())
+        self.run_budget
     }
 
     fn lock(&self) -> MutexGuard<'_, StatusSnapshot> {
@@ -1171,8 +1175,7 @@ mod tests {
             ..SchedulerConfig::default()
         };
         let t0 = ts("2026-06-01T00:00:00Z");
-        let status = SchedulerStatus::new(t0, &cfg);
-        status.set_run_budget(Duration::from_secs(5));
+        let status = SchedulerStatus::with_run_budget(t0, &cfg, Duration::from_secs(5));
         status.update(|s| {
             s.running = true;
             s.heartbeat_due = t0;

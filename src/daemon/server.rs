@@ -108,9 +108,9 @@ impl App {
             Some(store) => StateSync::restore(&runner, store).await,
             None => StateSync::default(),
         };
-        let status = SchedulerStatus::new(runner.now(), sched);
         // The runner bounds discovery and every module timeout by the run deadline.
-        status.set_run_budget(runner.config().run_deadline);
+        let status =
+            SchedulerStatus::with_run_budget(runner.now(), sched, runner.config().run_deadline);
         Arc::new(App {
             writes: StoreWrites::new(opts.store_policy, metrics.clone()),
             state,
