@@ -84,7 +84,7 @@ fn backend_down_exits_1_with_json() {
 }
 
 /// Start a daemon command, return it with the base URL it printed.
-fn start_daemon(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Child, String) {
+fn start_daemon(args: &[&str], envs: &[(&str, &str)]) -> (process::Daemon, String) {
     let mut c = sniper();
     c.args(args).env("SNIPER_LISTEN", "127.0.0.1:0");
     for (k, v) in envs {
@@ -107,7 +107,7 @@ fn get(url: &str) -> (u16, String) {
     })
 }
 
-fn sigterm_and_wait(mut child: std::process::Child) -> Option<i32> {
+fn sigterm_and_wait(mut child: process::Daemon) -> Option<i32> {
     process::sigterm(&child);
     process::wait_exit(&mut child, std::time::Duration::from_secs(5))
 }

@@ -2,7 +2,6 @@
 //! and the ETF circuit opened by a 402 is still open (the backend gets no ETF request) and the
 //! run finished before the kill is in the history.
 
-use std::process::Child;
 use std::time::Duration;
 
 use sniper::module_id::ModuleId;
@@ -10,7 +9,7 @@ use sniper::sandbox::Sandbox;
 
 use crate::support::process;
 
-fn start(db: &str, backend: &str) -> (Child, String) {
+fn start(db: &str, backend: &str) -> (process::Daemon, String) {
     process::serve(
         backend,
         &[

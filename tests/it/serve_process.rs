@@ -12,7 +12,7 @@ use crate::support::process::{self, sigterm};
 
 /// Starts `sniper serve` (through `sh`, so `ulimit` can apply first) and returns it with its
 /// base URL.
-fn start(backend: &str, ulimit: Option<u32>, env: &[(&str, &str)]) -> (Child, String) {
+fn start(backend: &str, ulimit: Option<u32>, env: &[(&str, &str)]) -> (process::Daemon, String) {
     let script = match ulimit {
         // Hard and soft: sniper's raise-to-hard cannot undo it.
         Some(n) => format!("ulimit -n {n} && exec \"$0\" serve"),

@@ -3,7 +3,7 @@
 //! charts in headless Chromium, their element counts compared with `/api/market/latest`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,16 +39,10 @@ action_min_agree = 5
 score_step = 0
 ";
 
+/// A running demo (killed when dropped) and its status page URL (with a trailing `/`).
 struct Demo {
-    child: Child,
+    child: process::Daemon,
     url: String,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn demo(db: &Path, envs: &[(&str, String)]) -> Demo {

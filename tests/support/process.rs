@@ -32,6 +32,30 @@ pub fn sniper() -> Command {
     c
 }
 
+/// A started `sniper` process (derefs to its [`Child`]); dropping it kills the process and waits
+/// for it, so a failing test never leaves a daemon behind.
+pub struct Daemon(Child);
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// What a daemon prints before its own address (`serve`/`proxy`: "listening on", `demo`:
 /// "status page"); other lines (logs) may name other loopback servers, such as the backend.
 const ADDRESS_MARKERS: [&str; 2] = ["listening on http://", "status page http://"];
@@ -43,7 +67,7 @@ const ADDRESS_MARKERS: [&str; 2] = ["listening on http://", "status page http://
 ///
 /// # Panics
 /// When the process exits before printing its address (its stderr so far is in the message).
-pub fn start(mut cmd: Command) -> (Child, String) {
+pub fn start(mut cmd: Command) -> (Daemon, String) {
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("sniper starts");
     let stderr = child.stderr.take().expect("piped stderr");
@@ -76,12 +100,12 @@ pub fn start(mut cmd: Command) -> (Child, String) {
             }
         }
     });
-    (child, url)
+    (Daemon(child), url)
 }
 
 /// `sniper serve` on `127.0.0.1:0` against `backend`, always inside the trading window
 /// (start == end), with `env` on top.
-pub fn serve(backend: &str, env: &[(&str, &str)]) -> (Child, String) {
+pub fn serve(backend: &str, env: &[(&str, &str)]) -> (Daemon, String) {
     let mut c = sniper();
     c.arg("serve")
         .env("SNIPER_LISTEN", "127.0.0.1:0")
