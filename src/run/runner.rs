@@ -380,7 +380,15 @@ impl Runner {
     /// Would an open circuit refuse this call now? (A peek: admits nothing.)
     fn circuit_refuses(&self, m: ModuleId, symbol: Option<&str>, now: jiff::Timestamp) -> bool {
         let open = |v: BreakerView| v.state == crate::resilience::breaker::BreakerState::Open;
-        open(self.with_breaker(m, |b| b.view(now)))
+        // A backend fact another replica shared (402 window, 429 Retry-After) refuses too.
+        let shared = self
+            .shared_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&m)
+            .is_some_and(|(_, until)| now < *until);
+        shared
+            || open(self.with_breaker(m, |b| b.view(now)))
             || symbol.is_some_and(|s| open(self.with_symbol_breaker(m, s, |b| b.view(now))))
     }
 

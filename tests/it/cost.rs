@@ -309,3 +309,31 @@ async fn replicas_on_one_postgres_store_spend_one_budget() {
     ms.fetch_add(60_000, Ordering::SeqCst);
     assert!(budgets[0].try_spend(Consumer::Scheduled).await.is_ok());
 }
+
+/// A module another replica found closed (a shared 402 window) spends no budget: only a request
+/// that goes out is counted. The sandbox sees no request for it either.
+#[tokio::test]
+async fn a_module_closed_by_a_shared_fact_spends_no_budget() {
+    use sniper::budget::Consumer;
+    use sniper::resilience::breaker::OpenReason;
+    let (sb, runner) = common::sandbox_runner(&["--budget-per-min", "100"]).await;
+    let until = runner.now() + jiff::SignedDuration::from_secs(600);
+    runner.set_shared_blocks([(ModuleId::Etf, OpenReason::Entitlement, until)]);
+    let r = runner.run_once().await.remove(0);
+    assert!(
+        matches!(&r.context[&ModuleId::Etf].call.outcome, Outcome::SoftFail { code, .. } if code == "ETF_CIRCUIT_OPEN"),
+        "{:?}",
+        r.context[&ModuleId::Etf].call.outcome
+    );
+    assert_eq!(sb.state.hits_for(ModuleId::Etf).len(), 0);
+    let sent: usize = ModuleId::ALL
+        .into_iter()
+        .map(|m| sb.state.hits_for(m).len())
+        .sum();
+    assert_eq!(sent, 4, "the four open modules went out");
+    // Scheduled share: 60 of 100; the run spent exactly its 4 requests, this spend is the 5th.
+    assert_eq!(
+        runner.budget().try_spend(Consumer::Scheduled).await,
+        Ok(Some(60 - 4 - 1))
+    );
+}
