@@ -16,7 +16,7 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Listener loop: `sniper` (proxy::server::serve) or `axum` (axum::serve), to compare.
+    /// Listener loop: `sniper` (sniper::web::server::serve) or `axum` (axum::serve), to compare.
     #[arg(long, env = "PROXY_SERVER", default_value = "sniper")]
     server: String,
     /// Runtime worker threads: 0 = one per core, 1 = current-thread runtime.
@@ -79,7 +79,13 @@ fn main() -> anyhow::Result<()> {
             .with_graceful_shutdown(ctrl_c)
             .await?;
         } else {
-            proxy::server::serve(listener, app, proxy::server::HEADER_READ_TIMEOUT, ctrl_c).await?;
+            sniper::web::server::serve(
+                listener,
+                app,
+                sniper::web::server::HEADER_READ_TIMEOUT,
+                ctrl_c,
+            )
+            .await?;
         }
         anyhow::Ok(())
     })
@@ -110,10 +116,10 @@ fn run_workers(listen: SocketAddr, n: usize, cfg: proxy::ProxyConfig) -> anyhow:
                         let ctrl_c = async {
                             let _ = tokio::signal::ctrl_c().await;
                         };
-                        proxy::server::serve(
+                        sniper::web::server::serve(
                             listener,
                             app,
-                            proxy::server::HEADER_READ_TIMEOUT,
+                            sniper::web::server::HEADER_READ_TIMEOUT,
                             ctrl_c,
                         )
                         .await?;

@@ -53,23 +53,15 @@ impl<T, E: Into<Box<dyn StdError + Send + Sync>>> Doing<T> for Result<T, E> {
     }
 }
 
-/// Every layer's configuration error is a [`CommandError::Config`] (exit 2).
+/// Makes each listed type a [`CommandError::Config`] (exit 2). Each layer invokes it next to its
+/// own configuration error type, so this module (below every layer) names none of them.
 macro_rules! config_errors {
     ($($t:ty),* $(,)?) => {$(
-        impl From<$t> for CommandError {
+        impl From<$t> for $crate::command::CommandError {
             fn from(e: $t) -> Self {
-                CommandError::Config(Box::new(e))
+                $crate::command::CommandError::Config(Box::new(e))
             }
         }
     )*};
 }
-
-config_errors!(
-    crate::config::ConfigError,
-    crate::daemon::scheduler::SchedulerConfigError,
-    crate::daemon::alerts::AlertConfigError,
-    crate::gateway::ConfigError,
-    crate::signals::RulesError,
-    crate::signals::delivery::SignalConfigError,
-    crate::signals::cli::BadSince,
-);
+pub(crate) use config_errors;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
-use crate::daemon::window::{ActiveWindow, WindowError};
 use crate::module_id::ModuleId;
 use crate::resilience::breaker::{BreakerConfig, BreakerMode, BreakerSettings};
+use crate::window::{ActiveWindow, WindowError};
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,23 +84,23 @@ pub struct ConfigArgs {
     #[arg(long, env = "SNIPER_DISCOVERY_TIMEOUT", default_value = "1s")]
     pub discovery_timeout: String,
     /// How long a module's circuit stays open after an entitlement answer (402, "upgrade plan").
-    #[arg(long, env = "SNIPER_BREAKER_ENTITLEMENT_OPEN", default_value = "1h")]
+    #[arg(long, env = "SNIPER_BREAKER_ENTITLEMENT_OPEN", default_value_t = fmt_duration(BreakerConfig::default().entitlement_open))]
     pub breaker_entitlement_open: String,
     /// Longest a rate-limited module waits (a longer Retry-After is capped to this).
-    #[arg(long, env = "SNIPER_BREAKER_RATE_LIMIT_CAP", default_value = "5m")]
+    #[arg(long, env = "SNIPER_BREAKER_RATE_LIMIT_CAP", default_value_t = fmt_duration(BreakerConfig::default().rate_limit_cap))]
     pub breaker_rate_limit_cap: String,
     /// Consecutive transient or bad-payload failures that open a circuit.
-    #[arg(long, env = "SNIPER_BREAKER_FAILURE_THRESHOLD", default_value = "5")]
+    #[arg(long, env = "SNIPER_BREAKER_FAILURE_THRESHOLD", default_value_t = BreakerConfig::default().failure_threshold.to_string())]
     pub breaker_failure_threshold: String,
     /// First open time of the doubling schedule after transient failures.
-    #[arg(long, env = "SNIPER_BREAKER_BASE_OPEN", default_value = "30s")]
+    #[arg(long, env = "SNIPER_BREAKER_BASE_OPEN", default_value_t = fmt_duration(BreakerConfig::default().base_open))]
     pub breaker_base_open: String,
     /// Longest open time of the doubling schedule.
-    #[arg(long, env = "SNIPER_BREAKER_MAX_OPEN", default_value = "5m")]
+    #[arg(long, env = "SNIPER_BREAKER_MAX_OPEN", default_value_t = fmt_duration(BreakerConfig::default().max_open))]
     pub breaker_max_open: String,
     /// Longest open time after transient failures (5xx, timeouts, resets): a healed backend is
     /// probed at most this long after it heals.
-    #[arg(long, env = "SNIPER_BREAKER_TRANSIENT_MAX_OPEN", default_value = "30s")]
+    #[arg(long, env = "SNIPER_BREAKER_TRANSIENT_MAX_OPEN", default_value_t = fmt_duration(BreakerConfig::default().transient_max_open))]
     pub breaker_transient_max_open: String,
     /// Modules whose circuit is forced open, comma separated (etf,heatmap,spot_ob,whale_alerts,bias).
     #[arg(long, env = "SNIPER_BREAKER_FORCE_OPEN", default_value = "")]
@@ -120,31 +120,31 @@ pub struct ConfigArgs {
     #[arg(long, env = "HEATMAP_SYMBOL_FORM")]
     pub heatmap_symbol_form: Option<String>,
     /// Maximum age of the order book's newest point before it is `SPOT_OB_STALE`.
-    #[arg(long, env = "SNIPER_MAX_AGE_SPOT_OB", default_value = "60s")]
+    #[arg(long, env = "SNIPER_MAX_AGE_SPOT_OB", default_value_t = fmt_duration(crate::market::default_max_age(ModuleId::SpotOb)))]
     pub max_age_spot_ob: String,
     /// Maximum age of the heatmap's newest point before it is `HEATMAP_STALE`.
-    #[arg(long, env = "SNIPER_MAX_AGE_HEATMAP", default_value = "15m")]
+    #[arg(long, env = "SNIPER_MAX_AGE_HEATMAP", default_value_t = fmt_duration(crate::market::default_max_age(ModuleId::Heatmap)))]
     pub max_age_heatmap: String,
     /// Maximum age of the newest whale alert before the feed is `WHALE_ALERTS_STALE`.
-    #[arg(long, env = "SNIPER_MAX_AGE_WHALE_ALERTS", default_value = "2h")]
+    #[arg(long, env = "SNIPER_MAX_AGE_WHALE_ALERTS", default_value_t = fmt_duration(crate::market::default_max_age(ModuleId::WhaleAlerts)))]
     pub max_age_whale_alerts: String,
     /// Maximum age of the newest ETF day (from the end of that day) before `ETF_STALE`.
-    #[arg(long, env = "SNIPER_MAX_AGE_ETF", default_value = "96h")]
+    #[arg(long, env = "SNIPER_MAX_AGE_ETF", default_value_t = fmt_duration(crate::market::default_max_age(ModuleId::Etf)))]
     pub max_age_etf: String,
     /// Refresh interval of the order book: its data is reused, not fetched, while younger (0 = every run).
-    #[arg(long, env = "SNIPER_REFRESH_SPOT_OB", default_value = "0s")]
+    #[arg(long, env = "SNIPER_REFRESH_SPOT_OB", default_value_t = fmt_duration(crate::market::default_refresh(ModuleId::SpotOb)))]
     pub refresh_spot_ob: String,
     /// Refresh interval of the liquidation heatmap.
-    #[arg(long, env = "SNIPER_REFRESH_HEATMAP", default_value = "1m")]
+    #[arg(long, env = "SNIPER_REFRESH_HEATMAP", default_value_t = fmt_duration(crate::market::default_refresh(ModuleId::Heatmap)))]
     pub refresh_heatmap: String,
     /// Refresh interval of whale alerts.
-    #[arg(long, env = "SNIPER_REFRESH_WHALE_ALERTS", default_value = "1m")]
+    #[arg(long, env = "SNIPER_REFRESH_WHALE_ALERTS", default_value_t = fmt_duration(crate::market::default_refresh(ModuleId::WhaleAlerts)))]
     pub refresh_whale_alerts: String,
     /// Refresh interval of ETF flows (they change once a trading day).
-    #[arg(long, env = "SNIPER_REFRESH_ETF", default_value = "15m")]
+    #[arg(long, env = "SNIPER_REFRESH_ETF", default_value_t = fmt_duration(crate::market::default_refresh(ModuleId::Etf)))]
     pub refresh_etf: String,
     /// Refresh interval of the institutional bias.
-    #[arg(long, env = "SNIPER_REFRESH_BIAS", default_value = "1m")]
+    #[arg(long, env = "SNIPER_REFRESH_BIAS", default_value_t = fmt_duration(crate::market::default_refresh(ModuleId::Bias)))]
     pub refresh_bias: String,
     /// Backend requests a minute shared by scheduled runs, manual runs and the gateway (unset = unlimited).
     #[arg(long, env = "SNIPER_BUDGET_PER_MIN")]
@@ -156,7 +156,7 @@ pub struct ConfigArgs {
     #[arg(long, env = "SNIPER_MAX_IN_FLIGHT", default_value = "64")]
     pub max_in_flight: String,
     /// Maximum age of the bias before it is `BIAS_STALE`.
-    #[arg(long, env = "SNIPER_MAX_AGE_BIAS", default_value = "1h")]
+    #[arg(long, env = "SNIPER_MAX_AGE_BIAS", default_value_t = fmt_duration(crate::market::default_max_age(ModuleId::Bias)))]
     pub max_age_bias: String,
     /// Exchange of the spot order book.
     #[arg(long, env = "SPOT_OB_EXCHANGE", default_value = "binance")]
@@ -189,11 +189,11 @@ pub struct Config {
     pub etf_asset: String,
     pub heatmap_timeframe: String,
     /// `None`: the module's own default (base), used only where the spec gives no evidence.
-    pub heatmap_symbol_form: Option<crate::discovery::template::SymbolForm>,
+    pub heatmap_symbol_form: Option<crate::symbol::SymbolForm>,
     /// Per module: how long usable data is reused before it is fetched again.
     pub refresh: std::collections::BTreeMap<crate::module_id::ModuleId, Duration>,
     /// The backend budget and its shares.
-    pub budget: crate::run::budget::BudgetConfig,
+    pub budget: crate::budget::BudgetConfig,
     /// Most backend requests of the runs in flight at once.
     pub max_in_flight: usize,
     /// Per module: how old the newest point may be before the answer is stale.
@@ -302,9 +302,9 @@ impl ConfigArgs {
         {
             None => None,
             Some((_, v)) if v.is_empty() => None,
-            Some((_, v)) if v == "base" => Some(crate::discovery::template::SymbolForm::Base),
-            Some((_, v)) if v == "spot" => Some(crate::discovery::template::SymbolForm::Spot),
-            Some((_, v)) if v == "perp" => Some(crate::discovery::template::SymbolForm::Perp),
+            Some((_, v)) if v == "base" => Some(crate::symbol::SymbolForm::Base),
+            Some((_, v)) if v == "spot" => Some(crate::symbol::SymbolForm::Spot),
+            Some((_, v)) if v == "perp" => Some(crate::symbol::SymbolForm::Perp),
             Some((raw, _)) => {
                 return Err(ConfigError::new(
                     "HEATMAP_SYMBOL_FORM",
@@ -373,7 +373,7 @@ impl ConfigArgs {
         ] {
             refresh.insert(m, parse_duration_or_zero(var, v)?);
         }
-        let budget = crate::run::budget::BudgetConfig {
+        let budget = crate::budget::BudgetConfig {
             per_min: match self.budget_per_min.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(v) => Some(
@@ -520,30 +520,67 @@ pub fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// A duration such as `500ms`, `5s`, `1m`, `1h` (an integer and a unit; zero is refused).
-pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    let err = || {
-        ConfigError::new(
-            var,
-            value,
-            "a positive duration: an integer with a unit ms, s, m or h (500ms, 5s, 1m, 1h)",
-        )
-    };
-    let v = value.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-    let (num, unit) = v.split_at(split);
-    let n: u64 = num.parse().map_err(|_| err())?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => None,
+/// The canonical spelling of a duration, in the largest unit that states it exactly (`0s`,
+/// `500ms`, `30s`, `15m`, `96h`): what `--help` shows as a default, and what [`parse_duration`]
+/// reads back to the same value. Defaults are declared once, as typed values next to the rule
+/// they serve; the flags' default strings are made from them with this.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0 => "0s".into(),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
     }
-    .ok_or_else(err)?;
+}
+
+/// What every duration setting accepts (named in its error message).
+pub const DURATION_FORMS: &str = "a positive duration: integers with a unit ms, s, m or h (500ms, 5s, 1m, 1h; parts add up: 1m30s)";
+
+/// The one duration parser of every duration variable and flag: one or more `<integer><unit>`
+/// parts (`500ms`, `5s`, `1m`, `1h`, `1m30s`), unit `ms`, `s`, `m` or `h`; positive and at most
+/// 30 days. A bare number is refused — it names no unit (`SNIPER_INTERVAL=5` is not guessed to
+/// mean seconds).
+///
+/// # Errors
+/// [`ConfigError`] naming `var`, the value and [`DURATION_FORMS`].
+pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let err = |accepted: String| ConfigError::new(var, value, accepted);
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(format!(
+            "{DURATION_FORMS}; a bare number has no unit: write {v}s for seconds"
+        )));
+    }
+    let mut rest = v;
+    let mut ms: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| err(DURATION_FORMS.into()))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit_len] {
+            "ms" => Some(n),
+            "s" => n.checked_mul(1000),
+            "m" => n.checked_mul(60_000),
+            "h" => n.checked_mul(3_600_000),
+            _ => None,
+        };
+        ms = part
+            .and_then(|p| ms.checked_add(p))
+            .ok_or_else(|| err(DURATION_FORMS.into()))?;
+        rest = &rest[unit_len..];
+    }
     // Over 30 days is certainly a typo.
     if ms == 0 || ms > 30 * 86_400_000 {
-        return Err(err());
+        return Err(err(DURATION_FORMS.into()));
     }
     Ok(Duration::from_millis(ms))
 }
@@ -647,6 +684,8 @@ fn parse_shares(var: &'static str, v: &str) -> Result<[u32; 3], ConfigError> {
     Ok(out)
 }
 
+crate::command::config_errors!(ConfigError);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,6 +703,75 @@ mod tests {
             assert_eq!(e.var, "FEATURE_ETF");
             assert!(e.to_string().contains("on, off"), "{e}");
         }
+    }
+
+    #[test]
+    fn every_duration_variable_refuses_a_bare_number_alike() {
+        // One rule: `SNIPER_INTERVAL=5` and `SNIPER_MODULE_TIMEOUT=5` get the same answer.
+        for var in [
+            "SNIPER_INTERVAL",
+            "SNIPER_MODULE_TIMEOUT",
+            "SNIPER_IDLE_TIMEOUT",
+        ] {
+            let e = parse_duration(var, "5").unwrap_err().to_string();
+            assert!(e.contains(var), "{e}");
+            assert!(e.contains("500ms, 5s, 1m, 1h"), "{e}");
+            assert!(e.contains("write 5s for seconds"), "{e}");
+        }
+        assert_eq!(
+            parse_duration("X", "1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_duration("X", "1s500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in ["1m30", "m30s", "1m 30s", "30x"] {
+            assert!(parse_duration("X", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_default_is_spelled_so_it_reads_back_the_same() {
+        use crate::market::{default_max_age, default_refresh};
+        let mut all: Vec<Duration> = ModuleId::ALL
+            .into_iter()
+            .flat_map(|m| [default_max_age(m), default_refresh(m)])
+            .collect();
+        let b = BreakerConfig::default();
+        all.extend([
+            b.entitlement_open,
+            b.rate_limit_cap,
+            b.base_open,
+            b.max_open,
+            b.transient_max_open,
+            Duration::from_millis(1500),
+        ]);
+        for d in all {
+            let s = fmt_duration(d);
+            let back = if d.is_zero() {
+                parse_duration_or_zero("X", &s)
+            } else {
+                parse_duration("X", &s)
+            };
+            assert_eq!(back, Ok(d), "{s}");
+        }
+        assert_eq!(fmt_duration(Duration::from_secs(96 * 3600)), "96h");
+        assert_eq!(fmt_duration(Duration::from_secs(90)), "90s");
+        // The flags' defaults are the typed defaults: no flag given, the typed value results.
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            args: ConfigArgs,
+        }
+        let flags = <Flags as clap::Parser>::try_parse_from(["sniper"]).expect("defaults parse");
+        let cfg = flags.args.validate().expect("defaults are valid");
+        assert_eq!(cfg.max_age[&ModuleId::Etf], default_max_age(ModuleId::Etf));
+        assert_eq!(
+            cfg.refresh[&ModuleId::Bias],
+            default_refresh(ModuleId::Bias)
+        );
+        assert_eq!(cfg.breaker.config, BreakerConfig::default());
     }
 
     #[test]

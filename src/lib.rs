@@ -1,12 +1,15 @@
 //! sniper: gathers market signals from a CoinGlass-style FastAPI backend.
 //!
-//! The folders follow the path of a run (see `ARCHITECTURE.md`): [`discovery`] finds the
-//! backend's routes, [`run`] calls the five modules under [`resilience`]'s rules, the [`daemon`]
-//! schedules runs and serves the page, API and metrics, [`store`] keeps history and state,
-//! [`gateway`] is the `/gpts` reverse proxy, [`sandbox`] the embedded fake backend. At the root
-//! only what every layer uses: [`config`], [`upstream`] (the one URL builder and HTTP pool),
-//! [`module_id`].
+//! The folders follow the path of a run, in layers that only import downwards (the ordered list
+//! is in `ARCHITECTURE.md`; `tests/it/layers.rs` enforces it): vocabulary ([`clock`], [`module_id`],
+//! [`symbol`], [`trigger`], [`window`], [`command`]), pure rules ([`budget`], [`market`],
+//! [`resilience`], [`sandbox`]), [`config`], [`obs`] (metrics) and [`upstream`] (the one URL
+//! builder and HTTP pool), [`discovery`] (the backend's routes), [`run`] (the five modules), the
+//! [`store`] and [`web`] (HTTP plumbing), the [`gateway`] (`/gpts` reverse proxy) and [`signals`],
+//! and on top the [`daemon`] that wires them.
 
+pub mod budget;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod daemon;
@@ -16,6 +19,7 @@ pub mod market;
 pub mod module_id;
 pub mod notify;
 pub mod numfmt;
+pub mod obs;
 pub mod resilience;
 pub mod run;
 pub mod sandbox;
@@ -23,4 +27,7 @@ pub mod score;
 pub mod signals;
 pub mod store;
 pub mod symbol;
+pub mod trigger;
 pub mod upstream;
+pub mod web;
+pub mod window;

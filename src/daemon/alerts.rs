@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::daemon::metrics::{AlertChannel, DeliveryResult, Metrics};
+use crate::obs::metrics::{AlertChannel, DeliveryResult, Metrics};
 
 /// Default number of consecutive hard failures between two "failing" alerts (the design's
 /// "every 3").
@@ -100,7 +100,7 @@ pub fn alert_for(
     }
 }
 
-/// Alert settings from the environment. Flattened into the `serve` command by the lead.
+/// Alert settings from the environment, flattened into `serve` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AlertArgs {
     /// Webhook receiving a JSON body on failure streaks and recovery.
@@ -119,7 +119,7 @@ pub struct AlertArgs {
     #[arg(long, env = "ALERT_EVERY_N", default_value_t = DEFAULT_EVERY_N)]
     pub alert_every_n: u32,
     /// Timeout of one delivery, in seconds.
-    #[arg(long, env = "ALERT_TIMEOUT_SECS", default_value_t = 5)]
+    #[arg(long, env = "ALERT_TIMEOUT_SECS", default_value_t = DEFAULT_TIMEOUT.as_secs())]
     pub alert_timeout_secs: u64,
 }
 
@@ -418,6 +418,8 @@ impl Alerter {
         }
     }
 }
+
+crate::command::config_errors!(AlertConfigError);
 
 #[cfg(test)]
 mod tests {

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use crate::command::{CommandError, Doing};
 use crate::config::Config;
-use crate::daemon::metrics::Metrics;
 use crate::daemon::server::{
-    App, SHUTDOWN_WAIT, api_router, bind, metrics_router, serve_until, spawn_loop, termination,
+    App, AppOptions, SHUTDOWN_WAIT, api_router, metrics_router, serve_until, spawn_loop,
 };
-use crate::daemon::window::ActiveWindow;
-use crate::gateway::cli::parse_addr;
+use crate::obs::metrics::Metrics;
 use crate::run::cli::print_results;
 use crate::run::{Runner, system_clock};
 use crate::sandbox::Sandbox;
+use crate::web::{bind, parse_addr, termination};
+use crate::window::ActiveWindow;
 
 /// Settings of the daemon (`serve`, `demo`).
 #[derive(clap::Args, Clone)]
@@ -41,16 +41,16 @@ pub struct DaemonArgs {
     pub ready_on_store_error: String,
     /// Most open HTTP connections; at the limit a new one closes the longest-idle one, or is
     /// closed itself when every connection has a request in flight.
-    #[arg(long, env = "SNIPER_MAX_CONNECTIONS", default_value = "512")]
+    #[arg(long, env = "SNIPER_MAX_CONNECTIONS", default_value_t = crate::web::server::MAX_CONNECTIONS.to_string())]
     pub max_connections: String,
     /// An HTTP connection with no request in flight and no byte for this long is closed (before
     /// its first request too), e.g. 500ms, 15s, 1m.
-    #[arg(long, env = "SNIPER_IDLE_TIMEOUT", default_value = "15s")]
+    #[arg(long, env = "SNIPER_IDLE_TIMEOUT", default_value_t = crate::config::fmt_duration(crate::web::server::IDLE_TIMEOUT))]
     pub idle_timeout: String,
     #[command(flatten)]
     pub gpts: crate::gateway::ProxyArgs,
     #[command(flatten)]
-    pub access: crate::daemon::access::AccessArgs,
+    pub access: crate::web::access::AccessArgs,
     #[command(flatten)]
     pub sched: crate::daemon::scheduler::SchedulerArgs,
     #[command(flatten)]
@@ -80,10 +80,10 @@ pub async fn daemon(
         .map(|v| parse_addr("SNIPER_METRICS_LISTEN", v))
         .transpose()?;
     let sched = daemon.sched.clone().into_config()?;
-    let serve_opts = crate::gateway::server::ServeOptions {
+    let serve_opts = crate::web::server::ServeOptions {
         idle_timeout: crate::config::parse_duration("SNIPER_IDLE_TIMEOUT", &daemon.idle_timeout)?,
         max_connections: parse_max_connections(&daemon.max_connections)?,
-        ..crate::gateway::server::ServeOptions::default()
+        ..crate::web::server::ServeOptions::default()
     };
     let keep_payloads = crate::config::parse_bool("SNIPER_STORE_PAYLOADS", &daemon.store_payloads)?;
     let store_policy = crate::daemon::store_health::StoreErrorPolicy::parse(
@@ -104,8 +104,8 @@ pub async fn daemon(
         }
         k => k.map(str::to_owned),
     };
-    let policy = crate::daemon::access::AccessPolicy {
-        hosts: crate::daemon::access::HostRule::new(
+    let policy = crate::web::access::AccessPolicy {
+        hosts: crate::web::access::HostRule::new(
             daemon.gpts.allowed_hosts.as_deref(),
             listen,
             gpts.public_url.as_ref(),
@@ -154,7 +154,7 @@ pub async fn daemon(
         .clone()
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
-        .unwrap_or_else(crate::daemon::server::default_replica_id);
+        .unwrap_or_else(crate::daemon::replica::default_replica_id);
     // A bad SNIPER_DB_LOCK_TIMEOUT is bad configuration (exit 2), not a store failure.
     let store_options = crate::store::StoreOptions::from_env()?;
     let store = {
@@ -183,24 +183,23 @@ pub async fn daemon(
         sandbox = Some(sb);
     }
     let metrics = Metrics::new();
-    let runner = Runner::with_clocks(
+    // One budget for the three shares (scheduled, manual, gateway); on a shared store every
+    // replica spends the same quota. Time passed is monotonic (a wall clock stepping back never
+    // refills it).
+    let mono = crate::clock::system_mono();
+    let budget = std::sync::Arc::new(crate::daemon::shared_budget::budget_for(
+        cfg.budget,
+        crate::clock::steady(&system_clock(), mono.clone()),
+        &store,
+    ));
+    let runner = Runner::with_budget(
         cfg.clone(),
         system_clock(),
-        crate::run::system_mono(),
-        Some(metrics.clone()),
+        mono,
+        metrics.clone(),
+        budget.clone(),
     )
     .doing(|| "building the HTTP client".into())?;
-    let budget = runner.budget().clone();
-    let app = App::new(
-        runner,
-        &sched,
-        metrics.clone(),
-        Some(store.clone()),
-        window.clone(),
-    )
-    .await;
-    app.set_keep_payloads(keep_payloads);
-    app.set_store_error_policy(store_policy);
     let engine = crate::signals::SignalEngine::new(
         rules,
         signal_cfg.channels(),
@@ -210,25 +209,31 @@ pub async fn daemon(
     .await
     .doing(|| "loading the signal state".into())?;
     engine.set_score_opts(score_opts);
-    app.set_signals(engine.clone());
-    app.set_replica(&replica);
-    // The scheduled share of SNIPER_BUDGET_PER_MIN, counted in the shared store so replicas
-    // together stay within it (a single process also has the in-memory budget of the runner).
-    app.set_budget_per_min(
-        cfg.budget
-            .share(crate::run::budget::Consumer::Scheduled)
-            .unwrap_or(0),
-    );
     if store.is_shared() {
         tracing::info!(%replica, "shared store: ticks are claimed per slot, facts and history shared");
     }
-    if let Some(json) = demo_json {
-        app.set_on_run(Box::new(move |results| {
+    let on_run: Option<crate::daemon::server::OnRun> = demo_json.map(|json| {
+        Box::new(move |results: &[crate::run::RunResult]| {
             let _ = print_results(results, json, &mut std::io::stdout().lock());
-        }));
-    }
+        }) as crate::daemon::server::OnRun
+    });
+    let app = App::new(
+        runner,
+        &sched,
+        metrics.clone(),
+        Some(store.clone()),
+        window.clone(),
+        AppOptions {
+            keep_payloads,
+            store_policy,
+            signals: Some(engine.clone()),
+            replica: std::sync::Arc::from(replica.as_str()),
+            on_run,
+        },
+    )
+    .await;
 
-    crate::gateway::server::raise_nofile_limit();
+    crate::web::server::raise_nofile_limit();
     let listener = bind(listen)
         .await
         .doing(|| format!("binding SNIPER_LISTEN={listen}"))?;
@@ -253,7 +258,7 @@ pub async fn daemon(
     };
     // The bound address (port 0 is chosen now) is what clients send as Host.
     let mut policy = policy;
-    policy.hosts = crate::daemon::access::HostRule::new(
+    policy.hosts = crate::web::access::HostRule::new(
         daemon.gpts.allowed_hosts.as_deref(),
         local,
         gpts.public_url.as_ref(),
@@ -295,12 +300,12 @@ pub async fn daemon(
             },
         ))
         .merge(crate::gateway::try_router(gpts)?)
-        .fallback(crate::daemon::server::not_found);
-    let router = crate::daemon::access::layer(router, policy);
+        .fallback(crate::web::not_found);
+    let router = crate::web::access::layer(router, policy);
     let mut tasks = Vec::new();
     {
         let mut rx = rx.clone();
-        tasks.push(tokio::spawn(crate::gateway::server::serve_with(
+        tasks.push(tokio::spawn(crate::web::server::serve_with(
             listener,
             router,
             serve_opts,

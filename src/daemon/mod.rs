@@ -1,16 +1,16 @@
-//! The daemon layer (`sniper serve`, `sniper demo`): the scheduler loop in the active trading
-//! window, health and readiness, alerts on failure streaks, Prometheus metrics, the status page
-//! and the JSON API, and the HTTP server that carries them. It drives the run layer and records
-//! into the store; nothing below it imports it, except the run layer's metrics handle.
+//! The daemon layer (`sniper serve`, `sniper demo`), the top of the library: the scheduler loop
+//! in the active trading window, health and readiness, alerts on failure streaks, the status page
+//! and the JSON API. It wires the layers below (run, store, signals, gateway, metrics in
+//! [`crate::obs`], listeners in [`crate::web`]); nothing imports it.
 
-pub mod access;
 pub mod alerts;
 pub mod cli;
-pub mod metrics;
 pub mod recovery;
+pub mod replica;
 pub mod scheduler;
 pub mod server;
+pub mod shared_budget;
+pub mod state_sync;
 pub mod status;
 pub mod store_health;
 pub mod telegram;
-pub mod window;

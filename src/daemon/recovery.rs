@@ -11,9 +11,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::daemon::scheduler::{Decision, RunVerdict, Scheduler, SchedulerConfig};
-use crate::daemon::window::ActiveWindow;
 use crate::resilience::breaker::{Admission, Breaker, BreakerConfig, BreakerState};
 use crate::resilience::class::ErrorClass;
+use crate::window::ActiveWindow;
 
 /// What a [`replay_loop`] saw.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,14 +10,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::daemon::alerts::{Alerter, alert_for};
-use crate::daemon::metrics::{Metrics, RunOutcome};
-use crate::daemon::window::ActiveWindow;
 use crate::module_id::ModuleId;
+use crate::obs::metrics::{Metrics, RunOutcome};
+use crate::window::ActiveWindow;
 
 /// Default pause between two runs: the design's 5 s.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -33,8 +33,7 @@ pub const STUCK_AFTER_INTERVALS: u32 = 3;
 /// Smallest slack [`stuck_after`] grants past a heartbeat, whatever the interval: covers recording
 /// a run (store writes, which may wait on SQLite's busy timeout) and scheduling jitter.
 pub const MIN_STUCK_SLACK: Duration = Duration::from_secs(10);
-/// Run budget assumed until [`SchedulerStatus::set_run_budget`] is called: the default
-/// `SNIPER_RUN_DEADLINE`.
+/// Run budget of [`SchedulerStatus::new`]: the default `SNIPER_RUN_DEADLINE`.
 pub const DEFAULT_RUN_BUDGET: Duration = Duration::from_secs(5);
 
 /// The liveness rule, as a pure function of the loop's published state: the instant after which
@@ -94,16 +93,9 @@ impl Default for SchedulerConfig {
 /// Why a scheduler setting was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SchedulerConfigError {
-    /// Not a positive duration.
-    #[error(
-        "{var}={value:?} is not a positive duration: use seconds (5) or a unit (5s, 1m30s, 500ms)"
-    )]
-    Duration {
-        /// The variable.
-        var: &'static str,
-        /// The rejected value.
-        value: String,
-    },
+    /// Not a duration by the one rule ([`crate::config::parse_duration`]).
+    #[error(transparent)]
+    Duration(#[from] crate::config::ConfigError),
     /// The backoff cap is below its base.
     #[error("SNIPER_BACKOFF_CAP ({cap:?}) must not be below SNIPER_BACKOFF_BASE ({base:?})")]
     CapBelowBase {
@@ -114,42 +106,24 @@ pub enum SchedulerConfigError {
     },
 }
 
-/// Scheduler settings from flags and the environment; flattened into `serve` by the lead.
+/// Scheduler settings from flags and the environment, flattened into `serve` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
-    /// Pause between runs (seconds, or 5s / 1m).
-    #[arg(long, env = "SNIPER_INTERVAL", default_value = "5s")]
+    /// Pause between runs (500ms, 5s, 1m, 1h).
+    #[arg(long, env = "SNIPER_INTERVAL", default_value_t = fmt_duration(DEFAULT_INTERVAL))]
     pub interval: String,
     /// First backoff ceiling after a hard failure.
-    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value = "5s")]
+    #[arg(long, env = "SNIPER_BACKOFF_BASE", default_value_t = fmt_duration(DEFAULT_BACKOFF_BASE))]
     pub backoff_base: String,
     /// Largest backoff ceiling.
-    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value = "60s")]
+    #[arg(long, env = "SNIPER_BACKOFF_CAP", default_value_t = fmt_duration(DEFAULT_BACKOFF_CAP))]
     pub backoff_cap: String,
     /// `/ready` fails after this many consecutive hard failures.
     #[arg(long, env = "SNIPER_NOT_READY_AFTER", default_value_t = DEFAULT_NOT_READY_AFTER)]
     pub not_ready_after: u32,
 }
 
-/// Parses `5` (seconds) or a jiff friendly duration (`5s`, `1m30s`, `500ms`); must be positive.
-pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, SchedulerConfigError> {
-    let err = || SchedulerConfigError::Duration {
-        var,
-        value: value.to_string(),
-    };
-    let v = value.trim();
-    let d = match v.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let sd: SignedDuration = v.parse().map_err(|_| err())?;
-            Duration::try_from(sd).map_err(|_| err())?
-        }
-    };
-    if d.is_zero() {
-        return Err(err());
-    }
-    Ok(d)
-}
+use crate::config::{fmt_duration, parse_duration};
 
 impl SchedulerArgs {
     /// Validates the settings.
@@ -394,12 +368,13 @@ impl Scheduler {
     }
 }
 
-/// What one run reports to the scheduler. The lead builds it from the runner's `RunResult`.
+/// What one run reports to the scheduler, built by `daemon::server::summarize` from the
+/// runner's results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSummary {
     /// False = hard failure (nothing usable). A partial success is `true`.
     pub success: bool,
-    /// Modules that soft-failed in this run.
+    /// Modules that were degraded in this run: soft-failed, or hit a hard error (a panic).
     pub soft_fails: Vec<ModuleId>,
     /// Modules that produced data.
     pub modules_active: usize,
@@ -425,7 +400,7 @@ impl RunSummary {
 
     /// success / partial / failure.
     pub fn outcome(&self) -> RunOutcome {
-        RunOutcome::classify(self.success, self.soft_fails.len())
+        RunOutcome::classify(self.success, !self.soft_fails.is_empty())
     }
 }
 
@@ -523,12 +498,23 @@ pub struct SchedulerStatus {
     interval: Duration,
     not_ready_after: u32,
     /// Longest a run may hold the loop (see [`stuck_after`]).
-    run_budget: Mutex<Duration>,
+    run_budget: Duration,
 }
 
 impl SchedulerStatus {
-    /// A fresh status: ready, not running, heartbeat due `now`.
+    /// A fresh status: ready, not running, heartbeat due `now`, granting a run
+    /// [`DEFAULT_RUN_BUDGET`].
     pub fn new(now: Timestamp, config: &SchedulerConfig) -> Arc<SchedulerStatus> {
+        SchedulerStatus::with_run_budget(now, config, DEFAULT_RUN_BUDGET)
+    }
+
+    /// A fresh status granting a run `run_budget` (the run deadline): `/health` grants it to a
+    /// loop that is running or waiting for a manual run (see [`stuck_after`]).
+    pub fn with_run_budget(
+        now: Timestamp,
+        config: &SchedulerConfig,
+        run_budget: Duration,
+    ) -> Arc<SchedulerStatus> {
         Arc::new(SchedulerStatus {
             state: Mutex::new(StatusSnapshot {
                 started_at: now,
@@ -545,19 +531,13 @@ impl SchedulerStatus {
             run_lock: tokio::sync::Mutex::new(()),
             interval: config.interval,
             not_ready_after: config.not_ready_after,
-            run_budget: Mutex::new(DEFAULT_RUN_BUDGET),
+            run_budget,
         })
     }
 
-    /// Sets the longest a run may take (the run deadline): `/health` grants it to a loop that is
-    /// running or waiting for a manual run (see [`stuck_after`]).
-    pub fn set_run_budget(&self, budget: Duration) {
-        *self.run_budget.lock().unwrap_or_else(|p| p.into_inner()) = budget;
-    }
-
-    /// The run budget `/health` grants (see [`SchedulerStatus::set_run_budget`]).
+    /// The run budget `/health` grants (see [`SchedulerStatus::with_run_budget`]).
     pub fn run_budget(&self) -> Duration {
-        *self.run_budget.lock().unwrap_or_else(|p| p.into_inner())
+        self.run_budget
     }
 
     fn lock(&self) -> MutexGuard<'_, StatusSnapshot> {
@@ -941,6 +921,8 @@ where
     sched
 }
 
+crate::command::config_errors!(SchedulerConfigError);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,7 +955,7 @@ mod tests {
         use RunVerdict::*;
         let w = ActiveWindow::always_open();
         let t0 = ts("2026-06-01T00:00:00Z");
-        let at = |s: i64| t0.checked_add(SignedDuration::from_secs(s)).unwrap();
+        let at = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
         // (streak before, verdict, half-open in s from t0, jitter, streak after, wake in s)
         let cases: [(u32, RunVerdict, Option<i64>, f64, u32, i64); 11] = [
             (0, Success, None, 1.0, 0, 5),
@@ -1112,17 +1094,27 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("X", "5"), Ok(Duration::from_secs(5)));
+    fn durations_parse_by_the_one_rule() {
         assert_eq!(parse_duration("X", "1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("X", "500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["0", "-5s", "fast", ""] {
+        for bad in ["5", "0", "-5s", "fast", ""] {
             assert!(parse_duration("SNIPER_INTERVAL", bad).is_err(), "{bad}");
         }
-        let args = SchedulerArgs {
+        let bare = SchedulerArgs {
             interval: "5".into(),
-            backoff_base: "10".into(),
-            backoff_cap: "5".into(),
+            backoff_base: "5s".into(),
+            backoff_cap: "60s".into(),
+            not_ready_after: 3,
+        };
+        let e = bare.into_config().unwrap_err().to_string();
+        assert!(
+            e.contains("SNIPER_INTERVAL") && e.contains("500ms, 5s, 1m, 1h") && e.contains("5s"),
+            "{e}"
+        );
+        let args = SchedulerArgs {
+            interval: "5s".into(),
+            backoff_base: "10s".into(),
+            backoff_cap: "5s".into(),
             not_ready_after: 3,
         };
         assert!(matches!(
@@ -1183,8 +1175,7 @@ mod tests {
             ..SchedulerConfig::default()
         };
         let t0 = ts("2026-06-01T00:00:00Z");
-        let status = SchedulerStatus::new(t0, &cfg);
-        status.set_run_budget(Duration::from_secs(5));
+        let status = SchedulerStatus::with_run_budget(t0, &cfg, Duration::from_secs(5));
         status.update(|s| {
             s.running = true;
             s.heartbeat_due = t0;

@@ -1,11 +1,7 @@
-//! `sniper serve`: the scheduler loop and the HTTP server in one process.
-//!
-//! The [`App`] owns the runner, the scheduler's published status, the metrics and the store; the
-//! loop and the HTTP handlers only talk to it. Shutdown is one `watch` channel handed to the loop,
-//! the servers and the retention task.
+//! The daemon's [`App`] (wiring over small owners, built once), its JSON API (`/health`,
+//! `/ready`, `/api/*`, `/metrics`) and the scheduler loop over it. Shutdown is one `watch` channel
+//! handed to the loop, the servers and the retention task.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -19,21 +15,53 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::daemon::metrics::StoreOp;
-use crate::daemon::metrics::{self, Metrics};
+use crate::daemon::replica::{Replica, default_replica_id};
 use crate::daemon::scheduler::{
     LoopContext, ObservingHooks, RunSummary, Scheduler, SchedulerConfig, SchedulerStatus, TickGate,
     run_loop,
 };
-use crate::daemon::store_health::{StoreErrorPolicy, StoreHealth};
-use crate::daemon::window::ActiveWindow;
+use crate::daemon::state_sync::StateSync;
+use crate::daemon::store_health::{StoreErrorPolicy, StoreHealth, StoreWrites};
 use crate::module_id::ModuleId;
+use crate::obs::metrics::StoreOp;
+use crate::obs::metrics::{self, Metrics};
 use crate::resilience::breaker::BreakerState;
 use crate::run::modules::Outcome;
 use crate::run::runner::{RunResult, Runner, Trigger};
-use crate::store::{AsyncStore, RunRecord, StoreError};
+use crate::store::{AsyncStore, RunRecord};
+use crate::window::ActiveWindow;
 
-/// Everything the loop and the handlers share.
+/// Settings of the [`App`] decided once at start-up (nothing is set after construction).
+pub struct AppOptions {
+    /// Keep module payloads in the history (`SNIPER_STORE_PAYLOADS`; the store caps them).
+    pub keep_payloads: bool,
+    /// What `/ready` does about failing store writes (`SNIPER_READY_ON_STORE_ERROR`).
+    pub store_policy: StoreErrorPolicy,
+    /// Grades each run's results into signal calls.
+    pub signals: Option<Arc<crate::signals::SignalEngine>>,
+    /// This process's replica id (`SNIPER_REPLICA_ID`), used to claim ticks on a shared store.
+    pub replica: Arc<str>,
+    /// Called after every run with its results (the demo prints them).
+    pub on_run: Option<OnRun>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            keep_payloads: false,
+            store_policy: StoreErrorPolicy::default(),
+            signals: None,
+            replica: Arc::from(default_replica_id().as_str()),
+            on_run: None,
+        }
+    }
+}
+
+/// The daemon's wiring, shared by the loop and the HTTP handlers: the runner, the scheduler's
+/// published status, the metrics, the window and the store, and the small owners of one job
+/// each — the store's health ([`StoreWrites`]), saved breaker/route state ([`StateSync`]), this
+/// replica's tick claims and backend facts ([`Replica`]), and the manual run in flight
+/// ([`ManualRuns`]). Built once by [`App::new`].
 pub struct App {
     pub runner: Arc<Runner>,
     pub status: Arc<SchedulerStatus>,
@@ -41,32 +69,20 @@ pub struct App {
     pub store: Option<AsyncStore>,
     pub window: ActiveWindow,
     latest: RwLock<Vec<RunResult>>,
-    /// Breaker snapshots (by store key, see [`crate::run::runner::breaker_key`]) and learned
-    /// routes as last saved, so only changes are written.
-    saved_breakers: Mutex<BTreeMap<String, Value>>,
-    saved_routes: Mutex<BTreeMap<ModuleId, Value>>,
-    on_run: RwLock<Option<OnRun>>,
-    /// Keep module payloads in the history (capped by the store).
-    keep_payloads: std::sync::atomic::AtomicBool,
-    /// Failed store operations, for `/ready` and the status API.
-    store_health: Mutex<StoreHealth>,
-    store_policy: Mutex<StoreErrorPolicy>,
-    /// The manual run in flight, shared by every `POST /api/run` that arrives meanwhile.
-    manual: Mutex<Option<SharedRun>>,
-    /// Grades each run's results into signal calls (set once by the daemon).
-    signals: std::sync::OnceLock<Arc<crate::signals::SignalEngine>>,
-    /// This process's replica id (`SNIPER_REPLICA_ID`), used to claim ticks on a shared store.
-    replica: RwLock<Arc<str>>,
-    /// Backend-wide facts this replica already wrote: module → until.
-    written_facts: Mutex<BTreeMap<ModuleId, jiff::Timestamp>>,
-    /// GLUE(issue 17, until the budget branch lands): per-minute request limit, 0 = none.
-    budget_per_min: std::sync::atomic::AtomicU32,
+    writes: StoreWrites,
+    state: StateSync,
+    replica: Replica,
+    manual: ManualRuns,
+    keep_payloads: bool,
+    signals: Option<Arc<crate::signals::SignalEngine>>,
+    on_run: Option<OnRun>,
 }
 
-/// The job name under which scheduled runs claim their ticks.
-pub const RUN_JOB: &str = "run";
-/// GLUE(issue 17): the consumer name scheduled runs spend the shared budget under.
-pub const BUDGET_CONSUMER: &str = "runs";
+/// The manual run in flight, shared by every `POST /api/run` that arrives meanwhile.
+#[derive(Default)]
+pub struct ManualRuns {
+    slot: Mutex<Option<SharedRun>>,
+}
 
 /// A manual run's result as awaited by every request that joined it (`Err`: the run's task
 /// panicked or was cancelled).
@@ -78,105 +94,43 @@ type SharedRun = futures_util::future::Shared<
 pub type OnRun = Box<dyn Fn(&[RunResult]) + Send + Sync>;
 
 impl App {
-    /// Build the app; restores the breaker state and learned routes saved for this runner's
-    /// backend ([`Runner::backend`]) from the store if there is one. State saved for another
-    /// backend is left alone.
+    /// Builds the app; restores the breaker state and learned routes saved for this runner's
+    /// backend ([`Runner::backend`]) from the store if there is one.
     pub async fn new(
         runner: Arc<Runner>,
         sched: &SchedulerConfig,
         metrics: Arc<Metrics>,
         store: Option<AsyncStore>,
         window: ActiveWindow,
+        opts: AppOptions,
     ) -> Arc<App> {
-        let (mut saved_breakers, mut saved_routes) = (BTreeMap::new(), BTreeMap::new());
-        if let Some(store) = &store {
-            let backend = runner.backend().to_string();
-            match store.breakers(backend.clone()).await {
-                Ok(rows) => {
-                    for (key, json) in rows {
-                        match serde_json::from_value(json.clone()) {
-                            Ok(snap) => {
-                                if runner.restore_keyed_breaker(&key, snap) {
-                                    tracing::info!(breaker = %key, %backend, "breaker state restored");
-                                    saved_breakers.insert(key, json);
-                                }
-                            }
-                            Err(e) => tracing::warn!(
-                                breaker = %key,
-                                error = %e,
-                                "saved breaker unreadable; starting fresh"
-                            ),
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read saved breakers"),
-            }
-            let routes = store.routes(backend.clone()).await;
-            for (m, learned, json) in decode_rows(routes, "learned route") {
-                runner.discovery().restore_learned(m, learned);
-                saved_routes.insert(m, json);
-            }
-        }
-        let status = SchedulerStatus::new(runner.now(), sched);
+        let state = match &store {
+            Some(store) => StateSync::restore(&runner, store).await,
+            None => StateSync::default(),
+        };
         // The runner bounds discovery and every module timeout by the run deadline.
-        status.set_run_budget(runner.config().run_deadline);
+        let status =
+            SchedulerStatus::with_run_budget(runner.now(), sched, runner.config().run_deadline);
         Arc::new(App {
-            saved_routes: Mutex::new(saved_routes),
+            writes: StoreWrites::new(opts.store_policy, metrics.clone()),
+            state,
+            replica: Replica::new(opts.replica),
+            manual: ManualRuns::default(),
+            keep_payloads: opts.keep_payloads,
+            signals: opts.signals,
+            on_run: opts.on_run,
             status,
             runner,
             metrics,
             store,
             window,
             latest: RwLock::new(Vec::new()),
-            saved_breakers: Mutex::new(saved_breakers),
-            on_run: RwLock::new(None),
-            keep_payloads: std::sync::atomic::AtomicBool::new(false),
-            store_health: Mutex::new(StoreHealth::default()),
-            store_policy: Mutex::new(StoreErrorPolicy::default()),
-            manual: Mutex::new(None),
-            signals: std::sync::OnceLock::new(),
-            replica: RwLock::new(Arc::from(default_replica_id().as_str())),
-            written_facts: Mutex::new(BTreeMap::new()),
-            budget_per_min: std::sync::atomic::AtomicU32::new(0),
         })
-    }
-
-    /// Logs, counts (`sniper_store_errors_total{op}`) and remembers a store write's outcome;
-    /// `None` on error.
-    fn note_store<T>(&self, op: StoreOp, what: &str, res: Result<T, StoreError>) -> Option<T> {
-        let mut health = self.store_health.lock().unwrap_or_else(|e| e.into_inner());
-        match res {
-            Ok(v) => {
-                if health.consecutive_failures > 0 {
-                    tracing::info!(
-                        op = op.as_str(),
-                        after_failures = health.consecutive_failures,
-                        "store writes work again"
-                    );
-                }
-                health.on_success(op);
-                Some(v)
-            }
-            Err(e) => {
-                tracing::error!(op = op.as_str(), error = %e, "cannot {what}");
-                self.metrics.record_store_error(op);
-                health.on_failure(op, e.to_string(), self.runner.now());
-                None
-            }
-        }
-    }
-
-    /// What `/ready` does about failing store writes (default: fail).
-    pub fn set_store_error_policy(&self, policy: StoreErrorPolicy) {
-        *self.store_policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
     /// The store's recent failures (for `/api/status`).
     pub fn store_health(&self) -> StoreHealth {
-        self.store_health
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.writes.health()
     }
 
     /// `/ready`: the scheduler's readiness, then the store's (per the policy).
@@ -185,8 +139,7 @@ impl App {
         if !sched.ok {
             return sched;
         }
-        let policy = *self.store_policy.lock().unwrap_or_else(|e| e.into_inner());
-        let store = self.store_health().readiness(policy);
+        let store = self.writes.readiness();
         if store.ok { sched } else { store }
     }
 
@@ -196,7 +149,7 @@ impl App {
     /// recorded even if every requester hangs up (or the server drains).
     pub async fn run_manual(self: &Arc<Self>) -> Result<Arc<Vec<RunResult>>, String> {
         let shared = {
-            let mut slot = self.manual.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = self.manual.slot.lock().unwrap_or_else(|e| e.into_inner());
             match slot.as_ref() {
                 Some(run) => {
                     tracing::debug!("manual run requested while one is in flight; joining it");
@@ -209,7 +162,7 @@ impl App {
                             let _guard = app.status.run_lock().lock().await;
                             app.run_and_record_as(Trigger::Manual).await
                         };
-                        *app.manual.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        *app.manual.slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
                         Arc::new(results)
                     });
                     use futures_util::FutureExt as _;
@@ -235,69 +188,35 @@ impl App {
     /// scheduler's hooks count its own).
     pub async fn run_and_record_as(&self, trigger: Trigger) -> Vec<RunResult> {
         let started = tokio::time::Instant::now();
-        if let Some(store) = self.store.as_ref().filter(|s| s.is_shared()) {
-            self.load_shared_facts(store).await;
+        let shared = self.store.as_ref().filter(|s| s.is_shared());
+        if let Some(store) = shared {
+            self.replica.load_facts(&self.runner, store).await;
         }
         let consumer = match trigger {
-            Trigger::Manual => crate::run::budget::Consumer::Manual,
-            _ => crate::run::budget::Consumer::Scheduled,
+            Trigger::Manual => crate::budget::Consumer::Manual,
+            _ => crate::budget::Consumer::Scheduled,
         };
         let mut results = self.runner.run_once_as(consumer).await;
-        if let Some(store) = self.store.as_ref().filter(|s| s.is_shared()) {
-            self.write_shared_facts(store).await;
+        if let Some(store) = shared {
+            self.replica.write_facts(&self.runner, store).await;
         }
         for r in &mut results {
             r.trigger = trigger;
         }
         if let Some(store) = &self.store {
             for r in &results {
-                match RunRecord::from_run_result(
-                    r,
-                    self.keep_payloads
-                        .load(std::sync::atomic::Ordering::Relaxed),
-                ) {
+                match RunRecord::from_run_result(r, self.keep_payloads) {
                     Ok(rec) => {
                         let res = store.save_run(rec).await;
-                        self.note_store(StoreOp::SaveRun, "save the run", res);
+                        self.writes
+                            .note(StoreOp::SaveRun, "save the run", res, self.runner.now());
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot record the run"),
                 }
             }
-            let backend = self.runner.backend().to_string();
-            let snaps = self
-                .runner
-                .keyed_breaker_snapshots()
-                .into_iter()
-                .filter_map(|(k, snap)| Some((k, serde_json::to_value(&snap).ok()?)));
-            let changed = take_changed(&self.saved_breakers, snaps);
-            for (k, v) in changed {
-                let res = store.save_breaker(backend.clone(), k.clone(), v).await;
-                if self
-                    .note_store(StoreOp::SaveBreaker, "save breaker state", res)
-                    .is_none()
-                {
-                    // Try again next run.
-                    forget(&self.saved_breakers, &k);
-                }
-            }
-            let learned = self
-                .runner
-                .discovery()
-                .learned()
-                .into_iter()
-                .filter_map(|(m, l)| Some((m, serde_json::to_value(&l).ok()?)));
-            let changed = take_changed(&self.saved_routes, learned);
-            for (m, v) in changed {
-                let res = store
-                    .save_route(backend.clone(), m.as_str().to_string(), v)
-                    .await;
-                if self
-                    .note_store(StoreOp::SaveRoute, "save learned route", res)
-                    .is_none()
-                {
-                    forget(&self.saved_routes, &m);
-                }
-            }
+            self.state
+                .save_changed(&self.runner, store, &self.writes)
+                .await;
         }
         if trigger != Trigger::Schedule {
             let summary = summarize(&results);
@@ -320,153 +239,29 @@ impl App {
         if let Some(store) = &self.store {
             crate::score::record::record_prices(store, &results).await;
         }
-        if let Some(engine) = self.signals.get() {
+        if let Some(engine) = &self.signals {
             engine.after_run(&results).await;
         }
-        if let Some(f) = self
-            .on_run
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+        if let Some(f) = &self.on_run {
             f(&results);
         }
         *self.latest.write().unwrap_or_else(|e| e.into_inner()) = results.clone();
         results
     }
 
-    async fn load_shared_facts(&self, store: &AsyncStore) {
-        match store.backend_facts(self.runner.now()).await {
-            Ok(facts) => self
-                .runner
-                .set_shared_blocks(facts.into_iter().filter_map(|f| {
-                    let m = ModuleId::parse(&f.module)?;
-                    let reason = serde_json::from_value(Value::String(f.kind)).ok()?;
-                    Some((m, reason, f.until))
-                })),
-            // Keep the previous facts: a store hiccup must not reopen a paid endpoint.
-            Err(e) => tracing::warn!(error = %e, "cannot read shared backend facts"),
-        }
-    }
-
-    async fn write_shared_facts(&self, store: &AsyncStore) {
-        let fresh: Vec<_> = {
-            let mut written = self.written_facts.lock().unwrap_or_else(|e| e.into_inner());
-            self.runner
-                .backend_wide_opens()
-                .into_iter()
-                .filter(|(m, _, until)| written.insert(*m, *until) != Some(*until))
-                .collect()
-        };
-        for (m, reason, until) in fresh {
-            let fact = crate::store::BackendFact {
-                module: m.as_str().to_string(),
-                kind: reason.as_str().to_string(),
-                until,
-            };
-            match store.save_backend_fact(fact).await {
-                Ok(()) => {
-                    tracing::info!(module = %m, kind = reason.as_str(), %until, "shared a backend fact with the other replicas")
-                }
-                Err(e) => tracing::warn!(module = %m, error = %e, "cannot share a backend fact"),
-            }
-        }
-    }
-
-    /// May this replica run the tick of `slot`? Claims it on the store (`tick_claims`), then (glue)
-    /// spends the per-minute budget. Any store error answers false: without the store no replica
-    /// can know the tick is its own, and running it anyway could run it twice.
+    /// May this replica run the tick of `slot`? Always on a private store; on a shared one, when
+    /// this replica claimed it ([`Replica::claim_tick`]). The run's requests then spend the
+    /// shared budget one by one.
     pub async fn claim_tick(&self, slot: i64) -> bool {
-        let Some(store) = &self.store else {
-            return true;
-        };
-        let replica = self.replica();
-        match store.claim_tick(RUN_JOB, slot, replica.clone()).await {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(e) => {
-                tracing::warn!(slot, error = %e, "cannot claim the tick; skipping it");
-                return false;
-            }
+        match &self.store {
+            Some(store) => self.replica.claim_tick(store, slot).await,
+            None => true,
         }
-        // GLUE(issue 17): a simple shared per-minute limit until the budget branch lands.
-        let limit = self
-            .budget_per_min
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if limit > 0 {
-            let n = self.requests_per_run();
-            let minute = self.runner.now().as_millisecond().div_euclid(60_000);
-            match store
-                .try_spend(BUDGET_CONSUMER.to_string(), minute, n, limit)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(slot, n, limit, "budget for this minute spent; tick skipped");
-                    return false;
-                }
-                Err(e) => {
-                    tracing::warn!(slot, error = %e, "cannot spend the budget; tick skipped");
-                    return false;
-                }
-            }
-        }
-        tracing::debug!(slot, %replica, "tick claimed");
-        true
-    }
-
-    /// GLUE(issue 17): the most backend requests one run makes without retries or fallbacks:
-    /// each enabled module once, symbol-dependent ones once per symbol.
-    fn requests_per_run(&self) -> u32 {
-        let cfg = self.runner.config();
-        let symbols = u32::try_from(cfg.symbols.len()).unwrap_or(u32::MAX);
-        ModuleId::ALL
-            .into_iter()
-            .filter(|m| cfg.features.enabled(*m))
-            .map(|m| {
-                if crate::run::modules::symbol_independent(m) {
-                    1
-                } else {
-                    symbols
-                }
-            })
-            .fold(0u32, u32::saturating_add)
-    }
-
-    /// Set this process's replica id (default: hostname-pid).
-    pub fn set_replica(&self, id: &str) {
-        *self.replica.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(id);
     }
 
     /// This process's replica id.
     pub fn replica(&self) -> Arc<str> {
-        self.replica
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// GLUE(issue 17): limit scheduled runs to `limit` backend requests per minute across every
-    /// replica of a shared store (0 = no limit).
-    pub fn set_budget_per_min(&self, limit: u32) {
-        self.budget_per_min
-            .store(limit, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Store module payloads with each run (off by default; the store caps their size).
-    pub fn set_keep_payloads(&self, yes: bool) {
-        self.keep_payloads
-            .store(yes, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Grade every run's results with `engine` (first call wins).
-    pub fn set_signals(&self, engine: Arc<crate::signals::SignalEngine>) {
-        let _ = self.signals.set(engine);
-    }
-
-    /// Set the per-run callback.
-    pub fn set_on_run(&self, f: OnRun) {
-        *self.on_run.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+        self.replica.id()
     }
 
     /// The latest results (empty before the first run).
@@ -478,54 +273,6 @@ impl App {
     }
 }
 
-/// Decode `(module, json)` rows saved in the store; unreadable rows are logged and skipped (the
-/// module then starts fresh).
-fn decode_rows<T: serde::de::DeserializeOwned>(
-    rows: Result<Vec<(String, Value)>, crate::store::StoreError>,
-    what: &str,
-) -> Vec<(ModuleId, T, Value)> {
-    let rows = match rows {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read saved {what}s");
-            return Vec::new();
-        }
-    };
-    rows.into_iter()
-        .filter_map(|(module, json)| {
-            let m = ModuleId::parse(&module)?;
-            match serde_json::from_value(json.clone()) {
-                Ok(v) => Some((m, v, json)),
-                Err(e) => {
-                    tracing::warn!(module = %m, error = %e, "saved {what} unreadable; starting fresh");
-                    None
-                }
-            }
-        })
-        .collect()
-}
-
-/// Drop `m` from `saved`, so the next run writes it again (its write failed).
-fn forget<K: Ord>(saved: &Mutex<BTreeMap<K, Value>>, k: &K) {
-    saved.lock().unwrap_or_else(|e| e.into_inner()).remove(k);
-}
-
-/// The entries of `current` that differ from `saved`; `saved` is updated to match.
-fn take_changed<K: Ord + Clone>(
-    saved: &Mutex<BTreeMap<K, Value>>,
-    current: impl Iterator<Item = (K, Value)>,
-) -> Vec<(K, Value)> {
-    let mut saved = saved.lock().unwrap_or_else(|e| e.into_inner());
-    let mut changed = Vec::new();
-    for (m, v) in current {
-        if saved.get(&m) != Some(&v) {
-            saved.insert(m.clone(), v.clone());
-            changed.push((m, v));
-        }
-    }
-    changed
-}
-
 /// What the scheduler learns from a run's results (several symbols fold into one).
 pub fn summarize(results: &[RunResult]) -> RunSummary {
     let mut soft: Vec<ModuleId> = Vec::new();
@@ -533,7 +280,11 @@ pub fn summarize(results: &[RunResult]) -> RunSummary {
     for r in results {
         active = active.max(r.used_modules.len());
         for (m, res) in &r.context {
-            if matches!(res.call.outcome, Outcome::SoftFail { .. }) && !soft.contains(m) {
+            let degraded = matches!(
+                res.call.outcome,
+                Outcome::SoftFail { .. } | Outcome::HardError { .. }
+            );
+            if degraded && !soft.contains(m) {
                 soft.push(*m);
             }
         }
@@ -653,7 +404,7 @@ async fn status(State(app): State<Arc<App>>) -> Response {
     let snap = app.status.snapshot();
     let last = app.latest();
     let last_run = last.first().map(|r| {
-        let outcome = metrics::RunOutcome::classify(r.success, r.soft_fails.len());
+        let outcome = r.outcome();
         json!({
             "at": r.timestamp,
             "outcome": outcome.as_str(),
@@ -680,15 +431,6 @@ async fn status(State(app): State<Arc<App>>) -> Response {
         "last_run": last_run,
     }))
     .into_response()
-}
-
-/// JSON 404 for every path no route claims (`/gptsx` included).
-pub async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({"error": "not_found", "message": "no such path"})),
-    )
-        .into_response()
 }
 
 /// `/health`, `/ready`, `/api/*` (and `/metrics` unless it has its own listener).
@@ -760,45 +502,101 @@ pub fn spawn_loop(
     })
 }
 
-/// The default replica id: `hostname-pid` (hostname from the kernel, else `$HOSTNAME`, else
-/// `host`).
-pub fn default_replica_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_string());
-    format!("{host}-{}", std::process::id())
-}
-
-/// Bind an address with a clear error.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// How long shutdown waits for the loop's run in flight (the loop itself cancels after its grace).
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(6);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use crate::market::{Bias, Direction, MarketData};
+    use crate::run::modules::Call;
+    use crate::run::runner::{ModuleResult, RunError, Symbols};
+
+    fn module(outcome: Outcome) -> ModuleResult {
+        ModuleResult {
+            call: Call {
+                outcome,
+                request: None,
+                attempts: 1,
+            },
+            latency_ms: 3,
+            breaker: None,
+            symbol_breaker: None,
+            circuit_open: false,
+            reused: None,
+        }
+    }
+
+    /// A run whose order book module panicked while the bias module answered.
+    fn run_with_a_panicked_module() -> RunResult {
+        let bias = MarketData::Bias(Bias {
+            direction: Direction::Long,
+            score: 0.4,
+            confidence: None,
+            time_ms: None,
+        });
+        RunResult {
+            success: true,
+            soft_fails: vec![],
+            used_modules: vec![ModuleId::Bias],
+            context: BTreeMap::from([
+                (ModuleId::Bias, module(Outcome::Ok { data: bias })),
+                (
+                    ModuleId::SpotOb,
+                    module(Outcome::HardError {
+                        detail: "module task failed: panicked".into(),
+                    }),
+                ),
+            ]),
+            errors: vec![RunError {
+                module: ModuleId::SpotOb,
+                code: "INTERNAL".into(),
+                detail: "module task failed: panicked".into(),
+            }],
+            symbols: Symbols {
+                input: "SOL".into(),
+                spot: "SOLUSDT".into(),
+                perp: "SOL-USDT-SWAP".into(),
+            },
+            timestamp: jiff::Timestamp::UNIX_EPOCH,
+            duration_ms: 5,
+            sandbox: false,
+            features: Default::default(),
+            market: Default::default(),
+            backend: "http://127.0.0.1:8000".into(),
+            trigger: Trigger::Schedule,
+        }
+    }
+
+    #[test]
+    fn a_panicked_module_makes_the_run_partial_everywhere() {
+        let r = run_with_a_panicked_module();
+        // /api/status reads RunResult::outcome, the loop's metrics and alerts the summary,
+        // the history the stored record: one rule, one answer.
+        assert_eq!(r.outcome(), metrics::RunOutcome::Partial);
+        let summary = summarize(std::slice::from_ref(&r));
+        assert_eq!(summary.outcome(), metrics::RunOutcome::Partial);
+        assert_eq!(summary.soft_fails, vec![ModuleId::SpotOb]);
+        let rec = RunRecord::from_run_result(&r, false).expect("record");
+        assert_eq!(rec.outcome, crate::store::Outcome::Partial);
+        // Without the panic the same run is a success in all three.
+        let clean = RunResult {
+            context: BTreeMap::from([(ModuleId::Bias, r.context[&ModuleId::Bias].clone())]),
+            errors: vec![],
+            ..r
+        };
+        assert_eq!(clean.outcome(), metrics::RunOutcome::Success);
+        assert_eq!(
+            summarize(std::slice::from_ref(&clean)).outcome(),
+            metrics::RunOutcome::Success
+        );
+        assert_eq!(
+            RunRecord::from_run_result(&clean, false)
+                .expect("record")
+                .outcome,
+            crate::store::Outcome::Success
+        );
+    }
+}

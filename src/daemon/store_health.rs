@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::config::ConfigError;
-use crate::daemon::metrics::StoreOp;
 use crate::daemon::scheduler::Probe;
+use crate::obs::metrics::StoreOp;
 
 /// Consecutive failed store writes after which `/ready` fails (with
 /// [`StoreErrorPolicy::Fail`]). Three: one run writes its row and possibly breaker snapshots, so
@@ -110,6 +110,71 @@ impl StoreHealth {
                 ),
             }
         }
+    }
+}
+
+/// The owner of the store's health in the daemon: every store write's outcome goes through
+/// [`StoreWrites::note`] (logged, counted in `sniper_store_errors_total{op}`, remembered); `/ready`
+/// and `/api/status` read it. The policy is fixed when it is built.
+pub struct StoreWrites {
+    health: std::sync::Mutex<StoreHealth>,
+    policy: StoreErrorPolicy,
+    metrics: std::sync::Arc<crate::obs::metrics::Metrics>,
+}
+
+impl StoreWrites {
+    pub fn new(
+        policy: StoreErrorPolicy,
+        metrics: std::sync::Arc<crate::obs::metrics::Metrics>,
+    ) -> StoreWrites {
+        StoreWrites {
+            health: std::sync::Mutex::new(StoreHealth::default()),
+            policy,
+            metrics,
+        }
+    }
+
+    /// Logs, counts and remembers a store write's outcome at `now`; `None` on error.
+    pub fn note<T, E: std::fmt::Display>(
+        &self,
+        op: StoreOp,
+        what: &str,
+        res: Result<T, E>,
+        now: Timestamp,
+    ) -> Option<T> {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        match res {
+            Ok(v) => {
+                if health.consecutive_failures > 0 {
+                    tracing::info!(
+                        op = op.as_str(),
+                        after_failures = health.consecutive_failures,
+                        "store writes work again"
+                    );
+                }
+                health.on_success(op);
+                Some(v)
+            }
+            Err(e) => {
+                tracing::error!(op = op.as_str(), error = %e, "cannot {what}");
+                self.metrics.record_store_error(op);
+                health.on_failure(op, e.to_string(), now);
+                None
+            }
+        }
+    }
+
+    /// The store's recent failures (for `/api/status`).
+    pub fn health(&self) -> StoreHealth {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The store's part of `/ready`, by the policy.
+    pub fn readiness(&self) -> Probe {
+        self.health().readiness(self.policy)
     }
 }
 

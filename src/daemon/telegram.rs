@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::config::ConfigError;
-use crate::daemon::metrics::{Metrics, TelegramUpdate};
+use crate::obs::metrics::{Metrics, TelegramUpdate};
 use crate::daemon::server::App;
 use crate::notify::{FailureKind, NotifyPrefs, SendOptions, TelegramBot};
 use crate::signals::SignalEngine;

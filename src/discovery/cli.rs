@@ -6,18 +6,17 @@ use std::io::Write;
 use crate::command::{CommandError, Doing};
 use crate::config::Config;
 use crate::module_id::ModuleId;
-use crate::run::{Runner, system_clock};
 
 /// Fetches the spec once and prints the report (text, or pretty JSON with `json`).
 pub async fn discover(cfg: Config, json: bool, out: &mut dyn Write) -> Result<(), CommandError> {
-    let runner = Runner::new(cfg, system_clock()).doing(|| "building the HTTP client".into())?;
-    let map = runner.discovery().routes().await;
-    let report = runner.discovery().report();
+    let (_, discovery) = super::from_config(&cfg).doing(|| "building the HTTP client".into())?;
+    let map = discovery.routes().await;
+    let report = discovery.report();
     let write = |out: &mut dyn Write| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if json {
             let routes: BTreeMap<_, _> = ModuleId::ALL
                 .iter()
-                .map(|m| (m.as_str(), runner.discovery().current_route(*m)))
+                .map(|m| (m.as_str(), discovery.current_route(*m)))
                 .collect();
             let v = serde_json::json!({
                 "from_spec": map.from_spec,

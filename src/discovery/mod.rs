@@ -30,7 +30,7 @@ use self::openapi::{SpecLimits, parse_spec};
 use self::template::{RequestTemplate, Source};
 use crate::config::Config;
 use crate::module_id::ModuleId;
-use crate::upstream::Upstream;
+use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
 
 /// How long to wait before trying again after a failed fetch, so a broken backend is not hammered.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(30);
@@ -99,6 +99,36 @@ pub struct DiscoveryConfig {
     pub timeout: Duration,
     pub limits: SpecLimits,
     pub prefs: MatchPrefs,
+}
+
+/// The upstream client (one pool) and the route cache for `cfg`: what every run and
+/// `sniper discover` use, built by the one rule here (`PY_BASE_URL`, connect timeout, body
+/// cap, `SNIPER_MAX_IN_FLIGHT`, discovery TTL/timeout, symbol preferences).
+///
+/// # Errors
+/// The HTTP client cannot be built (TLS roots).
+pub fn from_config(cfg: &Config) -> Result<(Upstream, Arc<Discovery>), ClientBuildError> {
+    let upstream = Upstream::new(
+        Base::new(&cfg.base_url),
+        &ClientConfig {
+            connect_timeout: cfg.connect_timeout,
+            max_body: cfg.max_body,
+            max_in_flight: cfg.max_in_flight,
+        },
+    )?;
+    let discovery = Discovery::new(
+        upstream.clone(),
+        DiscoveryConfig {
+            ttl: cfg.discovery_ttl,
+            timeout: cfg.discovery_timeout,
+            limits: SpecLimits {
+                max_bytes: cfg.max_body,
+                ..SpecLimits::default()
+            },
+            prefs: prefs_from_config(cfg),
+        },
+    );
+    Ok((upstream, discovery))
 }
 
 /// The route cache, shared by every run.

@@ -16,17 +16,7 @@ pub enum Location {
     Query,
 }
 
-/// Which symbol form a backend parameter wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SymbolForm {
-    /// `SOL`
-    Base,
-    /// `SOLUSDT`
-    Spot,
-    /// `SOL-USDT-SWAP`
-    Perp,
-}
+pub use crate::symbol::SymbolForm;
 
 /// What sniper knows how to fill a parameter with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

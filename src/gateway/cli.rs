@@ -6,18 +6,11 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use crate::command::{CommandError, Doing};
-use crate::config::{ConfigError, parse_base_url};
-use crate::daemon::access::{self, AccessPolicy, HostRule};
-use crate::daemon::server::{bind, not_found, termination};
+use crate::config::parse_base_url;
+use crate::web::access::{self, AccessPolicy, HostRule};
+use crate::web::{bind, not_found, parse_addr, termination};
 
 use super::ProxyArgs;
-
-/// A listen address, or an error naming the variable.
-pub fn parse_addr(var: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ConfigError::new(var, v, "an IP address and port such as 127.0.0.1:8080"))
-}
 
 /// Start-up warnings for a gateway config: a `PUBLIC_URL` that is not https (ChatGPT only
 /// calls https servers).
@@ -74,7 +67,7 @@ pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), Comm
             axum::routing::get(|| async { axum::Json(serde_json::json!({"ok": true})) }),
         )
         .fallback(not_found);
-    super::server::raise_nofile_limit();
+    crate::web::server::raise_nofile_limit();
     let mut open = Vec::new();
     if !gpts_key {
         open.push(format!("{}/* (set GPTS_API_KEY)", policy.gpts_prefix));
@@ -97,10 +90,10 @@ pub async fn proxy(base: &str, listen: &str, gpts: ProxyArgs) -> Result<(), Comm
     warn_open(local, &open);
     warn_hosts(local, allowed.as_deref(), public_url.as_ref());
     eprintln!("sniper proxy: listening on http://{local}/ — /gpts/* → {base}");
-    super::server::serve(
+    crate::web::server::serve(
         listener,
         app,
-        super::server::HEADER_READ_TIMEOUT,
+        crate::web::server::HEADER_READ_TIMEOUT,
         termination(),
     )
     .await

@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use subtle::ConstantTimeEq as _;
 
 /// Headers that describe one connection, never the message, and so are never forwarded
 /// (RFC 9110 §7.6.1, plus the legacy `Keep-Alive` and `Proxy-Connection`).
@@ -32,7 +31,7 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 /// `X-Forwarded-For`: client addresses, each proxy appending its peer.
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-API-Key`: the second way a client may present the gateway key.
-pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+pub use crate::web::access::X_API_KEY;
 
 /// Removes hop-by-hop headers in place: `Connection`, every header it names, and the fixed
 /// list above. Used on requests going to the backend and on responses coming back.
@@ -125,43 +124,7 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
     }
 }
 
-/// Which inbound header carried a valid gateway key (so it can be kept from the backend).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeySource {
-    /// `Authorization: Bearer <key>`.
-    Bearer,
-    /// `X-API-Key: <key>`.
-    ApiKey,
-}
-
-/// Checks the gateway key in `Authorization: Bearer <key>` or `X-API-Key: <key>`.
-///
-/// The comparison of key bytes is constant-time (`subtle`); only the length may leak,
-/// which a 32-byte random key does not mind.
-pub fn check_key(headers: &HeaderMap, key: &[u8]) -> Option<KeySource> {
-    if let Some(v) = headers.get(header::AUTHORIZATION)
-        && let Some(token) = bearer_token(v.as_bytes())
-        && bool::from(token.ct_eq(key))
-    {
-        return Some(KeySource::Bearer);
-    }
-    if let Some(v) = headers.get(X_API_KEY)
-        && bool::from(v.as_bytes().trim_ascii().ct_eq(key))
-    {
-        return Some(KeySource::ApiKey);
-    }
-    None
-}
-
-/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
-fn bearer_token(value: &[u8]) -> Option<&[u8]> {
-    const SCHEME: &[u8] = b"bearer ";
-    if value.len() > SCHEME.len() && value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
-        Some(value[SCHEME.len()..].trim_ascii())
-    } else {
-        None
-    }
-}
+pub use crate::web::access::{KeySource, check_key};
 
 #[cfg(test)]
 mod tests {

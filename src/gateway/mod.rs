@@ -17,7 +17,6 @@ pub mod headers;
 mod openapi;
 pub mod path;
 mod reply;
-pub mod server;
 mod upload;
 
 use std::net::SocketAddr;
@@ -84,7 +83,7 @@ pub struct ProxyConfig {
     pub match_prefs: Option<crate::discovery::matcher::MatchPrefs>,
     /// The backend budget shared with the runs (`SNIPER_BUDGET_PER_MIN`); each forwarded request
     /// spends one of the gateway's share, else `429` with `Retry-After`. `None`: unlimited.
-    pub budget: Option<Arc<crate::run::budget::Budget>>,
+    pub budget: Option<Arc<crate::budget::Budget>>,
 }
 
 impl ProxyConfig {
@@ -156,7 +155,7 @@ pub struct ProxyArgs {
     #[arg(long, env = "GPTS_API_KEY", hide_env_values = true)]
     pub gpts_api_key: Option<String>,
     /// Seconds the backend may take to send response headers (504 after).
-    #[arg(long, env = "GPTS_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "GPTS_HEADER_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs())]
     pub gpts_header_timeout_secs: u64,
     /// Public origin of the gateway, used in `<prefix>/openapi.json` `servers`.
     #[arg(long, env = "PUBLIC_URL")]
@@ -273,7 +272,7 @@ struct Gateway {
     published: std::sync::RwLock<Option<(tokio::time::Instant, Arc<actions::Published>)>>,
     /// Single flight for refreshing `published`.
     refreshing: tokio::sync::Mutex<()>,
-    budget: Option<Arc<crate::run::budget::Budget>>,
+    budget: Option<Arc<crate::budget::Budget>>,
 }
 
 impl Gateway {
@@ -420,7 +419,7 @@ impl Gateway {
         }
         // Only an authenticated, published request spends the gateway's share of the budget.
         if let Some(b) = &self.budget
-            && let Err(refused) = b.try_spend(crate::run::budget::Consumer::Gateway)
+            && let Err(refused) = b.try_spend(crate::budget::Consumer::Gateway).await
         {
             return reply::budget_spent(&refused);
         }
@@ -828,6 +827,8 @@ impl std::fmt::Display for ErrorChain<'_> {
         Ok(())
     }
 }
+
+crate::command::config_errors!(ConfigError);
 
 #[cfg(test)]
 mod tests {

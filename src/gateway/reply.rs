@@ -98,7 +98,7 @@ impl Problem {
 }
 
 /// The gateway's share of the backend budget is spent: `429` JSON with `Retry-After`.
-pub fn budget_spent(refused: &crate::run::budget::Refused) -> Response {
+pub fn budget_spent(refused: &crate::budget::Refused) -> Response {
     let secs = refused.retry_after_secs();
     let body = serde_json::json!({
         "error": "budget_spent",

@@ -217,3 +217,15 @@ pub fn default_max_age(module: ModuleId) -> Duration {
         ModuleId::Bias => Duration::from_secs(3600),
     }
 }
+
+/// Default refresh interval per module, and why:
+/// - `spot_ob` 0 (every run): a book is a snapshot that changes every second;
+/// - `heatmap`, `whale_alerts`, `bias` 1 min: built from minute-or-coarser data upstream;
+/// - `etf` 15 min: ETF flows change once a trading day; 15 min keeps a new day visible soon.
+pub fn default_refresh(m: ModuleId) -> Duration {
+    match m {
+        ModuleId::SpotOb => Duration::ZERO,
+        ModuleId::Heatmap | ModuleId::WhaleAlerts | ModuleId::Bias => Duration::from_secs(60),
+        ModuleId::Etf => Duration::from_secs(15 * 60),
+    }
+}

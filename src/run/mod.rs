@@ -3,13 +3,11 @@
 //! (`modules`). It takes discovery's route map and the resilience layer's decisions; it never
 //! touches the store, the scheduler or the HTTP server (the daemon calls it).
 
-pub mod budget;
 pub mod cli;
-pub mod clock;
 pub mod freshness;
 pub mod health;
 pub mod modules;
 pub mod runner;
 
-pub use clock::{Clock, MonoClock, mono_from_wall, steady, system_clock, system_mono};
+pub use crate::clock::{Clock, MonoClock, mono_from_wall, steady, system_clock, system_mono};
 pub use runner::{RunResult, Runner, Trigger};

@@ -16,22 +16,21 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::budget::{Budget, Consumer};
+use crate::clock::{Clock, MonoClock, mono_from_wall, steady};
 use crate::config::Config;
-use crate::daemon::metrics::{BreakerState as MetricState, Metrics};
-use crate::discovery::openapi::SpecLimits;
-use crate::discovery::{Discovery, DiscoveryConfig, RouteMap};
+use crate::discovery::{Discovery, RouteMap};
 use crate::market::{MarketData, SymbolFeatures, features};
 use crate::module_id::ModuleId;
+use crate::obs::metrics::{BreakerState as MetricState, Metrics, RunOutcome};
 use crate::resilience::breaker::{
     Admission, Breaker, BreakerSnapshot, BreakerState, BreakerView, OpenReason,
 };
 use crate::resilience::class::{ErrorClass, PayloadKind, TransientKind};
-use crate::run::budget::{Budget, Consumer};
-use crate::run::clock::{Clock, MonoClock, mono_from_wall, steady};
 use crate::run::freshness::{self, CacheEntry, Decision, ReuseReason, Reused};
 use crate::run::modules::{self, Call, Outcome};
 use crate::symbol::SymbolForms;
-use crate::upstream::{Base, ClientBuildError, ClientConfig, Upstream};
+use crate::upstream::{Base, ClientBuildError, Upstream};
 
 /// One module's entry in `context`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,36 +69,22 @@ pub struct Symbols {
     pub perp: String,
 }
 
-/// Who started a run: recorded in [`RunResult::trigger`], the history (`runs.triggered_by`), the
-/// run's log line and `sniper_runs_total{trigger}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    /// The scheduler loop.
-    #[default]
-    Schedule,
-    /// `POST /api/run`.
-    Manual,
-    /// Another sniper instance asked (reserved for replication; nothing sends it yet).
-    Replica,
-}
+pub use crate::trigger::Trigger;
 
-impl Trigger {
-    /// Every trigger, for pre-initialising metric series.
-    pub const ALL: [Trigger; 3] = [Trigger::Schedule, Trigger::Manual, Trigger::Replica];
-
-    /// The label / column value: `schedule`, `manual`, `replica`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Schedule => "schedule",
-            Trigger::Manual => "manual",
-            Trigger::Replica => "replica",
-        }
-    }
-
-    /// The inverse of [`Trigger::as_str`]; `None` for anything else.
-    pub fn parse(s: &str) -> Option<Trigger> {
-        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
+impl RunResult {
+    /// How this run ended, by the one rule ([`RunOutcome::classify`]): degraded when a module
+    /// soft-failed or hit a hard error (a panicking module makes a run `partial`, never
+    /// `success`).
+    pub fn outcome(&self) -> RunOutcome {
+        let degraded = !self.soft_fails.is_empty()
+            || !self.errors.is_empty()
+            || self.context.values().any(|r| {
+                matches!(
+                    r.call.outcome,
+                    Outcome::SoftFail { .. } | Outcome::HardError { .. }
+                )
+            });
+        RunOutcome::classify(self.success, degraded)
     }
 }
 
@@ -156,7 +141,7 @@ pub struct Runner {
     health: Mutex<crate::run::health::DataHealth>,
     /// The backend budget shared with manual runs and the gateway.
     budget: Arc<Budget>,
-    /// Backend-wide facts learned by other replicas (issue 17): module → (why, until).
+    /// Backend-wide facts learned by other replicas: module → (why, until).
     shared_blocks: Mutex<BTreeMap<ModuleId, (OpenReason, jiff::Timestamp)>>,
 }
 
@@ -191,35 +176,39 @@ impl Runner {
         Runner::build(cfg, clock, mono, Some(metrics))
     }
 
+    /// Build with both clocks, metrics and a budget made by the caller (the daemon's: shared
+    /// with the gateway and, on a shared store, with the other replicas; its clock should be
+    /// [`steady`] so a wall clock stepping back never refills it).
+    pub fn with_budget(
+        cfg: Config,
+        clock: Clock,
+        mono: MonoClock,
+        metrics: Arc<Metrics>,
+        budget: Arc<Budget>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
+        Runner::assemble(cfg, clock, mono, Some(metrics), budget)
+    }
+
     fn build(
         cfg: Config,
         clock: Clock,
         mono: MonoClock,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Arc<Runner>, ClientBuildError> {
+        let budget = Arc::new(Budget::new(cfg.budget, steady(&clock, mono.clone())));
+        Runner::assemble(cfg, clock, mono, metrics, budget)
+    }
+
+    fn assemble(
+        cfg: Config,
+        clock: Clock,
+        mono: MonoClock,
+        metrics: Option<Arc<Metrics>>,
+        budget: Arc<Budget>,
+    ) -> Result<Arc<Runner>, ClientBuildError> {
         let steady_clock = steady(&clock, mono);
-        let base = Base::new(&cfg.base_url);
-        let backend = base.key();
-        let upstream = Upstream::new(
-            base,
-            &ClientConfig {
-                connect_timeout: cfg.connect_timeout,
-                max_body: cfg.max_body,
-                max_in_flight: cfg.max_in_flight,
-            },
-        )?;
-        let discovery = Discovery::new(
-            upstream.clone(),
-            DiscoveryConfig {
-                ttl: cfg.discovery_ttl,
-                timeout: cfg.discovery_timeout,
-                limits: SpecLimits {
-                    max_bytes: cfg.max_body,
-                    ..SpecLimits::default()
-                },
-                prefs: crate::discovery::prefs_from_config(&cfg),
-            },
-        );
+        let backend = Base::new(&cfg.base_url).key();
+        let (upstream, discovery) = crate::discovery::from_config(&cfg)?;
         Ok(Arc::new(Runner {
             upstream,
             discovery,
@@ -236,7 +225,7 @@ impl Runner {
             form_search: Mutex::new(std::collections::HashMap::new()),
             health: Mutex::new(crate::run::health::DataHealth::default()),
             shared_blocks: Mutex::new(BTreeMap::new()),
-            budget: Arc::new(Budget::new(cfg.budget, steady_clock.clone())),
+            budget,
             cfg: Arc::new(cfg),
             clock,
             steady: steady_clock,
@@ -265,18 +254,6 @@ impl Runner {
     /// The backend budget (shared with the gateway and manual runs).
     pub fn budget(&self) -> &Arc<Budget> {
         &self.budget
-    }
-
-    /// Use this budget instead of the one built from configuration (the daemon shares one
-    /// budget between the runner and the gateway). Call before the first run.
-    pub fn set_budget(self: &mut Arc<Self>, budget: Arc<Budget>) -> bool {
-        match Arc::get_mut(self) {
-            Some(r) => {
-                r.budget = budget;
-                true
-            }
-            None => false,
-        }
     }
 
     /// Run every configured symbol as the scheduler; one result per symbol, in configuration order.
@@ -376,7 +353,7 @@ impl Runner {
             let spends = self.cfg.features.enabled(m)
                 && !self.circuit_refuses(m, symbol.as_deref(), steady_now);
             let spent = if spends {
-                Some(self.budget.try_spend(consumer))
+                Some(self.budget.try_spend(consumer).await)
             } else {
                 None
             };
@@ -544,7 +521,15 @@ impl Runner {
     /// Would an open circuit refuse this call now? (A peek: admits nothing.)
     fn circuit_refuses(&self, m: ModuleId, symbol: Option<&str>, now: jiff::Timestamp) -> bool {
         let open = |v: BreakerView| v.state == crate::resilience::breaker::BreakerState::Open;
-        open(self.with_breaker(m, |b| b.view(now)))
+        // A backend fact another replica shared (402 window, 429 Retry-After) refuses too.
+        let shared = self
+            .shared_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&m)
+            .is_some_and(|(_, until)| now < *until);
+        shared
+            || open(self.with_breaker(m, |b| b.view(now)))
             || symbol.is_some_and(|s| open(self.with_symbol_breaker(m, s, |b| b.view(now))))
     }
 
@@ -651,7 +636,7 @@ impl Runner {
             .refresh
             .get(&m)
             .copied()
-            .unwrap_or_else(|| freshness::default_refresh(m));
+            .unwrap_or_else(|| crate::market::default_refresh(m));
         if let Some(found) = meta.form_search {
             self.note_form_search(m, &key, found, refresh, now);
         }

@@ -225,3 +225,5 @@ pub fn replay(db: &str, a: &ReplayArgs, out: &mut dyn Write) -> Result<(), Comma
     out.write_all(text.as_bytes())
         .doing(|| "writing the replay".into())
 }
+
+crate::command::config_errors!(BadSince);

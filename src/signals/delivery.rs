@@ -28,7 +28,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
-use crate::daemon::metrics::{AlertChannel, DeliveryResult, Metrics};
+use crate::obs::metrics::{AlertChannel, DeliveryResult, Metrics};
 use crate::notify::{
     Failure, Next, NotifyLevel, NotifyPrefs, SendOptions, TelegramBot, WebhookClient, next_step,
     no_redirect_client,
@@ -567,6 +567,8 @@ pub async fn worker(
         }
     }
 }
+
+crate::command::config_errors!(SignalConfigError);
 
 #[cfg(test)]
 mod tests {

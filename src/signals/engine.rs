@@ -9,9 +9,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::daemon::metrics::Metrics;
 use crate::market::{Direction, MarketData, SymbolFeatures};
 use crate::module_id::ModuleId;
+use crate::obs::metrics::{Metrics, SignalLevel};
 use crate::run::runner::RunResult;
 use crate::store::{AsyncStore, OutboxRow, SignalRecord, SignalStateRow, StoreError};
 
@@ -367,8 +367,13 @@ impl SignalEngine {
                     at: r.timestamp,
                 },
             );
-            if let Some(m) = &self.metrics {
-                m.record_signal(call.level, call.direction);
+            let level = match call.level {
+                Level::Watch => Some(SignalLevel::Watch),
+                Level::Action => Some(SignalLevel::Action),
+                Level::None => None,
+            };
+            if let (Some(m), Some(level)) = (&self.metrics, level) {
+                m.record_signal(level, call.direction);
             }
             tracing::info!(symbol = %symbol, direction = %dir, level = call.level.as_str(), score = call.score, "signal");
         }

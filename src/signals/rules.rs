@@ -413,6 +413,8 @@ impl Rules {
     }
 }
 
+crate::command::config_errors!(RulesError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

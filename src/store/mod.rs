@@ -557,8 +557,7 @@ impl RawRun {
 }
 
 impl RunRecord {
-    /// The history record of one runner result. The outcome is `failure` when no module
-    /// succeeded, `partial` when some module soft-failed or hit a hard error, else `success`.
+    /// The history record of one runner result; its outcome is [`RunResult::outcome`].
     /// With `keep_payload`, the whole result is kept as the payload (subject to the store's cap).
     pub fn from_run_result(r: &RunResult, keep_payload: bool) -> Result<RunRecord, StoreError> {
         let modules: Vec<ModuleRecord> = r
@@ -585,16 +584,10 @@ impl RunRecord {
                 }
             })
             .collect();
-        let degraded = !r.soft_fails.is_empty()
-            || modules
-                .iter()
-                .any(|m| m.status == "soft_fail" || m.status == "hard_error");
-        let outcome = if !r.success {
-            Outcome::Failure
-        } else if degraded {
-            Outcome::Partial
-        } else {
-            Outcome::Success
+        let outcome = match r.outcome() {
+            crate::obs::metrics::RunOutcome::Failure => Outcome::Failure,
+            crate::obs::metrics::RunOutcome::Partial => Outcome::Partial,
+            crate::obs::metrics::RunOutcome::Success => Outcome::Success,
         };
         Ok(RunRecord {
             id: None,

@@ -32,6 +32,18 @@ pub use asset::{Asset, MAX_ASSET_LEN};
 pub use cli::{SymbolArgs, run_symbol_cli};
 pub use parse::{parse, parse_with};
 
+/// Which symbol form a backend parameter wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SymbolForm {
+    /// `SOL`
+    Base,
+    /// `SOLUSDT`
+    Spot,
+    /// `SOL-USDT-SWAP`
+    Perp,
+}
+
 /// Quote used when the user gives only a coin (`SOL` → `SOL/USDT`), as the design did.
 pub const DEFAULT_QUOTE: &str = "USDT";
 

@@ -30,9 +30,7 @@ trap 'exit 130' INT TERM
 fail() { echo "FAIL: $*" >&2; keep_logs=1; for f in "$work"/*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done; exit 1; }
 
 pg_start
-# The store's own tests get a database of their own (their rows must not meet the replicas').
-"${PSQL[@]}" -c "CREATE DATABASE store_tests"
-SNIPER_TEST_PG_URL="${PG_URL%/*}/store_tests" cargo test --quiet --locked --manifest-path "$root/Cargo.toml" --test store_postgres -- --test-threads=1
+# The store's own PostgreSQL tests run in `cargo test` (tests/support/pg.rs starts their server).
 sport=$(free_port)
 "$bin" sandbox --listen "127.0.0.1:$sport" >"$work/sandbox.log" 2>&1 & pids+=($!)
 sandbox="http://127.0.0.1:$sport"

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::discovery::template::{FillError, Inputs, RequestTemplate, Role, SymbolForm};
 use crate::discovery::{Discovery, RouteMap};
@@ -21,7 +22,6 @@ use crate::module_id::ModuleId;
 use crate::resilience::class::ErrorClass;
 use crate::resilience::classify::{self, classify_response};
 use crate::resilience::retry;
-use crate::run::clock::Clock;
 use crate::run::freshness::{Validators, backend_freshness};
 use crate::symbol::SymbolForms;
 use crate::upstream::Upstream;
