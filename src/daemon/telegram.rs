@@ -32,9 +32,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::config::ConfigError;
-use crate::obs::metrics::{Metrics, TelegramUpdate};
 use crate::daemon::server::App;
 use crate::notify::{FailureKind, NotifyPrefs, SendOptions, TelegramBot};
+use crate::obs::metrics::{Metrics, TelegramUpdate};
 use crate::signals::SignalEngine;
 use crate::signals::mute;
 use crate::store::{AsyncStore, SignalQuery};

@@ -28,11 +28,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
-use crate::obs::metrics::{AlertChannel, DeliveryResult, Metrics};
 use crate::notify::{
     Failure, Next, NotifyLevel, NotifyPrefs, SendOptions, TelegramBot, WebhookClient, next_step,
     no_redirect_client,
 };
+use crate::obs::metrics::{AlertChannel, DeliveryResult, Metrics};
 use crate::store::{AsyncStore, OutboxRow};
 
 pub use crate::notify::classify::{BASE_BACKOFF, MAX_BACKOFF, backoff};

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use sniper::obs::metrics::Metrics;
 use sniper::notify::SendOptions;
+use sniper::obs::metrics::Metrics;
 use sniper::signals::delivery::{Deliverer, DeliveryState, SignalArgs, deliver_due, view};
 use sniper::store::{AsyncStore, OutboxRow, SignalRecord, SqliteStore};
 
@@ -783,10 +783,7 @@ async fn an_alert_waits_telegrams_retry_after_and_is_delivered_once() {
             Some("<all> & more"),
         )
         .await;
-    assert_eq!(
-        r.telegram,
-        Some(sniper::obs::metrics::DeliveryResult::Ok)
-    );
+    assert_eq!(r.telegram, Some(sniper::obs::metrics::DeliveryResult::Ok));
     let s = sends(&bot);
     assert_eq!(s.len(), 2, "one refused, one delivered");
     // The second call came after the wait Telegram asked for (a lower bound, never flaky).

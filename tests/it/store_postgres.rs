@@ -2,7 +2,6 @@
 //! server: a throwaway one on loopback (`store_common/pg.rs`, a fresh database per test) or
 //! `SNIPER_TEST_PG_URL`. With `SNIPER_REQUIRE_POSTGRES=1` a server that cannot start fails.
 
-
 use std::sync::Arc;
 
 use jiff::Timestamp;
