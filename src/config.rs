@@ -536,22 +536,29 @@ pub fn fmt_duration(d: Duration) -> String {
 }
 
 /// What every duration setting accepts (named in its error message).
-pub const DURATION_FORMS: &str = "a positive duration: integers with a unit ms, s, m or h (500ms, 5s, 1m, 1h; parts add up: 1m30s)";
+pub const DURATION_FORMS: &str = "a positive duration: integers with a unit ms, s, m, h or d (500ms, 5s, 1m, 1h; parts add up: 1m30s)";
 
-/// The one duration parser of every duration variable and flag: one or more `<integer><unit>`
-/// parts (`500ms`, `5s`, `1m`, `1h`, `1m30s`), unit `ms`, `s`, `m` or `h`; positive and at most
-/// 30 days. A bare number is refused — it names no unit (`SNIPER_INTERVAL=5` is not guessed to
-/// mean seconds).
+/// Why a duration text was refused by [`duration_within`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationError {
+    /// Digits only: no unit (`5` is not guessed to mean seconds).
+    BareNumber,
+    /// Not `<integer><unit>` parts, or an unknown unit.
+    Malformed,
+    /// Zero, or longer than the caller's maximum.
+    OutOfRange,
+}
+
+/// The one duration grammar of sniper (settings, flags, `sniper score`, the chat's `/mute`): one
+/// or more `<integer><unit>` parts that add up (`500ms`, `5s`, `1m30s`, `4h`, `30d`, `2w`), unit
+/// `ms`, `s`, `m`, `h`, `d` or `w`; positive and at most `max`.
 ///
 /// # Errors
-/// [`ConfigError`] naming `var`, the value and [`DURATION_FORMS`].
-pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    let err = |accepted: String| ConfigError::new(var, value, accepted);
+/// [`DurationError`] saying which rule the text broke.
+pub fn duration_within(value: &str, max: Duration) -> Result<Duration, DurationError> {
     let v = value.trim();
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err(format!(
-            "{DURATION_FORMS}; a bare number has no unit: write {v}s for seconds"
-        )));
+        return Err(DurationError::BareNumber);
     }
     let mut rest = v;
     let mut ms: u64 = 0;
@@ -561,28 +568,55 @@ pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, Config
             .unwrap_or(rest.len());
         let n: u64 = rest[..digits]
             .parse()
-            .map_err(|_| err(DURATION_FORMS.into()))?;
+            .map_err(|_| DurationError::Malformed)?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let part = match &rest[..unit_len] {
-            "ms" => Some(n),
-            "s" => n.checked_mul(1000),
-            "m" => n.checked_mul(60_000),
-            "h" => n.checked_mul(3_600_000),
-            _ => None,
+        let unit_ms: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            _ => return Err(DurationError::Malformed),
         };
-        ms = part
+        ms = n
+            .checked_mul(unit_ms)
             .and_then(|p| ms.checked_add(p))
-            .ok_or_else(|| err(DURATION_FORMS.into()))?;
+            .ok_or(DurationError::OutOfRange)?;
         rest = &rest[unit_len..];
     }
-    // Over 30 days is certainly a typo.
-    if ms == 0 || ms > 30 * 86_400_000 {
-        return Err(err(DURATION_FORMS.into()));
+    let d = Duration::from_millis(ms);
+    if ms == 0 || d > max {
+        return Err(DurationError::OutOfRange);
     }
-    Ok(Duration::from_millis(ms))
+    Ok(d)
+}
+
+/// The longest duration a setting may have: over 30 days is certainly a typo.
+pub const MAX_SETTING_DURATION: Duration = Duration::from_secs(30 * 86_400);
+
+/// The duration of a setting (`SNIPER_INTERVAL`, `--module-timeout`, …): [`duration_within`]
+/// up to [`MAX_SETTING_DURATION`]. A bare number is refused — it names no unit
+/// (`SNIPER_INTERVAL=5` is not guessed to mean seconds).
+///
+/// # Errors
+/// [`ConfigError`] naming `var`, the value and [`DURATION_FORMS`].
+pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    duration_within(value, MAX_SETTING_DURATION).map_err(|e| {
+        let accepted = match e {
+            DurationError::BareNumber => format!(
+                "{DURATION_FORMS}; a bare number has no unit: write {}s for seconds",
+                value.trim()
+            ),
+            DurationError::Malformed | DurationError::OutOfRange => {
+                format!("{DURATION_FORMS}, at most 30 days")
+            }
+        };
+        ConfigError::new(var, value, accepted)
+    })
 }
 
 /// An integer within `lo..=hi`.
@@ -786,6 +820,23 @@ mod tests {
             parse_duration("X", "1h").unwrap(),
             Duration::from_secs(3600)
         );
+        assert_eq!(
+            parse_duration("X", "2d").unwrap(),
+            Duration::from_secs(2 * 86_400)
+        );
+        // The one grammar: `sniper score --since` and the chat's `/mute` read the same text.
+        assert_eq!(
+            duration_within("1m30s", Duration::from_secs(3600)),
+            Ok(Duration::from_secs(90))
+        );
+        assert_eq!(
+            duration_within("5", Duration::from_secs(3600)),
+            Err(DurationError::BareNumber)
+        );
+        assert_eq!(
+            duration_within("2h", Duration::from_secs(3600)),
+            Err(DurationError::OutOfRange)
+        );
         for v in [
             "",
             "5",
@@ -794,7 +845,8 @@ mod tests {
             "-1s",
             "1.5s",
             "5 s",
-            "5d",
+            "31d",
+            "5y",
             "99999999999999999999h",
         ] {
             assert!(parse_duration("X", v).is_err(), "{v}");

@@ -186,7 +186,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
     match cli.cmd {
         Cmd::Once { cfg, json, rules } => {
             let cfg = cfg.validate()?;
-            let ok = rt(true)?.block_on(sniper::run::cli::once(cfg, json, rules.as_deref()))?;
+            let ok = rt(true)?.block_on(sniper::daemon::once::once(cfg, json, rules.as_deref()))?;
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

@@ -348,7 +348,7 @@ impl Alerter {
                 }
                 Err(f) => {
                     tracing::warn!(channel = "webhook", reason = %f.reason, "alert delivery failed");
-                    DeliveryResult::of_failure(&f)
+                    DeliveryResult::of_failure_label(f.label())
                 }
             };
             self.count(AlertChannel::Webhook, result);
@@ -396,7 +396,7 @@ impl Alerter {
                     return DeliveryResult::Ok;
                 }
                 Err(f) => {
-                    let result = DeliveryResult::of_failure(&f);
+                    let result = DeliveryResult::of_failure_label(f.label());
                     self.count(AlertChannel::Telegram, result);
                     match f.kind {
                         FailureKind::RateLimited { retry_after }

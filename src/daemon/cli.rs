@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use crate::command::{CommandError, Doing};
 use crate::config::Config;
+use crate::daemon::once::print_results;
 use crate::daemon::server::{
     App, AppOptions, SHUTDOWN_WAIT, api_router, metrics_router, serve_until, spawn_loop,
 };
 use crate::obs::metrics::Metrics;
-use crate::run::cli::print_results;
 use crate::run::{Runner, system_clock};
 use crate::sandbox::Sandbox;
 use crate::web::{bind, parse_addr, termination};

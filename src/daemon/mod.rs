@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod cli;
+pub mod once;
 pub mod recovery;
 pub mod replica;
 pub mod scheduler;

@@ -260,9 +260,10 @@ impl DeliveryResult {
         }
     }
 
-    /// The result of a failed attempt ([`crate::notify::Failure::label`]).
-    pub fn of_failure(f: &crate::notify::Failure) -> DeliveryResult {
-        match f.label() {
+    /// The result of a failed attempt, from its label (`notify::Failure::label`: the notifier
+    /// sits above this layer, so it hands the label down).
+    pub fn of_failure_label(label: &str) -> DeliveryResult {
+        match label {
             "rate_limited" => DeliveryResult::RateLimited,
             "migrated" => DeliveryResult::Migrated,
             "redirected" => DeliveryResult::Redirected,

@@ -3,9 +3,9 @@
 //! (`modules`). It takes discovery's route map and the resilience layer's decisions; it never
 //! touches the store, the scheduler or the HTTP server (the daemon calls it).
 
-pub mod cli;
 pub mod freshness;
 pub mod health;
+pub mod input;
 pub mod modules;
 pub mod runner;
 

@@ -179,30 +179,19 @@ pub struct BadValue {
 const DURATION_EXPECTED: &str =
     "a positive duration: an integer with a unit s, m, h, d or w (30s, 5m, 1h, 4h, 30d)";
 
-/// A duration `30s`, `5m`, `1h`, `30d`, `2w` in ms; zero refused. `var` names it in the error.
+/// A duration `30s`, `5m`, `1h`, `30d`, `2w` in ms by the one grammar
+/// ([`crate::config::duration_within`]), at most ten years; zero refused. `var` names it in the
+/// error.
 pub fn parse_span(var: &str, value: &str) -> Result<i64, BadValue> {
-    let err = || BadValue {
-        var: var.to_string(),
-        value: value.to_string(),
-        expected: DURATION_EXPECTED,
-    };
-    let v = value.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-    let (num, unit) = v.split_at(split);
-    let n: i64 = num.parse().map_err(|_| err())?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        _ => return Err(err()),
-    };
-    match n.checked_mul(unit_ms) {
-        Some(ms) if ms > 0 && ms <= 3650 * 86_400_000 => Ok(ms),
-        _ => Err(err()),
-    }
+    const MAX: std::time::Duration = std::time::Duration::from_secs(3650 * 86_400);
+    crate::config::duration_within(value, MAX)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .ok_or_else(|| BadValue {
+            var: var.to_string(),
+            value: value.to_string(),
+            expected: DURATION_EXPECTED,
+        })
 }
 
 /// A comma-separated list of horizons (`5m,15m,1h,4h`), labels kept as written, duplicates
@@ -929,56 +918,6 @@ pub fn score_all<S: PriceSource>(
         s.push(c)?;
     }
     Ok(s.finish())
-}
-
-/// Re-grade `runs` (oldest first) under `rules` and score every watch/action call on `store`'s
-/// price path; calls carry the rule set `name`. A grading sees only its own run's features.
-pub fn replay_scorecard(
-    store: &dyn StateStore,
-    runs: &[crate::signals::replay::Recorded],
-    rules: &crate::signals::Rules,
-    name: &str,
-    opts: Options,
-) -> Result<Scorecard, ScoreError> {
-    let mut s = Scorer::new(StorePrices(store), opts);
-    for r in runs {
-        if let Some(c) = graded_call(r, rules, name) {
-            s.push(&c)?;
-        }
-    }
-    let mut card = s.finish();
-    card.sandbox = cli::store_is_sandbox(store);
-    Ok(card)
-}
-
-/// The call `rules` grade from one recorded run, when it is watch or action with a side.
-pub fn graded_call(
-    r: &crate::signals::replay::Recorded,
-    rules: &crate::signals::Rules,
-    name: &str,
-) -> Option<ScoreCall> {
-    let call = crate::signals::grade(&r.features, rules);
-    if call.level == crate::signals::Level::None {
-        return None;
-    }
-    let side = match call.direction {
-        crate::market::Direction::Long => Side::Long,
-        crate::market::Direction::Short => Side::Short,
-        crate::market::Direction::Neutral => return None,
-    };
-    Some(ScoreCall {
-        at_ms: r.at.as_millisecond(),
-        symbol: r.symbol.clone(),
-        side,
-        level: Some(call.level.as_str().to_string()),
-        score: Some(call.score),
-        agreeing: call
-            .agreeing
-            .iter()
-            .map(|l| l.as_str().to_string())
-            .collect(),
-        rules: Some(name.to_string()),
-    })
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub fn price_retention_from_env() -> Result<i64, super::BadValue> {
 /// the age of a reused book (a reused book is the older observation, never restamped as new).
 /// `None` without a usable book.
 pub fn price_point(r: &RunResult) -> Option<PricePoint> {
-    let (_, features) = crate::signals::input::market_of(r);
+    let (_, features) = crate::run::input::market_of(r);
     let b = features.book?;
     if !(b.mid.is_finite() && b.mid > 0.0) {
         return None;

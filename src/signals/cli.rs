@@ -195,7 +195,7 @@ pub fn replay(db: &str, a: &ReplayArgs, out: &mut dyn Write) -> Result<(), Comma
     let mut cards = Vec::new();
     for (name, r) in &sets {
         let card =
-            crate::score::replay_scorecard(store.as_ref(), &runs, r, name, score_opts.clone())
+            super::replay::replay_scorecard(store.as_ref(), &runs, r, name, score_opts.clone())
                 .doing(|| format!("scoring the rule set {name}"))?;
         cards.push((name.clone(), card));
     }

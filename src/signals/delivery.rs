@@ -270,7 +270,10 @@ impl Deliverer {
                         tracing::info!(key = %row.key, hops = p.hops, "signal webhook delivered after a 307/308 redirect");
                     }
                     Ok(_) => {}
-                    Err(f) => self.count(AlertChannel::Webhook, DeliveryResult::of_failure(f)),
+                    Err(f) => self.count(
+                        AlertChannel::Webhook,
+                        DeliveryResult::of_failure_label(f.label()),
+                    ),
                 }
                 res.map(|_| {
                     self.count(AlertChannel::Webhook, DeliveryResult::Ok);
@@ -317,7 +320,10 @@ impl Deliverer {
                         })
                     }
                     Err(f) => {
-                        self.count(AlertChannel::Telegram, DeliveryResult::of_failure(&f));
+                        self.count(
+                            AlertChannel::Telegram,
+                            DeliveryResult::of_failure_label(f.label()),
+                        );
                         Err(f)
                     }
                 }

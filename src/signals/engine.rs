@@ -282,7 +282,7 @@ impl SignalEngine {
     }
 
     async fn one(&self, r: &RunResult) -> Result<(), StoreError> {
-        let (market, features) = super::input::market_of(r);
+        let (market, features) = crate::run::input::market_of(r);
         let call = grade(&features, &self.rules);
         let symbol = r.symbols.input.clone();
         let dir = dir_str(call.direction).to_string();

@@ -18,7 +18,6 @@ pub mod cli;
 pub mod delivery;
 pub mod engine;
 pub mod grade;
-pub mod input;
 pub mod mute;
 pub mod replay;
 pub mod rules;

@@ -47,25 +47,26 @@ pub fn mute_target(arg: &str) -> Result<String, MuteError> {
     }
 }
 
-/// `30m`, `1h`, `1 h`, `2d`, `90s`: positive, at most [`MAX_MUTE`].
+/// `30m`, `1h`, `1 h`, `2d`, `90s`, `1 hour`: the one duration grammar
+/// ([`crate::config::duration_within`]) after the chat's spellings are normalised (spaces
+/// dropped, `min`/`hour`/`day`… to `m`/`h`/`d`); positive, at most [`MAX_MUTE`].
 pub fn mute_duration(arg: &str) -> Result<Duration, MuteError> {
     let bad = || MuteError::BadDuration(arg.trim().chars().take(40).collect());
-    let a: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
+    let a: String = arg
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
     let split = a.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (num, unit) = a.split_at(split);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit.to_ascii_lowercase().as_str() {
-        "s" | "sec" => n,
-        "m" | "min" => n.saturating_mul(60),
-        "h" | "hr" | "hour" | "hours" => n.saturating_mul(3600),
-        "d" | "day" | "days" => n.saturating_mul(86_400),
-        _ => return Err(bad()),
+    let unit = match unit {
+        "sec" | "secs" => "s",
+        "min" | "mins" => "m",
+        "hr" | "hrs" | "hour" | "hours" => "h",
+        "day" | "days" => "d",
+        u => u,
     };
-    let d = Duration::from_secs(secs);
-    if d.is_zero() || d > MAX_MUTE {
-        return Err(bad());
-    }
-    Ok(d)
+    crate::config::duration_within(&format!("{num}{unit}"), MAX_MUTE).map_err(|_| bad())
 }
 
 /// The mutes kept, by target (`*` = all).

@@ -234,14 +234,19 @@ async fn two_hundred_symbols_finish_within_the_deadline_under_the_in_flight_boun
 }
 
 /// Two replicas (two `PgStore`s on one real PostgreSQL, each the counter of its own daemon
-/// budget) spend one scheduled share between them. Needs `SNIPER_TEST_PG_URL`
-/// (tests/replicas/run.sh starts a throwaway server); without it the test says so and returns.
+/// budget) spend one scheduled share between them. The server is the harness's throwaway one
+/// (`tests/support/pg.rs`); without PostgreSQL the test says so and returns, unless
+/// `SNIPER_REQUIRE_POSTGRES=1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_on_one_postgres_store_spend_one_budget() {
     use sniper::budget::{Consumer, Refused};
     use sniper::store::AsyncStore;
     use sniper::store::postgres::PgStore;
-    let Some(url) = crate::support::pg::url() else {
+    // The harness's sync client must not run on an async worker.
+    let Some(url) = tokio::task::spawn_blocking(crate::support::pg::url)
+        .await
+        .unwrap()
+    else {
         return;
     };
     let open = |replica: &'static str| {
