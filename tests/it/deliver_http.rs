@@ -1180,16 +1180,16 @@ fn run_chromium(bin: &Path, args: &[String]) -> std::process::Output {
         .unwrap()
 }
 
-/// Two replicas on one PostgreSQL (`SNIPER_TEST_PG_URL`, e.g. from tests/replicas/pg.sh), one
-/// bot: the minute's tick claim lets one poll at a time (Telegram would answer a second poller
-/// 409), and a command is answered once.
+/// Two replicas on one PostgreSQL (the harness's throwaway server, a fresh database), one bot:
+/// the minute's tick claim lets one poll at a time (Telegram would answer a second poller 409),
+/// and a command is answered once.
 #[tokio::test(flavor = "multi_thread")]
 async fn replicas_on_postgres_poll_one_at_a_time_and_answer_once() {
-    let Some(pg) = std::env::var("SNIPER_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    // The harness's sync client must not run on an async worker.
+    let Some(pg) = tokio::task::spawn_blocking(crate::support::pg::url)
+        .await
+        .unwrap()
     else {
-        eprintln!("SNIPER_TEST_PG_URL unset: skipping the replica poll test");
         return;
     };
     let (base, bot) = start_bot().await;
