@@ -1144,41 +1144,7 @@ async fn call_buttons_mute_and_show_details() {
     );
 }
 
-fn chromium() -> Option<std::path::PathBuf> {
-    let p = std::env::var_os("CHROMIUM")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("/usr/bin/chromium"));
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("SNIPER_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "SNIPER_REQUIRE_BROWSER=1 but chromium is missing (apt-get install -y chromium)"
-    );
-    eprintln!("skipping the page check: chromium not installed (apt-get install -y chromium)");
-    None
-}
-
-fn run_chromium(bin: &Path, args: &[String]) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    Command::new("timeout")
-        .arg("90")
-        .arg(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=8000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::support::browser::{chromium, run_chromium};
 
 /// Two replicas on one PostgreSQL (the harness's throwaway server, a fresh database), one bot:
 /// the minute's tick claim lets one poll at a time (Telegram would answer a second poller 409),

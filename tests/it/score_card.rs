@@ -595,17 +595,9 @@ async fn api_scorecard_over_loopback_http() {
 /// unless `SNIPER_REQUIRE_BROWSER=1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_draws_price_line_and_markers_in_chromium() {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/usr/bin/chromium".into());
-    if !chromium.exists() {
-        assert!(
-            std::env::var("SNIPER_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "SNIPER_REQUIRE_BROWSER=1 but chromium is missing"
-        );
-        eprintln!("skipping browser test: chromium not installed (apt-get install -y chromium)");
+    let Some(chromium) = crate::support::browser::chromium() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("b.db");
     let st = AsyncStore::new(Arc::new(SqliteStore::open(db.to_str().unwrap()).unwrap()));
@@ -618,22 +610,12 @@ async fn page_draws_price_line_and_markers_in_chromium() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    let profile = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--virtual-time-budget=8000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://{addr}/"))
-        .output()
-        .await
-        .unwrap();
+    let args = vec!["--dump-dom".to_string(), format!("http://{addr}/")];
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::browser::run_chromium(&chromium, &args)
+    })
+    .await
+    .unwrap();
     server.abort();
     let dom = String::from_utf8_lossy(&out.stdout);
     if let Some(d) = std::env::var_os("SNIPER_BROWSER_OUT") {

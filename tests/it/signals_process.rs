@@ -2,8 +2,7 @@
 //! and the call is delivered exactly once with its idempotency key; and the status page's market
 //! charts in headless Chromium, their element counts compared with `/api/market/latest`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -167,41 +166,7 @@ async fn kill_9_between_grading_and_delivery_then_delivered_exactly_once() {
     assert_eq!(n, 1);
 }
 
-fn chromium() -> Option<PathBuf> {
-    let p = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("SNIPER_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "SNIPER_REQUIRE_BROWSER=1 but chromium is missing (apt-get install -y chromium)"
-    );
-    eprintln!("skipping browser test: chromium not installed (apt-get install -y chromium)");
-    None
-}
-
-fn run_chromium(bin: &Path, args: &[String]) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    Command::new("timeout")
-        .arg("90")
-        .arg(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=8000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::support::browser::{chromium, run_chromium};
 
 /// Count `needle` inside the `<svg … data-chart="kind"` element of `block`.
 fn count_in_chart(block: &str, kind: &str, needle: &str) -> usize {

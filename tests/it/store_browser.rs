@@ -14,18 +14,7 @@ use jiff::Timestamp;
 use sniper::store::{AsyncStore, SqliteStore};
 
 fn chromium_available() -> bool {
-    let found = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/usr/bin/chromium")))
-        .is_some_and(|p| p.exists());
-    if !found {
-        assert!(
-            std::env::var("SNIPER_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "SNIPER_REQUIRE_BROWSER=1 but chromium is missing (apt-get install -y chromium)"
-        );
-        eprintln!("skipping browser test: chromium not installed (apt-get install -y chromium)");
-    }
-    found
+    crate::support::browser::chromium().is_some()
 }
 
 async fn check(status: Option<serde_json::Value>, out: &Path) -> Output {

@@ -1,8 +1,9 @@
 //! The one harness of the integration tests: configuration and a runner over the sandbox (here),
 //! starting `sniper` processes ([`process`]), stand-ins served on loopback ([`stub`]),
-//! PostgreSQL ([`pg`]), and the fault matrix's cells ([`faults`]).
+//! PostgreSQL ([`pg`]), headless Chromium ([`browser`]), and the fault matrix's cells ([`faults`]).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod faults;
 pub mod pg;
 pub mod process;
