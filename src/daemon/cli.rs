@@ -323,21 +323,14 @@ pub async fn daemon(
     }
     {
         let mut rx = rx.clone();
+        // The scorecard's price path has its own retention (SNIPER_PRICE_RETENTION, 90d).
+        let retention = crate::store::Retention {
+            prices: jiff::SignedDuration::from_millis(price_retention_ms),
+            ..crate::store::Retention::default()
+        };
         tokio::spawn(crate::store::retention_task(
             store.clone(),
-            crate::store::DEFAULT_RETENTION,
-            crate::store::DEFAULT_PRUNE_INTERVAL,
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            },
-        ));
-    }
-    {
-        // The scorecard's price path has its own retention (SNIPER_PRICE_RETENTION, 90d).
-        let mut rx = rx.clone();
-        tokio::spawn(crate::score::record::price_retention_task(
-            store.clone(),
-            price_retention_ms,
+            retention,
             crate::store::DEFAULT_PRUNE_INTERVAL,
             async move {
                 let _ = rx.wait_for(|s| *s).await;

@@ -224,12 +224,14 @@ pub fn route(update: &Value, allowed: &[String]) -> Routed {
 
 /// `/score`'s answer: the scorecard of the last 30 days of the store's own calls (all symbols or
 /// `symbol`), one line per horizon — hit rate with its Wilson 95 % interval, against chance —
-/// with "too few" said below 30 resolved calls and SANDBOX when scored on sandbox data.
+/// with "too few" said below 30 resolved calls and SANDBOX when scored on sandbox data (the
+/// store's runs say so, or `sandbox`: this daemon runs against the sandbox).
 /// Blocking (reads the store): call it on the blocking pool.
 pub fn score_text(
     store: &dyn crate::store::StateStore,
     symbol: Option<&str>,
     now: Timestamp,
+    sandbox: bool,
 ) -> String {
     let now_ms = now.as_millisecond();
     let opts = match crate::score::cli::ScoreOpts::from_env().and_then(|o| o.options(now_ms)) {
@@ -240,7 +242,10 @@ pub fn score_text(
     let sym = symbol.map(str::to_ascii_uppercase);
     match crate::score::cli::score_store(store, sym.as_deref(), since, false, opts, None) {
         Err(e) => format!("scorecard unavailable: {e}"),
-        Ok((card, _)) => score_summary(&card, sym.as_deref()),
+        Ok((mut card, _)) => {
+            card.sandbox |= sandbox;
+            score_summary(&card, sym.as_deref())
+        }
     }
 }
 
@@ -455,9 +460,12 @@ impl Listener {
             Command::Score(sym) => {
                 let store = self.store.inner().clone();
                 let sym = sym.clone();
-                tokio::task::spawn_blocking(move || score_text(store.as_ref(), sym.as_deref(), now))
-                    .await
-                    .unwrap_or_else(|e| format!("scorecard unavailable: {e}"))
+                let sandbox = self.app.runner.config().sandbox;
+                tokio::task::spawn_blocking(move || {
+                    score_text(store.as_ref(), sym.as_deref(), now, sandbox)
+                })
+                .await
+                .unwrap_or_else(|e| format!("scorecard unavailable: {e}"))
             }
             Command::Rules => format!("rules in force:\n{}", self.engine.rules().to_toml()),
             Command::Calls(sym) => self.calls(sym.as_deref()).await,

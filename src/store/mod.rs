@@ -33,6 +33,8 @@ pub const DB_ENV: &str = "SNIPER_DB";
 pub const DEFAULT_DB_PATH: &str = "./sniper.db";
 /// Runs older than this are pruned: a week covers a weekend's incident plus the Monday review.
 pub const DEFAULT_RETENTION: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// Price points older than this are pruned: 90 days gives a scorecard a quarter of calls.
+pub const DEFAULT_PRICE_RETENTION: SignedDuration = SignedDuration::from_hours(90 * 24);
 /// Default cap on one run's serialized payload. Module payloads are diagnostics, not the product:
 /// 64 KiB keeps a week of 5-minute runs under ~130 MB even when every payload is at the cap.
 pub const DEFAULT_PAYLOAD_CAP_BYTES: usize = 64 * 1024;
@@ -1822,12 +1824,33 @@ impl AsyncStore {
     }
 }
 
-/// Prune runs older than `retention` every `interval` until `shutdown` completes. Errors are
-/// logged, not fatal: a failed prune only means the table stays a little larger until the next.
-/// Spawn it once from `sniper serve`, handing it the server's shutdown signal.
+/// What the retention task keeps: runs (with their module rows, graded calls and finished
+/// deliveries) for `runs`, the scorecard's price path for `prices`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retention {
+    /// Runs older than this are pruned ([`StateStore::prune`]); default [`DEFAULT_RETENTION`].
+    pub runs: SignedDuration,
+    /// Price points older than this are pruned ([`StateStore::prune_prices`]; default 90 days,
+    /// `SNIPER_PRICE_RETENTION`: long enough to score calls).
+    pub prices: SignedDuration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            runs: DEFAULT_RETENTION,
+            prices: DEFAULT_PRICE_RETENTION,
+        }
+    }
+}
+
+/// Prune what is older than `retention` every `interval` until `shutdown` completes (the first
+/// prune at once). Errors are logged, not fatal: a failed prune only means the tables stay a
+/// little larger until the next. Spawn it once from `sniper serve`, handing it the server's
+/// shutdown signal. On a shared store only the chores owner prunes.
 pub async fn retention_task(
     store: AsyncStore,
-    retention: SignedDuration,
+    retention: Retention,
     interval: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -1838,10 +1861,16 @@ pub async fn retention_task(
         tokio::select! {
             () = &mut shutdown => break,
             _ = ticker.tick() => {
-                match store.prune(Timestamp::now() - retention).await {
+                let now = Timestamp::now();
+                match store.prune(now - retention.runs).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(pruned = n, "pruned old runs"),
                     Err(e) => tracing::warn!(error = %e, "pruning old runs failed"),
+                }
+                match store.prune_prices((now - retention.prices).as_millisecond()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "pruned old price points"),
+                    Err(e) => tracing::warn!(error = %e, "pruning old price points failed"),
                 }
             }
         }

@@ -939,7 +939,11 @@ impl StateStore for PgStore {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
+    /// Only the chores owner prunes (others answer `Ok(0)`), like [`StateStore::prune`].
     fn prune_prices(&self, older_than_ms: i64) -> Result<usize, StoreError> {
+        if !self.owns_chores()? {
+            return Ok(0);
+        }
         let n = self
             .conn()?
             .execute("DELETE FROM price_path WHERE at_ms < $1", &[&older_than_ms])?;

@@ -186,7 +186,7 @@ async fn retention_task_prunes_and_stops_on_shutdown() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(sniper::store::retention_task(
         store.clone(),
-        sniper::store::DEFAULT_RETENTION,
+        sniper::store::Retention::default(),
         std::time::Duration::from_secs(3600),
         async move {
             let _ = stopped.await;
