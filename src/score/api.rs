@@ -1,4 +1,4 @@
-//! `GET /api/scorecard?symbol=&since=30d&horizon=1h&delivered=false`: the scorecard document of
+//! `GET /api/scorecard?symbol=&since=30d&horizon=1h&every_grading=false`: the scorecard document of
 //! `sniper score --json` (own calls on the stored price path, scored now), plus `chart`: per
 //! symbol the last 24 h of the price path (at most [`CHART_POINTS`] points, `[epoch ms, mid]`)
 //! and the calls of those 24 h with their outcome at `horizon` (`won`, `lost`, `pending`, `gap`)
@@ -34,8 +34,9 @@ pub struct ScorecardParams {
     pub since: Option<String>,
     /// Horizon of the chart's outcome colours (one of the horizons); default the first ≥ 1 h.
     pub horizon: Option<String>,
-    /// `true`: only delivered calls.
-    pub delivered: Option<String>,
+    /// `true`: every graded watch/action run, repeats held back by the cooldown included
+    /// (default: the calls sniper made).
+    pub every_grading: Option<String>,
 }
 
 fn bad(param: &'static str, message: String) -> Response {
@@ -64,13 +65,13 @@ pub fn document(
         Some(s) => parse_span("since", &s).map_err(|e| ("since", e.to_string()))?,
         None => 30 * 86_400_000,
     };
-    let delivered = match present(&p.delivered).as_deref() {
+    let every_grading = match present(&p.every_grading).as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(o) => {
             return Err((
-                "delivered",
-                format!("delivered={o:?}: expected true or false"),
+                "every_grading",
+                format!("every_grading={o:?}: expected true or false"),
             ));
         }
     };
@@ -102,7 +103,7 @@ pub fn document(
         store,
         symbol.as_deref(),
         now_ms - since,
-        delivered,
+        every_grading,
         o,
         Some((chart_from, hi)),
     )
@@ -156,7 +157,7 @@ async fn scorecard(State(s): State<ApiState>, Query(p): Query<ScorecardParams>) 
     let now = Timestamp::now().as_millisecond();
     let key = format!(
         "{:?}|{:?}|{:?}|{:?}",
-        p.symbol, p.since, p.horizon, p.delivered
+        p.symbol, p.since, p.horizon, p.every_grading
     );
     if let Some((k, at, doc)) = s.cache.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
         && *k == key

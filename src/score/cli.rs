@@ -100,9 +100,11 @@ pub struct ScoreArgs {
     /// Scoring options.
     #[command(flatten)]
     pub opts: ScoreOpts,
-    /// Only calls that were delivered (default: every graded watch/action call).
+    /// Score every graded watch/action run, the repeats the cooldown held back included
+    /// (default: the calls sniper made — a new call, an escalation, a score rise or the end of a
+    /// cooldown — so one condition lasting an hour counts once, not 720 times).
     #[arg(long)]
-    pub delivered: bool,
+    pub every_grading: bool,
     /// Calls from a JSON-lines file instead of the store.
     #[arg(long)]
     pub calls: Option<String>,
@@ -150,7 +152,7 @@ pub fn store_calls(
     store: &dyn StateStore,
     symbol: Option<&str>,
     since_ms: i64,
-    delivered_only: bool,
+    every_grading: bool,
 ) -> Result<Vec<ScoreCall>, crate::store::StoreError> {
     let rows = store.signals(&SignalQuery {
         symbol: symbol.map(String::from),
@@ -161,7 +163,7 @@ pub fn store_calls(
     })?;
     let mut calls: Vec<ScoreCall> = rows
         .iter()
-        .filter(|r| !delivered_only || r.reason.is_some())
+        .filter(|r| every_grading || r.reason.is_some())
         .filter_map(call_of_record)
         .collect();
     calls.sort_by_key(|c| c.at_ms);
@@ -221,11 +223,11 @@ pub fn score_store(
     store: &dyn StateStore,
     symbol: Option<&str>,
     since_ms: i64,
-    delivered_only: bool,
+    every_grading: bool,
     opts: Options,
     marks: Option<(i64, usize)>,
 ) -> Result<(Scorecard, Vec<Mark>), ScoreError> {
-    let calls = store_calls(store, symbol, since_ms, delivered_only)?;
+    let calls = store_calls(store, symbol, since_ms, every_grading)?;
     let mut s = Scorer::new(StorePrices(store), opts);
     let mut out = Vec::new();
     for c in &calls {
@@ -253,14 +255,26 @@ pub fn score(db: &str, a: &ScoreArgs, out: &mut dyn Write) -> Result<(), Command
     a.opts.options(now).map_err(config)?;
     let prices = match &a.prices {
         Some(f) => {
-            let text = std::fs::read_to_string(f).doing(|| format!("reading --prices {f}"))?;
+            // A file that cannot be read is bad input, like a malformed one (exit 2).
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                config(std::io::Error::new(
+                    e.kind(),
+                    format!("reading --prices {f}: {e}"),
+                ))
+            })?;
             Some(parse_prices_csv(f, &text).map_err(config)?)
         }
         None => None,
     };
     let file_calls = match &a.calls {
         Some(f) => {
-            let text = std::fs::read_to_string(f).doing(|| format!("reading --calls {f}"))?;
+            // A file that cannot be read is bad input, like a malformed one (exit 2).
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                config(std::io::Error::new(
+                    e.kind(),
+                    format!("reading --calls {f}: {e}"),
+                ))
+            })?;
             Some(parse_calls_jsonl(f, &text).map_err(config)?)
         }
         None => None,
@@ -286,7 +300,7 @@ pub fn score(db: &str, a: &ScoreArgs, out: &mut dyn Write) -> Result<(), Command
                 a.symbol.as_deref()
             },
             since_ms.unwrap_or(now - 30 * 86_400_000),
-            a.delivered,
+            a.every_grading,
         )
         .doing(|| "reading the stored calls".into())?,
         (None, None) => Vec::new(),

@@ -1,6 +1,6 @@
 //! Importing calls and prices from elsewhere.
 //!
-//! - Calls (`--calls FILE`): JSON lines, one object per line: `at` (RFC 3339 text or epoch ms
+//! - Calls (`--calls FILE`): JSON lines, one object per line: `at` (RFC 3339 text or epoch s or ms
 //!   number), `symbol`, `direction` (`long`/`short`), optional `level` and `score` (0–100).
 //! - Prices (`--prices FILE`): CSV with a header (the shape exchanges and ccxt export): a time
 //!   column `time`, `timestamp`, `open_time` or `date` (epoch seconds or milliseconds, or RFC 3339 /
@@ -234,8 +234,10 @@ pub fn parse_calls_jsonl(file: &str, text: &str) -> Result<Vec<ScoreCall>, Impor
         let Some(o) = v.as_object() else {
             return Err(err(file, n, "-", "expected one JSON object per line"));
         };
+        // One time rule for calls and prices: a number is epoch seconds or milliseconds by its
+        // magnitude ([`parse_time`]).
         let at_ms = match o.get("at") {
-            Some(serde_json::Value::Number(x)) => x.as_i64(),
+            Some(serde_json::Value::Number(x)) => parse_time(&x.to_string()),
             Some(serde_json::Value::String(s)) => {
                 s.parse::<Timestamp>().ok().map(|t| t.as_millisecond())
             }
@@ -246,7 +248,7 @@ pub fn parse_calls_jsonl(file: &str, text: &str) -> Result<Vec<ScoreCall>, Impor
                 file,
                 n,
                 "at",
-                "expected an RFC 3339 time or epoch milliseconds",
+                "expected an RFC 3339 time or epoch seconds/milliseconds",
             )
         })?;
         let symbol = o

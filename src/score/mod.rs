@@ -422,8 +422,9 @@ pub fn wilson95(hits: u64, n: u64) -> Option<[f64; 2]> {
 /// Profit factor: sum of positive returns over the absolute sum of negative ones; `None` without
 /// losses.
 pub fn profit_factor(rets: &[f64]) -> Option<f64> {
-    let win: f64 = rets.iter().filter(|r| **r > 0.0).sum();
-    let loss: f64 = -rets.iter().filter(|r| **r < 0.0).sum::<f64>();
+    // Folded from +0.0: an empty `sum()` of floats is -0.0, which would print as "-0.00".
+    let win: f64 = rets.iter().filter(|r| **r > 0.0).fold(0.0, |a, r| a + r);
+    let loss: f64 = -rets.iter().filter(|r| **r < 0.0).fold(0.0, |a, r| a + r);
     (loss > 0.0).then(|| win / loss)
 }
 

@@ -151,6 +151,9 @@ fn wilson_interval_hand_computed() {
 fn profit_factor_and_median_hand_computed() {
     assert_eq!(profit_factor(&[10.0, -5.0, 20.0, -10.0]), Some(2.0));
     assert_eq!(profit_factor(&[10.0, 0.0]), None);
+    // Losses and no wins: 0, never "-0.00".
+    let pf = profit_factor(&[-5.0, -1.0]).unwrap();
+    assert!(pf == 0.0 && pf.is_sign_positive(), "{pf}");
     assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
     assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
     assert_eq!(median(&mut []), None);

@@ -279,6 +279,13 @@ impl SignalEngine {
             }
         }
         self.notify.notify_one();
+        // Keep the scorecard gauges current whether or not a call went out (re-scored at most
+        // every TRACK_TTL_MS; the cached card serves the runs in between).
+        if self.metrics.is_some()
+            && let Some(at) = results.iter().map(|r| r.timestamp).max()
+        {
+            let _ = self.track_card(at.as_millisecond()).await;
+        }
     }
 
     async fn one(&self, r: &RunResult) -> Result<(), StoreError> {

@@ -103,8 +103,10 @@ pub fn render(runs: usize, calls: &[ReplayCall]) -> String {
     s
 }
 
-/// Re-grade `runs` (oldest first) under `rules` and score every watch/action call on `store`'s
-/// price path; calls carry the rule set `name`. A grading sees only its own run's features.
+/// Re-grade `runs` (oldest first) under `rules` and score the calls it would have made — the
+/// ones the cooldown lets through ([`replay`]), so a condition that lasts an hour counts once —
+/// on `store`'s price path; calls carry the rule set `name`. A grading sees only its own run's
+/// features.
 pub fn replay_scorecard(
     store: &dyn crate::store::StateStore,
     runs: &[Recorded],
@@ -113,8 +115,8 @@ pub fn replay_scorecard(
     opts: crate::score::Options,
 ) -> Result<crate::score::Scorecard, crate::score::ScoreError> {
     let mut s = crate::score::Scorer::new(crate::score::StorePrices(store), opts);
-    for r in runs {
-        if let Some(c) = graded_call(r, rules, name) {
+    for c in replay(runs, rules) {
+        if let Some(c) = score_call(&c, name) {
             s.push(&c)?;
         }
     }
@@ -123,32 +125,18 @@ pub fn replay_scorecard(
     Ok(card)
 }
 
-/// The call `rules` grade from one recorded run, when it is watch or action with a side.
-pub fn graded_call(
-    r: &Recorded,
-    rules: &crate::signals::Rules,
-    name: &str,
-) -> Option<crate::score::ScoreCall> {
-    let call = crate::signals::grade(&r.features, rules);
-    if call.level == crate::signals::Level::None {
+/// A replayed call as the scorecard takes it (a call with no side is not scored).
+pub fn score_call(c: &ReplayCall, name: &str) -> Option<crate::score::ScoreCall> {
+    if c.level == Level::None {
         return None;
     }
-    let side = match call.direction {
-        crate::market::Direction::Long => crate::score::Side::Long,
-        crate::market::Direction::Short => crate::score::Side::Short,
-        crate::market::Direction::Neutral => return None,
-    };
     Some(crate::score::ScoreCall {
-        at_ms: r.at.as_millisecond(),
-        symbol: r.symbol.clone(),
-        side,
-        level: Some(call.level.as_str().to_string()),
-        score: Some(call.score),
-        agreeing: call
-            .agreeing
-            .iter()
-            .map(|l| l.as_str().to_string())
-            .collect(),
+        at_ms: c.at.as_millisecond(),
+        symbol: c.symbol.clone(),
+        side: crate::score::Side::parse(&c.direction)?,
+        level: Some(c.level.as_str().to_string()),
+        score: Some(c.score),
+        agreeing: c.agreeing.iter().map(|l| l.as_str().to_string()).collect(),
         rules: Some(name.to_string()),
     })
 }

@@ -311,6 +311,13 @@ pub enum StoreError {
     /// A stored value is not one this build understands (e.g. an unknown outcome).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// `SNIPER_DB` is a PostgreSQL keyword/value connection string (`host=… password=…`), which
+    /// would otherwise be taken for a SQLite file name (and its password written to disk and logs).
+    #[error(
+        "SNIPER_DB looks like a PostgreSQL keyword/value connection string ({0}); write it as a \
+         URL, postgres://USER:PASSWORD@HOST:PORT/DBNAME, or give a SQLite file path"
+    )]
+    KeywordValueConninfo(String),
     /// The file was written by a newer sniper; refusing to guess at its schema.
     #[error(
         "database schema version {found} is newer than this build supports ({supported}); \
@@ -793,6 +800,8 @@ pub fn open_store_with(
         Ok(Arc::new(postgres::PgStore::open_with(
             db, replica, options,
         )?))
+    } else if postgres::is_keyword_value_conninfo(db) {
+        Err(StoreError::KeywordValueConninfo(postgres::redact_db(db)))
     } else {
         Ok(Arc::new(SqliteStore::open_with(db, options)?))
     }
@@ -1386,7 +1395,7 @@ impl StateStore for SqliteStore {
         let sql = format!(
             "SELECT id, symbol, at_ms, level, direction, score, reason, call, features
              FROM signal_calls
-             WHERE (?1 IS NULL OR symbol = ?1) AND (?2 IS NULL OR at_ms >= ?2)
+             WHERE (?1 IS NULL OR upper(symbol) = upper(?1)) AND (?2 IS NULL OR at_ms >= ?2)
                AND (NOT ?3 OR level != 'none')
              ORDER BY at_ms {o}, id {o} LIMIT ?4",
             o = if q.ascending { "ASC" } else { "DESC" }

@@ -213,20 +213,81 @@ pub fn is_postgres_url(db: &str) -> bool {
     d.starts_with("postgres://") || d.starts_with("postgresql://")
 }
 
-/// `db` with any password replaced by `***`, for messages and logs.
+/// libpq's connection keywords (a `SNIPER_DB` made of `keyword=value` words is a PostgreSQL
+/// connection string, never a file name).
+const CONNINFO_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "sslmode",
+    "sslpassword",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "target_session_attrs",
+];
+
+/// True for a libpq keyword/value connection string: some whitespace-separated word is
+/// `<keyword>=…` with a libpq keyword (`host=db port=5432 dbname=sniper`).
+pub fn is_keyword_value_conninfo(db: &str) -> bool {
+    db.split_whitespace().any(|w| {
+        w.split_once('=').is_some_and(|(k, _)| {
+            CONNINFO_KEYWORDS.contains(&k.trim().to_ascii_lowercase().as_str())
+        })
+    })
+}
+
+/// The secret parameters of a connection string.
+fn is_secret_key(k: &str) -> bool {
+    matches!(
+        k.trim().to_ascii_lowercase().as_str(),
+        "password" | "sslpassword"
+    )
+}
+
+/// `db` with every password replaced by `***`, for messages and logs: a URL's `user:password@`
+/// and its `?password=` query parameter, and a keyword/value string's `password=` word.
 pub fn redact_db(db: &str) -> String {
-    if !is_postgres_url(db) {
-        return db.to_string();
-    }
-    match url::Url::parse(db.trim()) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
+    if is_postgres_url(db) {
+        return match url::Url::parse(db.trim()) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                if u.query().is_some() {
+                    let pairs: Vec<(String, String)> = u
+                        .query_pairs()
+                        .map(|(k, v)| {
+                            let v = if is_secret_key(&k) {
+                                "***".into()
+                            } else {
+                                v.into_owned()
+                            };
+                            (k.into_owned(), v)
+                        })
+                        .collect();
+                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+                u.to_string()
             }
-            u.to_string()
-        }
-        Err(_) => "postgres://<unparseable URL>".to_string(),
+            Err(_) => "postgres://<unparseable URL>".to_string(),
+        };
     }
+    if is_keyword_value_conninfo(db) {
+        return db
+            .split_whitespace()
+            .map(|w| match w.split_once('=') {
+                Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
+                _ => w.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    db.to_string()
 }
 
 /// PostgreSQL's whole report of `e`: for a server error its severity, message, SQLSTATE, detail,
@@ -781,7 +842,7 @@ impl StateStore for PgStore {
         let sql = format!(
             "SELECT id, symbol, at_ms, level, direction, score, reason, call, features
              FROM signal_calls
-             WHERE ($1::text IS NULL OR symbol = $1) AND ($2::bigint IS NULL OR at_ms >= $2)
+             WHERE ($1::text IS NULL OR upper(symbol) = upper($1)) AND ($2::bigint IS NULL OR at_ms >= $2)
                AND (NOT $3 OR level <> 'none')
              ORDER BY at_ms {o}, id {o} LIMIT $4",
             o = if q.ascending { "ASC" } else { "DESC" }
@@ -1208,5 +1269,30 @@ mod tests {
         assert!(!r.contains("hunter2"), "{r}");
         assert!(r.contains("db.internal"), "{r}");
         assert_eq!(redact_db("./sniper.db"), "./sniper.db");
+        // The other places a password can stand.
+        let q = redact_db("postgres://u@127.0.0.1:1/x?password=SeCrEt&sslmode=disable");
+        assert!(
+            !q.contains("SeCrEt") && q.contains("sslmode=disable"),
+            "{q}"
+        );
+        let kv = redact_db("host=127.0.0.1 port=1 user=u password=SeCrEt dbname=x");
+        assert!(!kv.contains("SeCrEt") && kv.contains("dbname=x"), "{kv}");
+    }
+
+    #[test]
+    fn keyword_value_strings_are_not_file_names() {
+        assert!(is_keyword_value_conninfo("host=db dbname=sniper"));
+        assert!(is_keyword_value_conninfo("password=x"));
+        assert!(!is_keyword_value_conninfo("./sniper.db"));
+        assert!(!is_keyword_value_conninfo("/data/my file=1.db"));
+        let e = crate::store::open_store_with(
+            "host=127.0.0.1 user=u password=SeCrEt",
+            "r",
+            crate::store::StoreOptions::default(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains("keyword/value") && !e.contains("SeCrEt"), "{e}");
     }
 }

@@ -375,6 +375,15 @@ fn signals_state_and_outbox_in_one_contract(f: &dyn Factory) {
         })
         .unwrap();
     assert_eq!(btc.len(), 1);
+    // The symbol filter ignores ASCII case, as the runs' filter does (`sniper signals --symbol btc`).
+    let lower = s
+        .signals(&SignalQuery {
+            symbol: Some("btc".into()),
+            limit: 10,
+            ..SignalQuery::default()
+        })
+        .unwrap();
+    assert_eq!(lower.len(), 1);
     let rows = s.outbox().unwrap();
     assert_eq!(rows.len(), 2);
     assert!(
