@@ -143,6 +143,9 @@ pub struct Runner {
     budget: Arc<Budget>,
     /// Backend-wide facts learned by other replicas: module → (why, until).
     shared_blocks: Mutex<BTreeMap<ModuleId, (OpenReason, jiff::Timestamp)>>,
+    /// Set once any answer said it came from sniper's sandbox (`x-sandbox: true`): every result
+    /// from then on says SANDBOX, even when `PY_BASE_URL` points at a `sniper sandbox` by hand.
+    backend_sandbox: std::sync::atomic::AtomicBool,
 }
 
 impl Runner {
@@ -225,6 +228,7 @@ impl Runner {
             form_search: Mutex::new(std::collections::HashMap::new()),
             health: Mutex::new(crate::run::health::DataHealth::default()),
             shared_blocks: Mutex::new(BTreeMap::new()),
+            backend_sandbox: std::sync::atomic::AtomicBool::new(false),
             budget,
             cfg: Arc::new(cfg),
             clock,
@@ -592,6 +596,10 @@ impl Runner {
                     deadline,
                 )
                 .await;
+            if meta.sandbox {
+                me.backend_sandbox
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             let (call, reused) = me.keep(m, key, call, &meta);
             let now = (me.steady)();
             let latency = started.elapsed();
@@ -1045,7 +1053,10 @@ impl Runner {
             },
             timestamp,
             duration_ms: elapsed.as_millis() as u64,
-            sandbox: self.cfg.sandbox,
+            sandbox: self.cfg.sandbox
+                || self
+                    .backend_sandbox
+                    .load(std::sync::atomic::Ordering::Relaxed),
             backend: self.backend.clone(),
             trigger: Trigger::Schedule,
         }

@@ -241,3 +241,25 @@ async fn result_json_keeps_the_design_fields() {
     // The heatmap is asked in the base form (the spec says nothing; the real backend documents it).
     assert_eq!(v["context"]["heatmap"]["data"]["symbol"], "SOL");
 }
+
+/// A `sniper sandbox` reached through `PY_BASE_URL` (not `demo`): its answers say
+/// `x-sandbox: true`, so the results say SANDBOX although nothing configured it — fake data is
+/// never shown as real. A real backend (the same runner code, no header) stays unmarked.
+#[tokio::test]
+async fn a_sandbox_reached_by_url_is_still_labelled_sandbox() {
+    let sb = sniper::sandbox::Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let url = sb.url();
+    let cfg = crate::support::config(&["--py-base-url", url.as_str(), "--symbol", "SOL"]);
+    assert!(!cfg.sandbox, "nothing configured the sandbox");
+    let runner = sniper::run::Runner::new(cfg, sniper::run::system_clock()).unwrap();
+    let results = runner.run_once().await;
+    assert!(results.iter().any(|r| r.success), "the sandbox answered");
+    assert!(
+        results.iter().all(|r| r.sandbox),
+        "results not labelled SANDBOX"
+    );
+    let text = sniper::run::runner::summary(&results[0]);
+    assert!(text.contains("SANDBOX"), "{text}");
+}

@@ -168,6 +168,8 @@ pub struct AnswerMeta {
     pub unusable: bool,
     /// A symbol-form search ran after an `EMPTY` answer: `Some(true)` when a form had data.
     pub form_search: Option<bool>,
+    /// The answer said it came from sniper's sandbox (`x-sandbox: true`): its data is not real.
+    pub sandbox: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -249,6 +251,10 @@ async fn call_inner(
                     };
                 }
                 Ok(r) => {
+                    meta.sandbox |= r
+                        .headers
+                        .get("x-sandbox")
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
                     meta.validators = Validators::from_headers(&r.headers);
                     meta.backend_fresh = backend_freshness(&r.headers, clock());
                     let c = classify_response(r.status, &r.headers, &r.body, clock());
