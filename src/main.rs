@@ -240,7 +240,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, CommandError> {
         }
         Cmd::History { args, db } => {
             let options = sniper::store::StoreOptions::from_env()?;
-            let store = sniper::store::open_store_with(&db, "cli", options).doing(|| {
+            let store = sniper::store::open_existing_store(&db, "cli", options).doing(|| {
                 format!(
                     "opening SNIPER_DB={}",
                     sniper::store::postgres::redact_db(&db)

@@ -280,12 +280,20 @@ pub fn score(db: &str, a: &ScoreArgs, out: &mut dyn Write) -> Result<(), Command
         None => None,
     };
     let store = if file_calls.is_none() || prices.is_none() {
-        Some(crate::store::open_store(db, "score").doing(|| {
-            format!(
-                "opening SNIPER_DB={}",
-                crate::store::postgres::redact_db(db)
+        Some(
+            crate::store::open_existing_store(
+                db,
+                "score",
+                crate::store::StoreOptions::from_env()
+                    .map_err(|e| CommandError::Config(Box::new(e)))?,
             )
-        })?)
+            .doing(|| {
+                format!(
+                    "opening SNIPER_DB={}",
+                    crate::store::postgres::redact_db(db)
+                )
+            })?,
+        )
     } else {
         None
     };

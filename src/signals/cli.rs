@@ -72,7 +72,7 @@ pub fn rules(path: Option<&str>, out: &mut dyn Write) -> Result<(), CommandError
 /// password never appears in the error. A bad `SNIPER_DB_LOCK_TIMEOUT` is a configuration error.
 fn open(db: &str) -> Result<std::sync::Arc<dyn StateStore>, CommandError> {
     let options = StoreOptions::from_env()?;
-    crate::store::open_store_with(db, "cli", options).doing(|| {
+    crate::store::open_existing_store(db, "cli", options).doing(|| {
         format!(
             "opening SNIPER_DB={}",
             crate::store::postgres::redact_db(db)

@@ -318,6 +318,13 @@ pub enum StoreError {
          URL, postgres://USER:PASSWORD@HOST:PORT/DBNAME, or give a SQLite file path"
     )]
     KeywordValueConninfo(String),
+    /// A command that only reads history was pointed at a SQLite file that does not exist (a
+    /// typo would otherwise create an empty database and report "no runs").
+    #[error(
+        "no state database at {0:?} (SNIPER_DB / --db): check the path, or run `sniper serve` or \
+         `sniper demo` with it first"
+    )]
+    NoDatabase(String),
     /// The file was written by a newer sniper; refusing to guess at its schema.
     #[error(
         "database schema version {found} is newer than this build supports ({supported}); \
@@ -805,6 +812,23 @@ pub fn open_store_with(
     } else {
         Ok(Arc::new(SqliteStore::open_with(db, options)?))
     }
+}
+
+/// [`open_store_with`] for commands that only read (`history`, `signals`, `replay`, `score`):
+/// a SQLite path that does not exist is [`StoreError::NoDatabase`], never a new empty file.
+pub fn open_existing_store(
+    db: &str,
+    replica: &str,
+    options: StoreOptions,
+) -> Result<Arc<dyn StateStore>, StoreError> {
+    let is_file = !postgres::is_postgres_url(db)
+        && !postgres::is_keyword_value_conninfo(db)
+        && db.trim() != ":memory:"
+        && !db.trim_start().starts_with("file:");
+    if is_file && !std::path::Path::new(db).exists() {
+        return Err(StoreError::NoDatabase(db.to_string()));
+    }
+    open_store_with(db, replica, options)
 }
 
 /// Tunables of [`SqliteStore`].

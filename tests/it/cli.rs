@@ -187,3 +187,19 @@ fn symbol_command_prints_one_line_and_rejects_junk() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+/// Commands that only read history never create a database: a mistyped `SNIPER_DB` is an error
+/// naming the path (the file is still absent afterwards), not an empty "no runs" answer.
+#[test]
+fn reading_commands_refuse_a_missing_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    for cmd in [&["history"][..], &["signals"], &["score", "--json"]] {
+        let out = sniper().args(cmd).env("SNIPER_DB", &typo).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{cmd:?}: {err}");
+        assert!(err.contains("no state database"), "{cmd:?}: {err}");
+        assert!(err.contains("typo.db"), "{cmd:?}: {err}");
+        assert!(!typo.exists(), "{cmd:?} created the file");
+    }
+}
