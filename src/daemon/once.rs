@@ -60,7 +60,13 @@ pub fn print_graded(
             writeln!(out)?;
         } else {
             writeln!(out, "{}", crate::run::runner::summary(r))?;
-            writeln!(out, "  {:<13} {}", "call", call_line(&call))?;
+            let line = if r.success {
+                call_line(&call)
+            } else {
+                // Nothing was graded: no module delivered data, which is not "no agreement".
+                "none (no data: every module failed)".to_string()
+            };
+            writeln!(out, "  {:<13} {line}", "call")?;
         }
     }
     Ok(())

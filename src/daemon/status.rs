@@ -149,7 +149,7 @@ fn bad_request(param: Option<&str>, message: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(ErrorBody {
-            error: "bad_request",
+            error: "bad_param",
             param,
             message,
         }),

@@ -487,15 +487,21 @@ impl Listener {
     }
 
     async fn calls(&self, symbol: Option<&str>) -> String {
+        // The calls made (the cooldown let them through), not every run's repeat of one: read a
+        // window of recent gradings and keep the calls.
         let q = SignalQuery {
             symbol: symbol.map(|s| s.trim().to_string()),
             since: None,
             calls_only: true,
-            limit: CALLS_LISTED,
+            limit: CALLS_LISTED * 100,
             ascending: false,
         };
-        let rows = match self.store.signals(q).await {
-            Ok(r) => r,
+        let rows: Vec<_> = match self.store.signals(q).await {
+            Ok(r) => r
+                .into_iter()
+                .filter(|r| r.reason.is_some())
+                .take(CALLS_LISTED)
+                .collect(),
             Err(e) => return format!("store error: {e}"),
         };
         if rows.is_empty() {
@@ -523,7 +529,11 @@ impl Listener {
                 .unwrap_or_default();
             s.push_str(&format!(
                 "\n{} {} {} {} score {}{}",
-                r["at"].as_str().unwrap_or(""),
+                r["at"]
+                    .as_str()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+                    .map(short_time)
+                    .unwrap_or_default(),
                 r["symbol"].as_str().unwrap_or(""),
                 r["direction"].as_str().unwrap_or(""),
                 r["level"].as_str().unwrap_or(""),

@@ -110,13 +110,13 @@ pub fn message_text(symbol: &str, call: &Call, reason: Reason, sandbox: bool) ->
         s.push_str(&format!("\nprice {}", crate::numfmt::price(p)));
     }
     for l in &call.layers {
-        s.push_str(&format!(
-            "\n{}: {} {} — {}",
-            l.layer.as_str(),
-            l.level.as_str(),
-            dir_str(l.direction),
-            l.detail
-        ));
+        // A layer with no signal says so in words, not "none none".
+        let verdict = if l.level == crate::signals::Level::None {
+            "no signal".to_string()
+        } else {
+            format!("{} {}", l.level.as_str(), dir_str(l.direction))
+        };
+        s.push_str(&format!("\n{}: {verdict} — {}", l.layer.as_str(), l.detail));
     }
     s
 }

@@ -79,7 +79,7 @@ async fn runs_api_rejects_bad_values_with_json_400() {
         assert_eq!(status, 400, "{query}: {body}");
         assert_eq!(ctype.as_deref(), Some("application/json"), "{query}");
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["error"], "bad_request", "{query}");
+        assert_eq!(v["error"], "bad_param", "{query}");
         assert_eq!(v["param"], param, "{query}");
         assert!(v["message"].as_str().unwrap().contains(param), "{query}");
     }
