@@ -59,6 +59,16 @@ pub struct DaemonArgs {
     pub signals: crate::signals::delivery::SignalArgs,
     #[command(flatten)]
     pub telegram: crate::daemon::telegram::TelegramArgs,
+    /// The scorecard of the track records, `/api/scorecard` and the gauges.
+    #[command(flatten)]
+    pub score: crate::score::cli::ScoreOpts,
+    /// How long the price path is kept for scoring (`90d`, `2w`, `36h`) [default: 90d].
+    #[arg(long, env = crate::score::record::PRICE_RETENTION_ENV)]
+    pub price_retention: Option<String>,
+    /// Longest wait at start-up for a database lock (PostgreSQL's migration lock, SQLite's write
+    /// lock), e.g. 30s [default: 30s].
+    #[arg(long, env = crate::store::LOCK_TIMEOUT_ENV)]
+    pub db_lock_timeout: Option<String>,
 }
 
 /// Which daemon: `serve` against the configured backend, or `demo` against the embedded sandbox.
@@ -119,10 +129,13 @@ pub async fn daemon(
     let tg_settings = daemon.telegram.into_settings()?;
     let alerter_chat = alert_cfg.telegram.as_ref().map(|t| t.chat_id.clone());
     let rules = crate::signals::Rules::load(daemon.signals.rules.as_deref())?;
-    let price_retention_ms = crate::score::record::price_retention_from_env()
+    let price_retention_ms =
+        crate::score::record::price_retention(daemon.price_retention.as_deref())
+            .map_err(|e| CommandError::Config(Box::new(e)))?;
+    let score_opts = daemon.score.clone();
+    score_opts
+        .options(0)
         .map_err(|e| CommandError::Config(Box::new(e)))?;
-    let score_opts =
-        crate::score::cli::ScoreOpts::from_env().map_err(|e| CommandError::Config(Box::new(e)))?;
     let signal_cfg = daemon.signals.into_config(
         daemon.alerts.telegram_bot_token.as_deref(),
         &daemon.alerts.telegram_api_base,
@@ -156,7 +169,8 @@ pub async fn daemon(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(crate::daemon::replica::default_replica_id);
     // A bad SNIPER_DB_LOCK_TIMEOUT is bad configuration (exit 2), not a store failure.
-    let store_options = crate::store::StoreOptions::from_env()?;
+    let store_options =
+        crate::store::StoreOptions::with_lock_timeout(daemon.db_lock_timeout.as_deref())?;
     let store = {
         let (p, r) = (db_path.clone(), replica.clone());
         tokio::task::spawn_blocking(move || crate::store::open_store_with(&p, &r, store_options))

@@ -232,9 +232,10 @@ pub fn score_text(
     symbol: Option<&str>,
     now: Timestamp,
     sandbox: bool,
+    score_opts: &crate::score::cli::ScoreOpts,
 ) -> String {
     let now_ms = now.as_millisecond();
-    let opts = match crate::score::cli::ScoreOpts::from_env().and_then(|o| o.options(now_ms)) {
+    let opts = match score_opts.options(now_ms) {
         Ok(o) => o,
         Err(e) => return format!("scorecard unavailable: {e}"),
     };
@@ -461,8 +462,9 @@ impl Listener {
                 let store = self.store.inner().clone();
                 let sym = sym.clone();
                 let sandbox = self.app.runner.config().sandbox;
+                let opts = self.engine.score_opts();
                 tokio::task::spawn_blocking(move || {
-                    score_text(store.as_ref(), sym.as_deref(), now, sandbox)
+                    score_text(store.as_ref(), sym.as_deref(), now, sandbox, &opts)
                 })
                 .await
                 .unwrap_or_else(|e| format!("scorecard unavailable: {e}"))

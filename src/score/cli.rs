@@ -40,20 +40,6 @@ pub struct ScoreOpts {
 }
 
 impl ScoreOpts {
-    /// `SNIPER_SCORE_HORIZONS` and `SNIPER_SCORE_COST_BPS` from the environment, validated
-    /// (the daemon's track records; an error names the variable).
-    pub fn from_env() -> Result<ScoreOpts, BadValue> {
-        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let o = ScoreOpts {
-            horizons: get(HORIZONS_ENV),
-            cost_bps: get(COST_ENV),
-            max_gap: None,
-            seed: None,
-        };
-        o.options(0)?;
-        Ok(o)
-    }
-
     /// Validated options; errors name the flag (and its variable).
     pub fn options(&self, as_of_ms: i64) -> Result<Options, BadValue> {
         let horizons = parse_horizons(

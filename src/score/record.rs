@@ -8,10 +8,11 @@ use crate::store::{AsyncStore, PricePoint};
 
 /// Environment variable: how long price points are kept (`90d`, `2w`, `36h`).
 pub const PRICE_RETENTION_ENV: &str = "SNIPER_PRICE_RETENTION";
-/// `SNIPER_PRICE_RETENTION` parsed, in ms (unset or blank: [`crate::store::DEFAULT_PRICE_RETENTION`]).
-pub fn price_retention_from_env() -> Result<i64, super::BadValue> {
-    match std::env::var(PRICE_RETENTION_ENV) {
-        Ok(v) if !v.trim().is_empty() => super::parse_span(PRICE_RETENTION_ENV, &v),
+/// The price path's retention in ms from `--price-retention`/`SNIPER_PRICE_RETENTION` (unset or
+/// blank: [`crate::store::DEFAULT_PRICE_RETENTION`]).
+pub fn price_retention(value: Option<&str>) -> Result<i64, super::BadValue> {
+    match value {
+        Some(v) if !v.trim().is_empty() => super::parse_span(PRICE_RETENTION_ENV, v),
         _ => Ok(
             i64::try_from(crate::store::DEFAULT_PRICE_RETENTION.as_millis()).unwrap_or(i64::MAX),
         ),

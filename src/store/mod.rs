@@ -863,11 +863,14 @@ impl StoreOptions {
     /// `1m`; unset or empty = 30 s). Errors: a [`crate::config::ConfigError`] naming the variable
     /// and the accepted forms.
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Self::with_lock_timeout(std::env::var(LOCK_TIMEOUT_ENV).ok().as_deref())
+    }
+
+    /// Defaults, with `lock_timeout` from `--db-lock-timeout`/`SNIPER_DB_LOCK_TIMEOUT` when given.
+    pub fn with_lock_timeout(value: Option<&str>) -> Result<Self, crate::config::ConfigError> {
         let mut o = StoreOptions::default();
-        if let Ok(v) = std::env::var(LOCK_TIMEOUT_ENV)
-            && !v.trim().is_empty()
-        {
-            o.lock_timeout = crate::config::parse_duration(LOCK_TIMEOUT_ENV, &v)?;
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            o.lock_timeout = crate::config::parse_duration(LOCK_TIMEOUT_ENV, v)?;
         }
         Ok(o)
     }
