@@ -41,6 +41,24 @@ pub struct SignalParams {
 }
 
 /// Validate `/api/signals` parameters; `Err((param, message))`.
+/// A `since` value: an RFC 3339 time (`2026-11-29T12:00:00Z`), or a span before `now` by the one
+/// duration grammar (`1h`, `30d`; [`crate::config::duration_within`], at most ten years) — the
+/// same text `sniper score --since` takes. `None` when it is neither.
+pub fn parse_since(v: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(3650 * 86_400);
+    let v = v.trim();
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Some(t);
+    }
+    let span = crate::config::duration_within(v, MAX).ok()?;
+    now.checked_sub(jiff::SignedDuration::try_from(span).ok()?)
+        .ok()
+}
+
+/// What a `since` accepts (named in its error).
+pub const SINCE_FORMS: &str =
+    "an RFC 3339 time (2026-11-29T12:00:00Z) or a span before now (1h, 30d)";
+
 pub fn parse_params(p: &SignalParams) -> Result<SignalQuery, (&'static str, String)> {
     let present = |v: &Option<String>| {
         v.as_deref()
@@ -50,12 +68,10 @@ pub fn parse_params(p: &SignalParams) -> Result<SignalQuery, (&'static str, Stri
     };
     let since = match present(&p.since) {
         None => None,
-        Some(s) => Some(s.parse::<jiff::Timestamp>().map_err(|_| {
-            (
-                "since",
-                format!("since={s:?} is not an RFC 3339 time, e.g. 2026-11-29T12:00:00Z"),
-            )
-        })?),
+        Some(s) => Some(
+            parse_since(&s, jiff::Timestamp::now())
+                .ok_or_else(|| ("since", format!("since={s:?}: expected {SINCE_FORMS}")))?,
+        ),
     };
     let limit = match present(&p.limit) {
         None => DEFAULT_LIMIT,
@@ -153,4 +169,23 @@ pub fn routes(engine: Arc<SignalEngine>, store: AsyncStore) -> Router {
         .route("/api/market/latest", get(market_latest))
         .with_state(ApiState { engine, store })
         .merge(scorecard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_time_or_a_span_before_now() {
+        let now: jiff::Timestamp = "2026-12-02T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_since("2026-11-29T12:00:00Z", now),
+            "2026-11-29T12:00:00Z".parse().ok()
+        );
+        assert_eq!(parse_since("1h", now), "2026-12-02T11:00:00Z".parse().ok());
+        assert_eq!(parse_since("30d", now), "2026-11-02T12:00:00Z".parse().ok());
+        for bad in ["", "5", "yesterday", "2026-11-29", "-1h"] {
+            assert_eq!(parse_since(bad, now), None, "{bad}");
+        }
+    }
 }

@@ -18,7 +18,7 @@ pub struct SignalsArgs {
     /// Only this symbol.
     #[arg(long)]
     pub symbol: Option<String>,
-    /// Only calls graded at or after this RFC 3339 time.
+    /// Only calls graded at or after this time: RFC 3339, or a span before now (`1h`, `30d`).
     #[arg(long)]
     pub since: Option<String>,
     /// At most this many, newest first.
@@ -36,7 +36,7 @@ pub struct ReplayArgs {
     /// Only this symbol.
     #[arg(long)]
     pub symbol: Option<String>,
-    /// Only runs at or after this RFC 3339 time.
+    /// Only runs at or after this time: RFC 3339, or a span before now (`1h`, `30d`).
     #[arg(long)]
     pub since: Option<String>,
     /// Print JSON.
@@ -49,12 +49,15 @@ pub struct ReplayArgs {
 
 /// `--since` parsed; a bad value is a configuration error naming the flag.
 #[derive(Debug, thiserror::Error)]
-#[error("--since={0:?} is not an RFC 3339 time, e.g. 2026-11-29T12:00:00Z")]
+#[error("--since={0:?}: expected {forms}", forms = super::api::SINCE_FORMS)]
 pub struct BadSince(pub String);
 
 fn since(s: &Option<String>) -> Result<Option<jiff::Timestamp>, BadSince> {
     s.as_deref()
-        .map(|v| v.parse().map_err(|_| BadSince(v.to_string())))
+        .map(|v| {
+            super::api::parse_since(v, jiff::Timestamp::now())
+                .ok_or_else(|| BadSince(v.to_string()))
+        })
         .transpose()
 }
 
