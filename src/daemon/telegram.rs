@@ -489,21 +489,17 @@ impl Listener {
     }
 
     async fn calls(&self, symbol: Option<&str>) -> String {
-        // The calls made (the cooldown let them through), not every run's repeat of one: read a
-        // window of recent gradings and keep the calls.
+        // The calls made (the cooldown let them through), not every run's repeat of one.
         let q = SignalQuery {
             symbol: symbol.map(|s| s.trim().to_string()),
             since: None,
             calls_only: true,
-            limit: CALLS_LISTED * 100,
+            made_only: true,
+            limit: CALLS_LISTED,
             ascending: false,
         };
-        let rows: Vec<_> = match self.store.signals(q).await {
-            Ok(r) => r
-                .into_iter()
-                .filter(|r| r.reason.is_some())
-                .take(CALLS_LISTED)
-                .collect(),
+        let rows = match self.store.signals(q).await {
+            Ok(r) => r,
             Err(e) => return format!("store error: {e}"),
         };
         if rows.is_empty() {

@@ -144,14 +144,11 @@ pub fn store_calls(
         symbol: symbol.map(String::from),
         since: Timestamp::from_millisecond(since_ms).ok(),
         calls_only: true,
+        made_only: !every_grading,
         limit: usize::MAX,
         ascending: true,
     })?;
-    let mut calls: Vec<ScoreCall> = rows
-        .iter()
-        .filter(|r| every_grading || r.reason.is_some())
-        .filter_map(call_of_record)
-        .collect();
+    let mut calls: Vec<ScoreCall> = rows.iter().filter_map(call_of_record).collect();
     calls.sort_by_key(|c| c.at_ms);
     Ok(calls)
 }

@@ -94,6 +94,7 @@ pub fn parse_params(p: &SignalParams) -> Result<SignalQuery, (&'static str, Stri
         symbol: present(&p.symbol),
         since,
         calls_only: !all,
+        made_only: false,
         limit,
         ascending: false,
     })

@@ -92,6 +92,7 @@ pub fn signals(db: &str, a: &SignalsArgs, out: &mut dyn Write) -> Result<(), Com
             symbol: a.symbol.clone(),
             since,
             calls_only: true,
+            made_only: false,
             limit: a.limit.max(1),
             ascending: false,
         })
@@ -177,6 +178,7 @@ pub fn replay(db: &str, a: &ReplayArgs, out: &mut dyn Write) -> Result<(), Comma
             symbol: a.symbol.clone(),
             since,
             calls_only: false,
+            made_only: false,
             limit: usize::MAX,
             ascending: true,
         })

@@ -279,6 +279,9 @@ pub struct SignalQuery {
     pub since: Option<Timestamp>,
     /// Only watch/action (skip level none).
     pub calls_only: bool,
+    /// Only the calls made: gradings the cooldown let through (`reason` set), not the runs that
+    /// repeated one condition.
+    pub made_only: bool,
     /// At most this many (newest kept), clamped to [`MAX_RUNS_LIMIT`] × 100.
     pub limit: usize,
     /// Oldest first (replay) instead of newest first.
@@ -1423,7 +1426,7 @@ impl StateStore for SqliteStore {
             "SELECT id, symbol, at_ms, level, direction, score, reason, call, features
              FROM signal_calls
              WHERE (?1 IS NULL OR upper(symbol) = upper(?1)) AND (?2 IS NULL OR at_ms >= ?2)
-               AND (NOT ?3 OR level != 'none')
+               AND (NOT ?3 OR level != 'none') AND (NOT ?5 OR reason IS NOT NULL)
              ORDER BY at_ms {o}, id {o} LIMIT ?4",
             o = if q.ascending { "ASC" } else { "DESC" }
         );
@@ -1445,7 +1448,8 @@ impl StateStore for SqliteStore {
                     q.symbol,
                     q.since.map(|t| t.as_millisecond()),
                     q.calls_only,
-                    limit
+                    limit,
+                    q.made_only
                 ],
                 |r| {
                     Ok((

@@ -843,14 +843,15 @@ impl StateStore for PgStore {
             "SELECT id, symbol, at_ms, level, direction, score, reason, call, features
              FROM signal_calls
              WHERE ($1::text IS NULL OR upper(symbol) = upper($1)) AND ($2::bigint IS NULL OR at_ms >= $2)
-               AND (NOT $3 OR level <> 'none')
+               AND (NOT $3 OR level <> 'none') AND (NOT $5 OR reason IS NOT NULL)
              ORDER BY at_ms {o}, id {o} LIMIT $4",
             o = if q.ascending { "ASC" } else { "DESC" }
         );
         let since = q.since.map(|t| t.as_millisecond());
-        let rows = self
-            .conn()?
-            .query(sql.as_str(), &[&q.symbol, &since, &q.calls_only, &limit])?;
+        let rows = self.conn()?.query(
+            sql.as_str(),
+            &[&q.symbol, &since, &q.calls_only, &limit, &q.made_only],
+        )?;
         rows.into_iter()
             .map(|r| {
                 let score: i32 = r.get(5);

@@ -416,6 +416,23 @@ fn signals_state_and_outbox_in_one_contract(f: &dyn Factory) {
         s.claim_outbox(i64::MAX / 2, 1, 10).unwrap().is_empty(),
         "delivered rows never return"
     );
+    // A repeat the cooldown held back (watch, no reason) is a grading, not a call made.
+    s.record_signal(&signal("SOL", 1002, "watch", None), None, &[])
+        .unwrap();
+    let made = s
+        .signals(&SignalQuery {
+            calls_only: true,
+            made_only: true,
+            limit: 10,
+            ..SignalQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        made.iter()
+            .map(|c| c.at.as_millisecond())
+            .collect::<Vec<_>>(),
+        [1001, 1000]
+    );
 }
 
 fn two_replicas_claiming_the_same_rows_deliver_each_once(f: &dyn Factory) {
