@@ -1022,29 +1022,6 @@ async fn a_command_flood_from_an_allowed_chat_is_rate_limited_and_counted() {
     assert!(m.contains("sniper_telegram_updates_total{result=\"answered\"} 5"));
 }
 
-/// Rules under which the sandbox's data makes watch calls (as in tests/signals_process.rs).
-const EASY_RULES: &str = "
-[book]
-imbalance_watch = 0.0001
-imbalance_action = 1.0
-wall_ratio = 1e9
-[bias]
-watch_score = 0.0001
-action_score = 1.0
-[whales]
-watch_usd = 1
-action_usd = 1e15
-[etf]
-action_ratio = 1e12
-[liquidations]
-action_bps = 0
-[confluence]
-watch_min_agree = 1
-action_min_agree = 5
-[delivery]
-score_step = 0
-";
-
 #[tokio::test(flavor = "multi_thread")]
 async fn call_buttons_mute_and_show_details() {
     let dir = tempfile::tempdir().unwrap();
@@ -1144,6 +1121,7 @@ async fn call_buttons_mute_and_show_details() {
     );
 }
 
+use crate::support::EASY_RULES;
 use crate::support::browser::{chromium, run_chromium};
 
 /// Two replicas on one PostgreSQL (the harness's throwaway server, a fresh database), one bot:

@@ -12,31 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 
+use crate::support::EASY_RULES;
 use crate::support::process;
-
-/// Rules under which the sandbox's data makes watch calls and never action ones, and the score
-/// never re-delivers: a call repeats only for a new direction.
-const EASY_RULES: &str = "
-[book]
-imbalance_watch = 0.0001
-imbalance_action = 1.0
-wall_ratio = 1e9
-[bias]
-watch_score = 0.0001
-action_score = 1.0
-[whales]
-watch_usd = 1
-action_usd = 1e15
-[etf]
-action_ratio = 1e12
-[liquidations]
-action_bps = 0
-[confluence]
-watch_min_agree = 1
-action_min_agree = 5
-[delivery]
-score_step = 0
-";
 
 /// A running demo (killed when dropped) and its status page URL (with a trailing `/`).
 struct Demo {

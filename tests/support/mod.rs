@@ -40,3 +40,27 @@ pub async fn sandbox_runner(flags: &[&str]) -> (Sandbox, Arc<Runner>) {
     let runner = Runner::new(cfg, system_clock()).unwrap();
     (sb, runner)
 }
+
+/// Rules under which the sandbox's data makes watch calls and never action ones, and the score
+/// never re-delivers: a call repeats only for a new direction.
+pub const EASY_RULES: &str = "
+[book]
+imbalance_watch = 0.0001
+imbalance_action = 1.0
+wall_ratio = 1e9
+[bias]
+watch_score = 0.0001
+action_score = 1.0
+[whales]
+watch_usd = 1
+action_usd = 1e15
+[etf]
+action_ratio = 1e12
+[liquidations]
+action_bps = 0
+[confluence]
+watch_min_agree = 1
+action_min_agree = 5
+[delivery]
+score_step = 0
+";
